@@ -1,0 +1,105 @@
+# chuda — build, test, demo, bench, install.
+#
+#   make            build build/chuda and build/chuda-sim (and the test CA)
+#   make check      run the whole test suite (unit + integration)
+#   make demo       install missing packages, build, run end to end against the simulator
+#   make bench      benchmarks (see bench/README.md)
+#   make install    PREFIX=/usr/local DESTDIR=
+#   SANITIZE=1      build with ASan + UBSan into build/san
+
+PREFIX  ?= /usr/local
+DESTDIR ?=
+CC      ?= cc
+
+ifeq ($(SANITIZE),1)
+BUILD   ?= build/san
+SANFLAGS = -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+else
+BUILD   ?= build
+SANFLAGS =
+endif
+
+# Libraries with a pkg-config file; libev, mbedtls and libcsv ship none on Debian 12.
+PKGS    := libcurl sqlite3 jansson inih libutf8proc libmicrohttpd cmocka
+PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS   := $(shell pkg-config --libs libcurl sqlite3 jansson inih libutf8proc libmicrohttpd 2>/dev/null)
+
+OPT     ?= -O2
+CFLAGS  ?= $(OPT) -g
+CFLAGS  += -std=c11 -D_GNU_SOURCE -Wall -Wextra -Wshadow -Wno-unused-parameter \
+           -Wstrict-prototypes -Wmissing-prototypes -Isrc -Ichannels $(PKG_CFLAGS) $(SANFLAGS)
+LDFLAGS += $(SANFLAGS)
+LDLIBS  := $(PKG_LIBS) -lev -lmbedtls -lmbedx509 -lmbedcrypto -lcsv -lm
+
+# The core library: everything but main.c, shared by chuda, the simulator and the tests.
+CORE_SRC := $(filter-out src/main.c,$(wildcard src/*.c)) $(wildcard channels/*.c)
+CORE_OBJ := $(CORE_SRC:%.c=$(BUILD)/obj/%.o) $(BUILD)/obj/gen/migrations.o
+MIGRATIONS := $(sort $(wildcard db/[0-9]*.sql))
+SIM_SRC  := $(wildcard sim/*.c)
+SIM_OBJ  := $(SIM_SRC:%.c=$(BUILD)/obj/%.o)
+UNIT_SRC := $(wildcard tests/unit/test_*.c)
+UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
+CA_DIR   := build/ca
+
+.PHONY: all check demo bench deps install uninstall clean ca fuzz
+
+all: $(BUILD)/chuda $(BUILD)/chuda-sim ca
+
+$(BUILD)/obj/%.o: %.c $(wildcard src/*.h channels/*.h sim/*.h)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -c -o $@ $<
+
+$(BUILD)/obj/gen/migrations.c: $(MIGRATIONS) tools/embed-sql.sh
+	@mkdir -p $(dir $@)
+	sh tools/embed-sql.sh $@ $(MIGRATIONS)
+
+$(BUILD)/obj/gen/migrations.o: $(BUILD)/obj/gen/migrations.c
+	$(CC) $(CFLAGS) -c -o $@ $<
+
+$(BUILD)/libchuda.a: $(CORE_OBJ)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(BUILD)/chuda: $(BUILD)/obj/src/main.o $(BUILD)/libchuda.a
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+$(BUILD)/chuda-sim: $(SIM_OBJ) $(BUILD)/libchuda.a
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) -lpthread
+
+$(BUILD)/tests/%: tests/unit/%.c $(BUILD)/libchuda.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(BUILD)/libchuda.a $(LDLIBS) -lcmocka
+
+# Test CA and the simulator's certificate (127.0.0.1, localhost), made once per build tree.
+ca: $(CA_DIR)/ca.pem
+$(CA_DIR)/ca.pem: tools/gen-ca.sh
+	sh tools/gen-ca.sh $(CA_DIR)
+
+check: all $(UNIT_BIN)
+	sh tests/run $(BUILD)
+
+demo:
+	sh tools/deps.sh
+	$(MAKE) all
+	sh tools/demo.sh $(BUILD)
+
+bench: all
+	sh bench/run $(BUILD)
+
+deps:
+	sh tools/deps.sh
+
+install: $(BUILD)/chuda $(BUILD)/chuda-sim
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/chuda/templates \
+	           $(DESTDIR)$(PREFIX)/share/chuda/db $(DESTDIR)$(PREFIX)/share/doc/chuda
+	install -m 0755 $(BUILD)/chuda $(BUILD)/chuda-sim $(DESTDIR)$(PREFIX)/bin/
+	install -m 0644 templates/*.ini $(DESTDIR)$(PREFIX)/share/chuda/templates/
+	install -m 0644 etc/chuda.conf.example $(DESTDIR)$(PREFIX)/share/doc/chuda/
+	install -m 0644 etc/chuda.service $(DESTDIR)$(PREFIX)/share/doc/chuda/
+
+uninstall:
+	rm -f $(DESTDIR)$(PREFIX)/bin/chuda $(DESTDIR)$(PREFIX)/bin/chuda-sim
+	rm -rf $(DESTDIR)$(PREFIX)/share/chuda $(DESTDIR)$(PREFIX)/share/doc/chuda
+
+clean:
+	rm -rf build

@@ -1,0 +1,188 @@
+/* channel.c — the channel table, generic channel config, rate limiting, retry delays
+ * and transport-level outcome classification shared by every provider. */
+#include "channel.h"
+
+#include <curl/curl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "timeutil.h"
+#include "token.h"
+
+extern const chan_ops chan_mp_subscribe;
+
+/* Every channel chuda knows. Adding one is a line here. */
+static const chan_ops *const all_channels[] = {
+    &chan_mp_subscribe,
+};
+
+#define N_CHANNELS (sizeof all_channels / sizeof all_channels[0])
+
+const chan_ops *chan_ops_find(const char *name)
+{
+    for (size_t i = 0; i < N_CHANNELS; i++)
+        if (!strcmp(all_channels[i]->name, name))
+            return all_channels[i];
+    return NULL;
+}
+
+const char *const *chan_names(void)
+{
+    static const char *names[N_CHANNELS + 1];
+    for (size_t i = 0; i < N_CHANNELS; i++)
+        names[i] = all_channels[i]->name;
+    names[N_CHANNELS] = NULL;
+    return names;
+}
+
+const char *chan_class_name(chan_class k)
+{
+    static const char *const n[] = {"ok", "retry", "refresh_token", "refused", "permanent",
+                                     "backoff"};
+    return k <= CHAN_BACKOFF ? n[k] : "?";
+}
+
+int chan_open(chan **out, const chan_ops *ops, const config *cfg, cherr *e)
+{
+    char section[64];
+    snprintf(section, sizeof section, "channel.%s", ops->name);
+    chan *c = calloc(1, sizeof *c);
+    if (!c)
+        return err_set(e, "out of memory");
+    c->ops = ops;
+    snprintf(c->name, sizeof c->name, "%s", ops->name);
+    long conc, attempts, timeout;
+    double rate, burst;
+    if (cfg_int(cfg, section, "concurrency", 16, 1, 4096, &conc, e) < 0 ||
+        cfg_num(cfg, section, "rate", 0, 0, 1e6, &rate, e) < 0 ||
+        cfg_num(cfg, section, "burst", 0, 0, 1e6, &burst, e) < 0 ||
+        cfg_int(cfg, section, "max_attempts", 5, 1, 100, &attempts, e) < 0 ||
+        cfg_int(cfg, section, "timeout", 10000, 100, 600000, &timeout, e) < 0 ||
+        cfg_duration(cfg, section, "retry_base", "1s", &c->retry_base, e) < 0 ||
+        cfg_duration(cfg, section, "retry_cap", "60s", &c->retry_cap, e) < 0) {
+        free(c);
+        return -1;
+    }
+    c->concurrency = (int)conc;
+    c->rate = rate;
+    c->burst = burst > 0 ? burst : (rate > 0 ? (rate < 1 ? 1 : rate) : 0);
+    c->bucket = c->burst;
+    c->max_attempts = (int)attempts;
+    c->timeout_ms = timeout;
+    c->base_url = strdup(cfg_str(cfg, section, "base_url", ops->default_base_url));
+    size_t bl = strlen(c->base_url);
+    while (bl && c->base_url[bl - 1] == '/')
+        c->base_url[--bl] = '\0';
+    if (ops->init(c, cfg, section, e) < 0) {
+        free(c->base_url);
+        free(c);
+        return -1;
+    }
+    if (ops->token_request)
+        c->token = token_new();
+    *out = c;
+    return 0;
+}
+
+void chan_close(chan *c)
+{
+    if (!c)
+        return;
+    if (c->ops->fini)
+        c->ops->fini(c);
+    token_free(c->token);
+    free(c->base_url);
+    free(c);
+}
+
+int chan_rate_take(chan *c, int64_t now, int64_t *wait_ms)
+{
+    if (c->rate <= 0)
+        return 1;
+    if (now > c->bucket_at) {
+        c->bucket += (double)(now - c->bucket_at) * c->rate / 1000.0;
+        if (c->bucket > c->burst)
+            c->bucket = c->burst;
+        c->bucket_at = now;
+    }
+    if (c->bucket >= 1.0) {
+        c->bucket -= 1.0;
+        return 1;
+    }
+    *wait_ms = (int64_t)((1.0 - c->bucket) * 1000.0 / c->rate) + 1;
+    return 0;
+}
+
+int64_t chan_retry_delay(const chan *c, int attempt, double rnd)
+{
+    int64_t d = c->retry_base;
+    for (int i = 2; i < attempt && d < c->retry_cap; i++)
+        d *= 2;
+    if (d > c->retry_cap)
+        d = c->retry_cap;
+    return d + (int64_t)((double)d * 0.4 * (rnd - 0.5));
+}
+
+void chan_outcome_set(chan_outcome *o, chan_class k, const char *code, const char *fmt, ...)
+{
+    o->cls = k;
+    snprintf(o->code, sizeof o->code, "%s", code ? code : "");
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(o->reason, sizeof o->reason, fmt, ap);
+    va_end(ap);
+}
+
+int chan_transport_outcome(const http_resp *r, chan_outcome *o)
+{
+    if (r->curl_code != CURLE_OK) {
+        char code[32];
+        snprintf(code, sizeof code, "curl %d", r->curl_code);
+        chan_class k = CHAN_RETRY;
+        /* a certificate we do not trust is configuration, not a passing fault */
+        if (r->curl_code == CURLE_PEER_FAILED_VERIFICATION ||
+            r->curl_code == CURLE_SSL_CACERT_BADFILE)
+            k = CHAN_PERMANENT;
+        chan_outcome_set(o, k, code, "%s", r->error ? r->error : "transfer failed");
+        o->uncertain = r->may_have_sent;
+        return 1;
+    }
+    if (r->status == 429) {
+        chan_outcome_set(o, CHAN_BACKOFF, "http 429", "HTTP 429 Too Many Requests");
+        return 1;
+    }
+    if (r->status >= 500) {
+        char code[32];
+        snprintf(code, sizeof code, "http %ld", r->status);
+        chan_outcome_set(o, CHAN_RETRY, code, "HTTP %ld from provider", r->status);
+        o->uncertain = 1;
+        return 1;
+    }
+    if (r->status < 200 || r->status >= 300) {
+        char code[32];
+        snprintf(code, sizeof code, "http %ld", r->status);
+        chan_outcome_set(o, CHAN_PERMANENT, code, "HTTP %ld from provider", r->status);
+        return 1;
+    }
+    return 0;
+}
+
+const char *chan_address(const chan_ops *ops, const store_user *u)
+{
+    const char *a = NULL;
+    if (!strcmp(ops->address, "mp_openid"))
+        a = u->mp_openid;
+    else if (!strcmp(ops->address, "oa_openid"))
+        a = u->oa_openid;
+    else if (!strcmp(ops->address, "phone"))
+        a = u->phone;
+    else if (!strcmp(ops->address, "wecom_userid"))
+        a = u->wecom_userid;
+    else if (!strcmp(ops->address, "wecom_external_userid"))
+        a = u->wecom_external_userid;
+    else if (!strcmp(ops->address, "user_id"))
+        a = u->user_id;
+    return a && *a ? a : NULL;
+}

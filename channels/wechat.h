@@ -1,0 +1,43 @@
+/* wechat.h — what the WeChat-family channels share (mini program, official account,
+ * WeCom): the {"errcode":N,"errmsg":"..."} envelope, code tables, the token reply,
+ * and quota windows on China time (providers.md §1, §9). */
+#ifndef CHUDA_WECHAT_H
+#define CHUDA_WECHAT_H
+
+#include <jansson.h>
+#include <stdint.h>
+
+#include "channel.h"
+
+/* One row of a provider's code table. */
+typedef struct wx_code {
+    long errcode;
+    chan_class cls;
+    int recipient;              /* concerns this recipient only */
+    int64_t backoff_ms;         /* BACKOFF: window length; -1: until the next day (UTC+8) */
+    const char *meaning;
+} wx_code;
+
+/* Parse the reply: fills *root (caller json_decref) and the errcode. Returns 0, or -1
+ * with `o` set to a permanent/retry outcome for a body that is not the JSON envelope. */
+int wx_parse(const http_resp *r, json_t **root, long *errcode, chan_outcome *o);
+
+/* Classify errcode by `table` (terminated by a row with meaning NULL), then the
+ * codes every WeChat business API shares (-1, token codes, 45009, 48001). */
+void wx_classify(long errcode, const char *errmsg, const wx_code *table, int64_t now,
+                 chan_outcome *o);
+
+/* Parse a token reply ({"access_token":..,"expires_in":..} or the error envelope). */
+int wx_token_parse(const http_resp *r, const wx_code *table, char *token, size_t toklen,
+                   int64_t *ttl_ms, chan_outcome *o);
+
+/* The token endpoint's own codes (getAccessToken / stable_token). */
+extern const wx_code wx_token_codes[];
+
+/* Next midnight in China (UTC+8, no DST): when daily quotas reset. */
+int64_t wx_next_day(int64_t now);
+
+/* errmsg without the " rid: ..." / " hint: [...]" request-id tail. */
+void wx_errmsg_clean(const char *in, char *out, size_t len);
+
+#endif

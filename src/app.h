@@ -1,0 +1,40 @@
+/* app.h — what every command opens: the config, the store, the templates, the policy.
+ *
+ * Paths come from the command line (-c CONFIG, -d DB) or $CHUDA_CONFIG, else the
+ * config's [chuda] db / templates, else ./chuda.db and ./templates. */
+#ifndef CHUDA_APP_H
+#define CHUDA_APP_H
+
+#include "config.h"
+#include "err.h"
+#include "policy.h"
+#include "store.h"
+#include "tpl.h"
+
+enum {
+    APP_DB = 1,          /* open the store (schema must be current) */
+    APP_CREATE = 2,      /* with APP_DB: create the file if missing (chuda init) */
+    APP_TEMPLATES = 4,
+    APP_POLICY = 8,
+};
+
+typedef struct app {
+    char *cfg_path;             /* NULL: no config file */
+    char *db_path;
+    char *templates_dir;
+    char *ca_file;              /* NULL: system bundle */
+    char *default_tz;
+    config cfg;
+    store *st;
+    tpl_set tpls;
+    policy pol;
+} app;
+
+int app_open(app *a, const char *cfg_path, const char *db_override, unsigned what, cherr *e);
+void app_close(app *a);
+
+/* Reload config, templates and policy (SIGHUP). All or nothing: on error `a` keeps
+ * what it had. The store is not reopened. */
+int app_reload(app *a, cherr *e);
+
+#endif

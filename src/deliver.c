@@ -1,0 +1,494 @@
+/* deliver.c — one message's way from claim to outcome (see sched.h).
+ *
+ *   dlv_start: decide (policy) -> render -> wait in the channel's FIFO
+ *   dlv_pump:  concurrency + rate allow it -> token -> build -> mark in flight -> park
+ *   dlv_send_parked (after the commit): the request leaves
+ *   on_reply:  the channel classifies the reply -> sent / retry / fallback / backoff /
+ *              failed, each recorded in the store and the audit log. */
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "render.h"
+#include "sched.h"
+#include "timeutil.h"
+#include "token.h"
+
+struct job {
+    job *next;
+    sched *s;
+    store_msg m;
+    store_user u;
+    sched_chan *sc;
+    chan *c;                    /* the channel instance the request went to */
+    render_out f;
+    chan_msg cm;
+    http_req req;
+    int refreshed;              /* token refreshed once for this attempt */
+    int marked;                 /* this attempt was recorded as in flight */
+    char token[600];
+};
+
+static void job_free(job *j)
+{
+    store_msg_free(&j->m);
+    store_user_free(&j->u);
+    render_out_free(&j->f);
+    http_req_clear(&j->req);
+    free(j);
+}
+
+/* The job leaves the scheduler (finished, rescheduled or released). */
+static void job_end(sched *s, job *j)
+{
+    s->active--;
+    job_free(j);
+    /* claim again when a good share of capacity is free, or everything is done */
+    if ((s->full && s->active <= s->max_active - (s->batch < s->max_active ? s->batch : 1)) ||
+        s->active == 0) {
+        s->full = 0;
+        sched_kick(s);
+    }
+}
+
+static void finish(sched *s, job *j, const char *state, const char *event, const char *channel,
+                   const char *code, const char *reason, const char *detail)
+{
+    cherr e;
+    if (sched_tx(s) < 0)
+        return;
+    if (store_finish(s->a->st, &j->m, state, channel, code, tu_now(), &e) < 0) {
+        sched_fail(s, &e);
+        return;
+    }
+    sched_log(s, &j->m, event, channel, code, reason, detail);
+}
+
+static void reschedule(sched *s, job *j, int64_t due, const char *event, const char *channel,
+                       const char *code, const char *reason)
+{
+    cherr e;
+    if (sched_tx(s) < 0)
+        return;
+    if (store_reschedule(s->a->st, &j->m, due, &e) < 0) {
+        sched_fail(s, &e);
+        return;
+    }
+    if (event)
+        sched_log(s, &j->m, event, channel, code, reason, NULL);
+}
+
+/* Add `ch` to the message's skip list (the next decision will not pick it). */
+static void skip_channel(job *j, const char *ch)
+{
+    char *n;
+    if (asprintf(&n, "%s%s%s", j->m.skip && *j->m.skip ? j->m.skip : "",
+                 j->m.skip && *j->m.skip ? "," : "", ch) < 0)
+        return;
+    free(j->m.skip);
+    j->m.skip = n;
+}
+
+static const char *on_uncertain(sched *s, const char *klass)
+{
+    char section[48];
+    snprintf(section, sizeof section, "class.%s", klass);
+    return cfg_str(&s->a->cfg, section, "on_uncertain",
+                   !strcmp(klass, "marketing") ? "drop" : "retry");
+}
+
+/* ---- decide and render -------------------------------------------------------- */
+
+static json_t *parse_obj(const char *text)
+{
+    json_t *j = text ? json_loads(text, 0, NULL) : NULL;
+    if (j && !json_is_object(j)) {
+        json_decref(j);
+        j = NULL;
+    }
+    return j;
+}
+
+void dlv_start(sched *s, store_msg *m)
+{
+    job *j = calloc(1, sizeof *j);
+    if (!j) {
+        store_msg_free(m);
+        return;
+    }
+    j->s = s;
+    j->m = *m;
+    memset(m, 0, sizeof *m);
+    s->active++;
+    s->stats.claimed++;
+    app *a = s->a;
+    int64_t now = tu_now();
+    cherr e;
+
+    if (j->m.inflight) {
+        /* a previous holder died after the request may have left */
+        char why[256];
+        snprintf(why, sizeof why, "request over %s may have reached the provider before a "
+                 "crash", j->m.inflight);
+        sched_log(s, &j->m, "uncertain", j->m.inflight, NULL, why, NULL);
+        s->stats.uncertain++;
+        sched_chan *sc = sched_chan_find(s, j->m.inflight);
+        if (!(sc && sc->dedup) && !strcmp(on_uncertain(s, j->m.klass), "drop")) {
+            finish(s, j, "uncertain", "failed", j->m.inflight, "uncertain",
+                   "not resent: class policy on_uncertain = drop", NULL);
+            s->stats.failed++;
+            job_end(s, j);
+            return;
+        }
+    }
+
+    int found = store_user_get(a->st, j->m.user_id, &j->u, &e);
+    if (found < 0) {
+        sched_fail(s, &e);
+        job_end(s, j);
+        return;
+    }
+    const tpl *t = tpl_find(&a->tpls, j->m.tmpl);
+    if (!found || !t) {
+        char why[200];
+        snprintf(why, sizeof why, found ? "template '%s' no longer exists" : "user '%s' no longer exists",
+                 found ? j->m.tmpl : j->m.user_id);
+        finish(s, j, "failed", "failed", NULL, found ? "unknown_template" : "unknown_user", why,
+               NULL);
+        s->stats.failed++;
+        job_end(s, j);
+        return;
+    }
+
+    policy_chan pcs[SCHED_MAX_CHANNELS];
+    for (int i = 0; i < s->nchans; i++)
+        pcs[i] = (policy_chan){s->chans[i].c->name, 1, s->chans[i].c->paused_until};
+    policy_input in = {&j->m, &j->u, t, pcs, s->nchans, now};
+    policy_decision d;
+    policy_decide(&a->pol, &in, &d);
+    switch (d.verdict) {
+    case POLICY_EXPIRE:
+        finish(s, j, "expired", "expired", NULL, d.code, d.reason, NULL);
+        s->stats.expired++;
+        job_end(s, j);
+        return;
+    case POLICY_SUPPRESS:
+        finish(s, j, "suppressed", "suppressed", NULL, d.code, d.reason, NULL);
+        s->stats.suppressed++;
+        job_end(s, j);
+        return;
+    case POLICY_DEFER:
+        reschedule(s, j, d.until, "deferred", NULL, d.code, d.reason);
+        s->stats.deferred++;
+        job_end(s, j);
+        return;
+    case POLICY_SEND:
+        break;
+    }
+
+    sched_chan *sc = sched_chan_find(s, d.channel);
+    json_t *vars = parse_obj(j->m.vars), *attrs = parse_obj(j->u.attrs);
+    render_ctx rc = {t, vars, attrs, j->u.user_id, j->u.tier, j->u.segment};
+    int rr = render_channel(&rc, d.channel, &j->f, &e);
+    json_decref(vars);
+    json_decref(attrs);
+    if (rr < 0) {
+        finish(s, j, "failed", "failed", d.channel, "render", e.msg, NULL);
+        s->stats.failed++;
+        job_end(s, j);
+        return;
+    }
+    j->sc = sc;
+    j->cm = (chan_msg){j->m.id, j->m.attempts + 1, j->m.user_id,
+                       chan_address(sc->c->ops, &j->u), &j->f};
+    /* wait for a request slot on the channel */
+    if (sc->tail)
+        sc->tail->next = j;
+    else
+        sc->head = j;
+    sc->tail = j;
+    sc->waiting++;
+    dlv_pump(s, sc);
+}
+
+/* ---- the request ---------------------------------------------------------------- */
+
+static void on_reply(void *arg, const http_resp *r);
+static void handle_outcome(sched *s, job *j, const chan_outcome *o);
+
+/* Build the request and park it until the commit that records it as in flight. */
+static void build_and_park(sched *s, job *j, const char *token)
+{
+    cherr e;
+    chan *c = j->c;
+    if (token)
+        snprintf(j->token, sizeof j->token, "%s", token);
+    if (c->ops->build(c, &j->cm, token, tu_now(), &j->req, &e) < 0) {
+        chan_outcome o = {0};
+        chan_outcome_set(&o, CHAN_PERMANENT, "build", "%s", e.msg);
+        handle_outcome(s, j, &o);
+        return;
+    }
+    j->req.timeout_ms = c->timeout_ms;
+    if (sched_tx(s) < 0)
+        return;
+    if (store_mark_inflight(s->a->st, &j->m, c->name, &e) < 0) {
+        sched_fail(s, &e);
+        return;
+    }
+    j->m.attempts++;
+    j->marked = 1;
+    j->next = s->parked;
+    s->parked = j;
+}
+
+static void on_token(void *arg, const char *token, const chan_outcome *fail)
+{
+    job *j = arg;
+    sched *s = j->s;
+    if (!token) {
+        handle_outcome(s, j, fail);
+        return;
+    }
+    build_and_park(s, j, token);
+}
+
+void dlv_pump(sched *s, sched_chan *sc)
+{
+    chan *c = sc->c;
+    int64_t now = tu_now();
+    while (sc->head && c->inflight < c->concurrency && !s->failed) {
+        int64_t wait = 0;
+        if (!chan_rate_take(c, now, &wait)) {
+            if (!ev_is_active(&s->pump) || ev_timer_remaining(s->loop, &s->pump) * 1000 > wait) {
+                ev_timer_stop(s->loop, &s->pump);
+                ev_timer_set(&s->pump, (double)wait / 1000.0, 0.);
+                ev_timer_start(s->loop, &s->pump);
+            }
+            return;
+        }
+        job *j = sc->head;
+        sc->head = j->next;
+        if (!sc->head)
+            sc->tail = NULL;
+        j->next = NULL;
+        sc->waiting--;
+        c->inflight++;
+        j->c = c;
+        if (c->token)
+            token_get(c, s->http, now, on_token, j);
+        else
+            build_and_park(s, j, NULL);
+    }
+}
+
+void dlv_send_parked(sched *s)
+{
+    job *list = s->parked;
+    s->parked = NULL;
+    /* parked last-first; send in arrival order */
+    job *rev = NULL;
+    while (list) {
+        job *n = list->next;
+        list->next = rev;
+        rev = list;
+        list = n;
+    }
+    while (rev) {
+        job *j = rev;
+        rev = rev->next;
+        j->next = NULL;
+        cherr e;
+        if (http_submit(s->http, &j->req, on_reply, j, &e) < 0) {
+            http_resp r = {0};
+            r.curl_code = 7;   /* CURLE_COULDNT_CONNECT: it never left */
+            r.error = e.msg;
+            on_reply(j, &r);
+        }
+    }
+}
+
+static void on_reply(void *arg, const http_resp *r)
+{
+    job *j = arg;
+    chan_outcome o;
+    memset(&o, 0, sizeof o);
+    j->c->ops->parse(j->c, &j->cm, r, tu_now(), &o);
+    handle_outcome(j->s, j, &o);
+}
+
+/* ---- outcomes ---------------------------------------------------------------- */
+
+/* Give the request slot back; pump the channel this job's name now maps to. */
+static void release_slot(sched *s, job *j)
+{
+    if (!j->c)
+        return;
+    chan *c = j->c;
+    c->inflight--;
+    j->c = NULL;
+    sched_chan_idle(s, c);
+    sched_chan *sc = sched_chan_find(s, c->name);
+    if (sc)
+        dlv_pump(s, sc);
+}
+
+static void retry_or_fail(sched *s, job *j, const chan_outcome *o, const char *chname)
+{
+    char why[400];
+    chan *c = j->sc->c;
+    if (j->m.attempts >= c->max_attempts) {
+        snprintf(why, sizeof why, "gave up after %d attempts: %s", j->m.attempts, o->reason);
+        finish(s, j, "failed", "failed", chname, o->code, why, NULL);
+        s->stats.failed++;
+        return;
+    }
+    int64_t now = tu_now();
+    int64_t due = now + chan_retry_delay(c, j->m.attempts + 1, sched_random(s));
+    if (j->m.expires_at && due >= j->m.expires_at) {
+        snprintf(why, sizeof why, "retry would fall after its expiry: %s", o->reason);
+        finish(s, j, "expired", "expired", chname, o->code, why, NULL);
+        s->stats.expired++;
+        return;
+    }
+    char t[32];
+    snprintf(why, sizeof why, "attempt %d of %d: %s; next at %s", j->m.attempts, c->max_attempts,
+             o->reason, tu_format(due, t, sizeof t));
+    reschedule(s, j, due, "retry", chname, o->code, why);
+    s->stats.retried++;
+}
+
+static void handle_outcome(sched *s, job *j, const chan_outcome *o)
+{
+    char chname[32];
+    snprintf(chname, sizeof chname, "%s", j->sc->c->name);
+    chan *c = j->c ? j->c : j->sc->c;
+    int64_t now = tu_now();
+    char why[400];
+
+    if (s->failed) {   /* storage is gone: leave the message leased for recovery */
+        release_slot(s, j);
+        job_end(s, j);
+        return;
+    }
+    if (o->cls == CHAN_REFRESH && !j->refreshed && c->token) {
+        /* the token went stale: refresh once and resend this attempt */
+        j->refreshed = 1;
+        token_invalidate(c, j->token);
+        j->m.attempts--;          /* the stale-token call does not count */
+        j->marked = 0;
+        http_req_clear(&j->req);
+        c->inflight--;
+        sched_chan_idle(s, c);
+        j->c = NULL;
+        sched_chan *sc = j->sc;
+        j->next = sc->head;
+        sc->head = j;
+        if (!sc->tail)
+            sc->tail = j;
+        sc->waiting++;
+        dlv_pump(s, sc);
+        return;
+    }
+    release_slot(s, j);
+
+    switch (o->cls) {
+    case CHAN_OK: {
+        char detail[128] = "";
+        if (o->provider_id[0])
+            snprintf(detail, sizeof detail, "provider_id=%s", o->provider_id);
+        snprintf(why, sizeof why, "accepted by %s", chname);
+        finish(s, j, "sent", "sent", chname, o->code, why, detail[0] ? detail : NULL);
+        s->stats.sent++;
+        break;
+    }
+    case CHAN_BACKOFF: {
+        int64_t until = o->until > now ? o->until : now + 60 * TU_SEC;
+        if (!o->recipient && until > c->paused_until)
+            c->paused_until = until;
+        if (j->marked && j->m.attempts > 0)
+            j->m.attempts--;      /* waiting out a window costs no attempt */
+        char t[32];
+        snprintf(why, sizeof why, "%s %s until %s: %s", chname,
+                 o->recipient ? "limit for this recipient" : "paused by provider",
+                 tu_format(until, t, sizeof t), o->reason);
+        if (j->m.expires_at && until >= j->m.expires_at) {
+            finish(s, j, "expired", "expired", chname, o->code, why, NULL);
+            s->stats.expired++;
+        } else {
+            reschedule(s, j, until, "deferred", chname, o->code, why);
+            s->stats.deferred++;
+        }
+        break;
+    }
+    case CHAN_REFUSED:
+    case CHAN_PERMANENT:
+        if (o->cls == CHAN_REFUSED || o->recipient) {
+            /* the user cannot be reached this way: try the next channel */
+            skip_channel(j, chname);
+            snprintf(why, sizeof why, "%s %s: %s; trying the next channel", chname,
+                     o->cls == CHAN_REFUSED ? "refused" : "rejected this recipient", o->reason);
+            reschedule(s, j, now, "retry", chname, o->code, why);
+            s->stats.retried++;
+        } else {
+            finish(s, j, "failed", "failed", chname, o->code, o->reason, NULL);
+            s->stats.failed++;
+        }
+        break;
+    case CHAN_REFRESH:   /* refreshed once already: treat as transient */
+    case CHAN_RETRY:
+        if (o->uncertain && !j->sc->dedup) {
+            snprintf(why, sizeof why, "no reply from %s, it may have been delivered: %s", chname,
+                     o->reason);
+            sched_log(s, &j->m, "uncertain", chname, o->code, why, NULL);
+            s->stats.uncertain++;
+            if (!strcmp(on_uncertain(s, j->m.klass), "drop")) {
+                finish(s, j, "uncertain", "failed", chname, o->code,
+                       "not resent: class policy on_uncertain = drop", NULL);
+                s->stats.failed++;
+                break;
+            }
+        }
+        retry_or_fail(s, j, o, chname);
+        break;
+    }
+    job_end(s, j);
+}
+
+void dlv_release_chan(sched *s, sched_chan *sc)
+{
+    cherr e;
+    while (sc->head) {
+        job *j = sc->head;
+        sc->head = j->next;
+        sc->waiting--;
+        if (sched_tx(s) == 0 && store_reschedule(s->a->st, &j->m, j->m.due_at, &e) < 0)
+            sched_fail(s, &e);
+        job_end(s, j);
+    }
+    sc->tail = NULL;
+}
+
+void dlv_release_waiting(sched *s)
+{
+    for (int i = 0; i < s->nchans; i++)
+        dlv_release_chan(s, &s->chans[i]);
+}
+
+void dlv_free_all(sched *s)
+{
+    while (s->parked) {
+        job *j = s->parked;
+        s->parked = j->next;
+        job_free(j);
+    }
+    for (int i = 0; i < s->nchans; i++) {
+        while (s->chans[i].head) {
+            job *j = s->chans[i].head;
+            s->chans[i].head = j->next;
+            job_free(j);
+        }
+        s->chans[i].tail = NULL;
+    }
+}

@@ -1,0 +1,63 @@
+/* http.h — asynchronous HTTPS: libcurl's multi-socket API on the libev loop.
+ *
+ * DESIGN.md decision 7. Sockets curl wants watched become ev_io watchers, curl's one
+ * timeout becomes one ev_timer, finished transfers are drained with
+ * curl_multi_info_read after every action and handed to the caller's callback —
+ * never from inside a curl callback. Keep-alive and HTTP/2 multiplexing stay on.
+ * TLS peer and host verification are always on; `ca_file` only chooses which CAs
+ * to trust. Concurrency and rate limits are the caller's (per provider account). */
+#ifndef CHUDA_HTTP_H
+#define CHUDA_HTTP_H
+
+#include <ev.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "err.h"
+
+typedef struct http http;
+
+typedef struct http_header {
+    char *line;                 /* "Name: value" */
+} http_header;
+
+/* A request. http_submit takes ownership of every pointer in it. */
+typedef struct http_req {
+    const char *method;         /* "GET" or "POST" (static string) */
+    char *url;
+    char **headers;             /* "Name: value" lines, NULL-terminated, or NULL */
+    char *body;                 /* POST body (may contain any bytes) */
+    size_t body_len;
+    long timeout_ms;            /* whole transfer; 0: 10 s */
+} http_req;
+
+typedef struct http_resp {
+    long status;                /* HTTP status, 0 when there was no reply */
+    int curl_code;              /* CURLE_OK on a completed exchange */
+    const char *error;          /* curl's reason when curl_code != 0 */
+    int may_have_sent;          /* the request may have reached the server */
+    const char *body;           /* NUL-terminated; body_len excludes the NUL */
+    size_t body_len;
+    double seconds;             /* total time */
+} http_resp;
+
+typedef void (*http_done_fn)(void *arg, const http_resp *r);
+
+/* `ca_file` NULL: the system's CA bundle. */
+http *http_new(struct ev_loop *loop, const char *ca_file, cherr *e);
+void http_free(http *h);
+
+/* Start a request; `fn` is called once with the result, from the loop. On failure
+ * to start, returns -1 and `fn` is not called; the request is freed either way. */
+int http_submit(http *h, http_req *req, http_done_fn fn, void *arg, cherr *e);
+
+/* Requests started and not yet finished. */
+int http_inflight(const http *h);
+
+/* Helpers to build requests. */
+char **http_headers_add(char **headers, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void http_req_clear(http_req *req);
+/* Percent-encode for a query string value (RFC 3986 unreserved kept). malloc'd. */
+char *http_escape(const char *s);
+
+#endif

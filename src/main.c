@@ -1,0 +1,85 @@
+/* main.c — `chuda [-c CONFIG] [-d DB] COMMAND ...`: global options and dispatch. */
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "cmd.h"
+
+static const struct {
+    const char *name;
+    int (*fn)(const cmd_globals *g, int argc, char **argv);
+    const char *summary;
+} commands[] = {
+    {"init", cmd_init, "create or migrate the database"},
+    {"users", cmd_users, "import users from CSV (users import FILE.csv)"},
+    {"enqueue", cmd_enqueue, "queue one message for one user"},
+    {"cancel", cmd_cancel, "remove pending messages by key or by user + tag"},
+    {"show", cmd_show, "a message's state and history"},
+    {"log", cmd_log, "print the audit log"},
+    {"run", cmd_run, "the scheduler"},
+};
+
+static void usage(FILE *fp)
+{
+    fprintf(fp, "usage: chuda [-c CONFIG] [-d DB] COMMAND [ARGS...]\n\n"
+                "  -c CONFIG   config file (default: $CHUDA_CONFIG, else none)\n"
+                "  -d DB       database file (default: the config's [chuda] db, else chuda.db)\n\n"
+                "commands:\n");
+    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
+        fprintf(fp, "  %-9s %s\n", commands[i].name, commands[i].summary);
+    fprintf(fp, "\n`chuda COMMAND --help` describes each.\n");
+}
+
+void cmd_error(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    fputs("chuda: ", stderr);
+    vfprintf(stderr, fmt, ap);
+    fputc('\n', stderr);
+    va_end(ap);
+}
+
+int cmd_help(int argc, char **argv, const char *text)
+{
+    for (int i = 1; i < argc; i++) {
+        if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
+            fputs(text, stdout);
+            return 1;
+        }
+        if (!strcmp(argv[i], "--"))
+            break;
+    }
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    cmd_globals g = {0};
+    int i = 1;
+    for (; i < argc; i++) {
+        if (!strcmp(argv[i], "-c") && i + 1 < argc)
+            g.config = argv[++i];
+        else if (!strcmp(argv[i], "-d") && i + 1 < argc)
+            g.db = argv[++i];
+        else if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
+            usage(stdout);
+            return 0;
+        } else if (argv[i][0] == '-') {
+            cmd_error("unknown option '%s'", argv[i]);
+            usage(stderr);
+            return 2;
+        } else
+            break;
+    }
+    if (i >= argc) {
+        usage(stderr);
+        return 2;
+    }
+    for (size_t k = 0; k < sizeof commands / sizeof commands[0]; k++)
+        if (!strcmp(argv[i], commands[k].name))
+            return commands[k].fn(&g, argc - i, argv + i);
+    cmd_error("unknown command '%s'", argv[i]);
+    usage(stderr);
+    return 2;
+}

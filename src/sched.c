@@ -1,0 +1,441 @@
+/* sched.c — the scheduler's loop: wake, claim, group commit, signals (see sched.h). */
+#include "sched.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <unistd.h>
+
+#include "timeutil.h"
+#include "token.h"
+
+/* ---- shared helpers -------------------------------------------------------------- */
+
+int sched_tx(sched *s)
+{
+    if (s->failed)
+        return -1;
+    if (s->in_tx)
+        return 0;
+    cherr e;
+    if (store_begin(s->a->st, &e) < 0) {
+        sched_fail(s, &e);
+        return -1;
+    }
+    s->in_tx = 1;
+    return 0;
+}
+
+void sched_fail(sched *s, const cherr *e)
+{
+    if (s->failed)
+        return;
+    s->failed = 1;
+    s->fatal = *e;
+    fprintf(stderr, "chuda: storage error, stopping: %s\n", e->msg);
+    if (s->in_tx) {
+        store_rollback(s->a->st);
+        s->in_tx = 0;
+    }
+    ev_break(s->loop, EVBREAK_ALL);
+}
+
+void sched_kick(sched *s)
+{
+    if (s->stopping || s->failed)
+        return;
+    ev_timer_stop(s->loop, &s->wake);
+    ev_timer_set(&s->wake, 0., 0.);
+    ev_timer_start(s->loop, &s->wake);
+}
+
+double sched_random(sched *s)
+{
+    /* xorshift64*: jitter only, not security */
+    s->rng ^= s->rng >> 12;
+    s->rng ^= s->rng << 25;
+    s->rng ^= s->rng >> 27;
+    return (double)((s->rng * 2685821657736338717ULL) >> 11) / 9007199254740992.0;
+}
+
+void sched_log(sched *s, const store_msg *m, const char *event, const char *channel,
+               const char *code, const char *reason, const char *detail)
+{
+    if (sched_tx(s) < 0)
+        return;
+    store_event ev = {
+        .at = tu_now(),
+        .message_id = m ? m->id : 0,
+        .campaign_id = m ? m->campaign_id : 0,
+        .user_id = m ? m->user_id : NULL,
+        .event = event,
+        .channel = channel,
+        .reason = reason,
+        .code = code,
+        .detail = detail,
+    };
+    cherr e;
+    if (store_log(s->a->st, &ev, &e) < 0) {
+        sched_fail(s, &e);
+        return;
+    }
+    if (s->opts.verbose)
+        fprintf(stderr, "chuda: msg %lld %s%s%s%s%s\n", (long long)(m ? m->id : 0), event,
+                channel ? " via " : "", channel ? channel : "", reason ? ": " : "",
+                reason ? reason : "");
+}
+
+sched_chan *sched_chan_find(sched *s, const char *name)
+{
+    for (int i = 0; i < s->nchans; i++)
+        if (!strcmp(s->chans[i].c->name, name))
+            return &s->chans[i];
+    return NULL;
+}
+
+void sched_chan_idle(sched *s, chan *c)
+{
+    for (int i = 0; i < s->nretired; i++) {
+        if (s->retired[i] == c && c->inflight == 0) {
+            chan_close(c);
+            s->retired[i] = s->retired[--s->nretired];
+            return;
+        }
+    }
+}
+
+/* ---- channels ------------------------------------------------------------------- */
+
+typedef struct open_ctx {
+    sched_chan *v;
+    int n;
+    const config *cfg;
+    cherr *e;
+} open_ctx;
+
+static int open_one(const char *section, void *arg)
+{
+    open_ctx *oc = arg;
+    const char *name = section + strlen("channel.");
+    const chan_ops *ops = chan_ops_find(name);
+    if (!ops) {
+        int line = 0;
+        for (size_t i = 0; i < oc->cfg->ini.n && !line; i++)
+            if (!strcmp(oc->cfg->ini.v[i].section, section))
+                line = oc->cfg->ini.v[i].line;
+        return err_set(oc->e, "%s:%d: unknown channel [%s] (known: mp_subscribe)",
+                       oc->cfg->ini.path ? oc->cfg->ini.path : "config", line, section);
+    }
+    if (oc->n == SCHED_MAX_CHANNELS)
+        return err_set(oc->e, "too many channels");
+    chan *c;
+    if (chan_open(&c, ops, oc->cfg, oc->e) < 0)
+        return -1;
+    oc->v[oc->n].c = c;
+    oc->v[oc->n].dedup = !strcmp(name, "oa_template") || !strcmp(name, "wecom");
+    oc->n++;
+    return 0;
+}
+
+static int open_channels(const config *cfg, sched_chan *v, int *n, cherr *e)
+{
+    open_ctx oc = {v, 0, cfg, e};
+    int rc = cfg_each_section(cfg, "channel.", open_one, &oc);
+    if (rc < 0) {
+        for (int i = 0; i < oc.n; i++)
+            chan_close(v[i].c);
+        return -1;
+    }
+    *n = oc.n;
+    return 0;
+}
+
+static int load_options(sched *s, cherr *e)
+{
+    const config *cfg = &s->a->cfg;
+    long batch, maxact;
+    if (cfg_int(cfg, "chuda", "batch", 500, 1, 100000, &batch, e) < 0 ||
+        cfg_int(cfg, "chuda", "max_inflight", 2000, 1, 1000000, &maxact, e) < 0 ||
+        cfg_duration(cfg, "chuda", "lease", "5m", &s->lease_ms, e) < 0 ||
+        cfg_duration(cfg, "chuda", "poll", "1s", &s->poll_ms, e) < 0 ||
+        cfg_duration(cfg, "chuda", "shutdown_grace", "10s", &s->grace_ms, e) < 0)
+        return -1;
+    s->batch = (int)batch;
+    s->max_active = (int)maxact;
+    return 0;
+}
+
+/* SIGHUP: new config, templates and channels; old channel instances finish their
+ * requests and are freed when idle. All or nothing. */
+static void reload(sched *s)
+{
+    cherr e;
+    sched_chan nv[SCHED_MAX_CHANNELS];
+    int nn = 0;
+    if (app_reload(s->a, &e) < 0 || load_options(s, &e) < 0 ||
+        open_channels(&s->a->cfg, nv, &nn, &e) < 0) {
+        fprintf(stderr, "chuda: reload failed, keeping the running config: %s\n", e.msg);
+        return;
+    }
+    for (int i = 0; i < s->nchans; i++) {
+        sched_chan *old = &s->chans[i];
+        sched_chan *nw = NULL;
+        for (int k = 0; k < nn; k++)
+            if (!strcmp(nv[k].c->name, old->c->name))
+                nw = &nv[k];
+        if (nw) {
+            nw->head = old->head, nw->tail = old->tail, nw->waiting = old->waiting;
+            nw->c->paused_until = old->c->paused_until;
+        } else {
+            /* channel removed from config: its waiting jobs go back to the queue */
+            dlv_release_chan(s, old);
+        }
+        if (old->c->inflight)
+            s->retired[s->nretired++] = old->c;
+        else
+            chan_close(old->c);
+    }
+    memcpy(s->chans, nv, sizeof nv);
+    s->nchans = nn;
+    fprintf(stderr, "chuda: reloaded config and %zu templates\n", s->a->tpls.n);
+    for (int i = 0; i < s->nchans; i++)
+        dlv_pump(s, &s->chans[i]);
+}
+
+/* ---- the loop ----------------------------------------------------------------------- */
+
+static void schedule_wake(sched *s)
+{
+    if (s->stopping || s->failed)
+        return;
+    int64_t now = tu_now(), due, delay = s->poll_ms;
+    cherr e;
+    int r = store_next_due(s->a->st, now, &due, &e);
+    if (r < 0) {
+        sched_fail(s, &e);
+        return;
+    }
+    if (r == 1 && due - now < delay)
+        delay = due > now ? due - now : 0;
+    ev_timer_stop(s->loop, &s->wake);
+    ev_timer_set(&s->wake, (double)delay / 1000.0, 0.);
+    ev_timer_start(s->loop, &s->wake);
+}
+
+static void stop(sched *s);
+
+static void on_wake(struct ev_loop *loop, ev_timer *w, int revents)
+{
+    sched *s = w->data;
+    if (s->stopping || s->failed)
+        return;
+    int room = s->max_active - s->active;
+    if (room <= 0) {
+        s->full = 1;    /* a finishing job kicks us */
+        return;
+    }
+    int n = room < s->batch ? room : s->batch;
+    int64_t now = tu_now();
+    store_msg *v;
+    int got;
+    cherr e;
+    if (sched_tx(s) < 0)
+        return;
+    if (store_claim(s->a->st, now, now + s->lease_ms, n, &v, &got, &e) < 0) {
+        sched_fail(s, &e);
+        return;
+    }
+    for (int i = 0; i < got && !s->failed; i++)
+        dlv_start(s, &v[i]);
+    store_msgs_free(v, got);
+    if (s->failed)
+        return;
+    if (got == n) {
+        sched_kick(s);
+        return;
+    }
+    if (s->opts.until_idle && s->active == 0 && !s->parked) {
+        int64_t due;
+        int r = store_next_due(s->a->st, tu_now(), &due, &e);
+        if (r < 0) {
+            sched_fail(s, &e);
+            return;
+        }
+        if (r == 0 || due > tu_now()) {
+            stop(s);
+            return;
+        }
+    }
+    schedule_wake(s);
+}
+
+static void on_pump(struct ev_loop *loop, ev_timer *w, int revents)
+{
+    sched *s = w->data;
+    for (int i = 0; i < s->nchans; i++)
+        dlv_pump(s, &s->chans[i]);
+}
+
+/* Before the loop blocks: commit what this iteration wrote, then let parked requests
+ * leave. A request never leaves before its "in flight" mark is durable. */
+static void on_prepare(struct ev_loop *loop, ev_prepare *w, int revents)
+{
+    sched *s = w->data;
+    if (s->in_tx && !s->failed) {
+        cherr e;
+        s->in_tx = 0;
+        if (store_commit(s->a->st, &e) < 0) {
+            sched_fail(s, &e);
+            return;
+        }
+    }
+    if (s->parked && !s->failed)
+        dlv_send_parked(s);
+    if (s->stopping && s->active == 0 && !s->in_tx)
+        ev_break(loop, EVBREAK_ALL);
+}
+
+static void on_grace(struct ev_loop *loop, ev_timer *w, int revents)
+{
+    sched *s = w->data;
+    fprintf(stderr, "chuda: %d requests still in flight after the grace period; they will be "
+                    "marked uncertain at the next start\n", s->active);
+    ev_break(loop, EVBREAK_ALL);
+}
+
+static void stop(sched *s)
+{
+    if (s->stopping)
+        return;
+    s->stopping = 1;
+    ev_timer_stop(s->loop, &s->wake);
+    ev_timer_stop(s->loop, &s->pump);
+    dlv_release_waiting(s);
+    ev_timer_set(&s->grace, (double)s->grace_ms / 1000.0, 0.);
+    ev_timer_start(s->loop, &s->grace);
+}
+
+static void on_signal(struct ev_loop *loop, ev_signal *w, int revents)
+{
+    sched *s = w->data;
+    if (w->signum == SIGHUP) {
+        reload(s);
+        return;
+    }
+    if (s->opts.verbose)
+        fprintf(stderr, "chuda: %s: finishing requests in flight\n", strsignal(w->signum));
+    stop(s);
+}
+
+/* Recovery at start-up: every lease is dropped; a message whose request may have left
+ * is logged uncertain and handled by its class's policy when claimed again. */
+static int recover(sched *s, cherr *e)
+{
+    store_msg *v;
+    int n;
+    if (store_begin(s->a->st, e) < 0)
+        return -1;
+    if (store_recover(s->a->st, &v, &n, e) < 0) {
+        store_rollback(s->a->st);
+        return -1;
+    }
+    store_msgs_free(v, n);
+    if (store_commit(s->a->st, e) < 0)
+        return -1;
+    if (n && s->opts.verbose)
+        fprintf(stderr, "chuda: recovered %d messages that were in flight at the last stop\n", n);
+    return 0;
+}
+
+/* One scheduler per database: a lock file beside it. */
+static int lock_db(const char *db, int *fd, cherr *e)
+{
+    char path[4096];
+    snprintf(path, sizeof path, "%s.run.lock", db);
+    *fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    if (*fd < 0)
+        return err_set(e, "%s: %m", path);
+    if (flock(*fd, LOCK_EX | LOCK_NB) < 0) {
+        close(*fd);
+        return err_set(e, "another `chuda run` is using %s", db);
+    }
+    return 0;
+}
+
+int sched_run(app *a, const sched_opts *o, cherr *e)
+{
+    sched *s = calloc(1, sizeof *s);
+    if (!s)
+        return err_set(e, "out of memory");
+    int lockfd = -1, rc = -1;
+    s->a = a;
+    s->opts = *o;
+    s->rng = (uint64_t)tu_now() ^ ((uint64_t)getpid() << 32) ^ 0x9E3779B97F4A7C15ULL;
+    s->loop = ev_default_loop(EVFLAG_AUTO);
+    if (load_options(s, e) < 0 || lock_db(a->db_path, &lockfd, e) < 0)
+        goto out;
+    if (open_channels(&a->cfg, s->chans, &s->nchans, e) < 0)
+        goto out;
+    if (!(s->http = http_new(s->loop, a->ca_file, e)))
+        goto out;
+    /* the stored message carries its inflight mark; recovery frees the lease */
+    if (recover(s, e) < 0)
+        goto out;
+
+    ev_timer_init(&s->wake, on_wake, 0., 0.);
+    ev_timer_init(&s->pump, on_pump, 0., 0.);
+    ev_timer_init(&s->grace, on_grace, 0., 0.);
+    ev_prepare_init(&s->commit, on_prepare);
+    ev_signal_init(&s->sig_term, on_signal, SIGTERM);
+    ev_signal_init(&s->sig_int, on_signal, SIGINT);
+    ev_signal_init(&s->sig_hup, on_signal, SIGHUP);
+    s->wake.data = s->pump.data = s->grace.data = s->commit.data = s;
+    s->sig_term.data = s->sig_int.data = s->sig_hup.data = s;
+    ev_prepare_start(s->loop, &s->commit);
+    ev_signal_start(s->loop, &s->sig_term);
+    ev_signal_start(s->loop, &s->sig_int);
+    ev_signal_start(s->loop, &s->sig_hup);
+    signal(SIGPIPE, SIG_IGN);
+    sched_kick(s);
+
+    ev_run(s->loop, 0);
+
+    if (s->in_tx && !s->failed) {
+        s->in_tx = 0;
+        cherr ce;
+        if (store_commit(a->st, &ce) < 0)
+            sched_fail(s, &ce);
+    }
+    if (s->failed) {
+        *e = s->fatal;
+        goto out;
+    }
+    if (o->verbose || o->until_idle)
+        fprintf(stderr, "chuda: claimed %ld: sent %ld, retried %ld, deferred %ld, suppressed %ld, "
+                "expired %ld, failed %ld, uncertain %ld\n", s->stats.claimed, s->stats.sent,
+                s->stats.retried, s->stats.deferred, s->stats.suppressed, s->stats.expired,
+                s->stats.failed, s->stats.uncertain);
+    rc = 0;
+out:
+    ev_prepare_stop(s->loop, &s->commit);
+    ev_signal_stop(s->loop, &s->sig_term);
+    ev_signal_stop(s->loop, &s->sig_int);
+    ev_signal_stop(s->loop, &s->sig_hup);
+    ev_timer_stop(s->loop, &s->wake);
+    ev_timer_stop(s->loop, &s->pump);
+    ev_timer_stop(s->loop, &s->grace);
+    dlv_free_all(s);
+    http_free(s->http);
+    for (int i = 0; i < s->nchans; i++)
+        chan_close(s->chans[i].c);
+    for (int i = 0; i < s->nretired; i++)
+        chan_close(s->retired[i]);
+    if (lockfd >= 0)
+        close(lockfd);
+    free(s);
+    return rc;
+}

@@ -1,0 +1,93 @@
+/* sched.h — `chuda run`: the scheduler's loop and the state its two halves share.
+ *
+ * sched.c owns the loop: one libev loop, one thread. It sleeps until the next due
+ * time (or 1 s, to notice messages other processes enqueued), claims due messages
+ * in batches under a lease, commits every write of a loop iteration in one
+ * transaction (ev_prepare), and handles SIGTERM/SIGINT (drain, commit, exit 0) and
+ * SIGHUP (reload config and templates).
+ *
+ * deliver.c owns one message's way through: policy decision, rendering, the
+ * channel's queue (concurrency and rate), the token, the request, the reply's
+ * outcome, and what the store and the audit log record for it. */
+#ifndef CHUDA_SCHED_H
+#define CHUDA_SCHED_H
+
+#include <ev.h>
+#include <stdint.h>
+
+#include "app.h"
+#include "channel.h"
+#include "http.h"
+
+#define SCHED_MAX_CHANNELS 16
+
+typedef struct job job;
+
+/* A configured channel and the jobs waiting for one of its request slots. */
+typedef struct sched_chan {
+    chan *c;
+    job *head, *tail;           /* FIFO waiting for concurrency / rate */
+    int waiting;
+    int dedup;                  /* the provider de-duplicates resends */
+} sched_chan;
+
+typedef struct sched_opts {
+    int until_idle;             /* exit once nothing is due and nothing in flight */
+    int verbose;                /* print every audit event on stderr */
+} sched_opts;
+
+typedef struct sched_stats {
+    long claimed, sent, failed, retried, deferred, suppressed, expired, uncertain;
+} sched_stats;
+
+typedef struct sched {
+    app *a;
+    sched_opts opts;
+    struct ev_loop *loop;
+    http *http;
+    sched_chan chans[SCHED_MAX_CHANNELS];
+    int nchans;
+    chan *retired[SCHED_MAX_CHANNELS * 4];  /* replaced by SIGHUP, freed when idle */
+    int nretired;
+
+    ev_timer wake;              /* next claim */
+    ev_timer pump;              /* rate-limited channels waiting for a token */
+    ev_timer grace;             /* shutdown deadline */
+    ev_prepare commit;          /* group commit, then release parked requests */
+    ev_signal sig_term, sig_int, sig_hup;
+
+    int batch;                  /* messages per claim */
+    int max_active;             /* claimed and unfinished at most */
+    int64_t lease_ms, poll_ms, grace_ms;
+    int active;                 /* claimed, not yet finished or returned */
+    int full;                   /* stopped claiming at max_active */
+    job *parked;                /* built, waiting for the commit that marks them in flight */
+    int in_tx;
+    int stopping;
+    int failed;                 /* a storage error stopped the loop */
+    cherr fatal;
+    uint64_t rng;
+    sched_stats stats;
+} sched;
+
+int sched_run(app *a, const sched_opts *o, cherr *e);
+
+/* Shared by sched.c and deliver.c. */
+int sched_tx(sched *s);                 /* open the iteration's transaction if needed */
+void sched_fail(sched *s, const cherr *e);   /* storage failed: stop the loop */
+void sched_kick(sched *s);              /* claim again soon (capacity freed) */
+double sched_random(sched *s);          /* [0, 1) */
+void sched_log(sched *s, const store_msg *m, const char *event, const char *channel,
+               const char *code, const char *reason, const char *detail);
+sched_chan *sched_chan_find(sched *s, const char *name);
+void sched_chan_idle(sched *s, chan *c);     /* a retired channel may be freed */
+
+/* deliver.c */
+void dlv_start(sched *s, store_msg *m);      /* takes ownership of *m's strings */
+void dlv_pump(sched *s, sched_chan *sc);     /* start what the channel's limits allow */
+void dlv_send_parked(sched *s);              /* after commit: requests may leave */
+void dlv_release_waiting(sched *s);          /* shutdown: put unsent jobs back */
+void dlv_release_chan(sched *s, sched_chan *sc);
+void dlv_free_all(sched *s);                 /* exit: free what is left, no writes */
+
+#endif

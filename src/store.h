@@ -1,0 +1,157 @@
+/* store.h — the storage interface: a table of operations (DESIGN.md decision 1).
+ *
+ * store_sqlite.c is the embedded default; another backend (PostgreSQL) implements the
+ * same table. No file but the backend knows SQL. Callers group writes: begin, any
+ * number of operations, commit (the scheduler commits once per loop iteration).
+ *
+ * Layout (decision 2): a message is written once into the message table (immutable),
+ * and while pending it has one row in the ready queue, clustered by (due_at, id).
+ * Claiming sets a lease; deferring or retrying re-inserts with a new due time;
+ * finishing removes the queue row and records the final state. The audit log is
+ * append-only and hash-chained (audit.h).
+ *
+ * All times are UTC milliseconds. Strings in returned structs are malloc'd and owned
+ * by the struct: free them with the matching *_free. */
+#ifndef CHUDA_STORE_H
+#define CHUDA_STORE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "err.h"
+
+typedef struct store store;
+
+typedef struct store_user {
+    char *user_id, *tier, *segment, *tz;
+    char *mp_openid, *oa_openid, *phone, *wecom_userid, *wecom_external_userid;
+    char *attrs;                 /* JSON object text: the CSV's extra columns */
+} store_user;
+
+typedef struct store_msg {
+    int64_t id;
+    int64_t due_at;
+    int64_t created_at;
+    int64_t expires_at;          /* 0: never */
+    int64_t campaign_id;         /* 0: none */
+    int attempts;                /* provider attempts made so far */
+    char *user_id, *tmpl, *klass, *tag, *channel, *idem_key, *vars, *window;
+    char *inflight;              /* set on claim: the channel whose request may have left
+                                    when a previous holder died (uncertain), else NULL */
+    char *skip;                  /* comma list of channels ruled out for this message */
+} store_msg;
+
+/* One audit log row as written. NULL strings are stored as NULL. */
+typedef struct store_event {
+    int64_t at;
+    int64_t message_id;          /* 0: not about a message */
+    int64_t campaign_id;
+    const char *user_id, *event, *channel, *reason, *code, *detail;
+} store_event;
+
+/* One audit log row as read back. */
+typedef struct store_logrow {
+    int64_t seq, at, message_id, campaign_id;
+    const char *user_id, *event, *channel, *reason, *code, *detail;
+    const unsigned char *hash;   /* 32 bytes */
+} store_logrow;
+
+typedef struct store_logq {
+    int64_t message_id;          /* 0: any */
+    const char *user_id;         /* NULL: any */
+    const char *event, *channel; /* NULL: any */
+    int64_t campaign_id;         /* 0: any */
+    int64_t since, until;        /* 0: open */
+    int64_t after_seq;           /* rows with seq > after_seq */
+    long limit;                  /* 0: no limit */
+} store_logq;
+
+/* A message's state for `chuda show`. */
+typedef struct store_msgstate {
+    char state[16];              /* queued, leased, or the final state (sent, failed, ...) */
+    char channel[32], code[64];
+    int64_t finished_at;
+} store_msgstate;
+
+typedef int (*store_log_fn)(const store_logrow *row, void *arg);
+
+typedef struct store_ops {
+    const char *name;
+    void (*close)(store *s);
+    /* create or migrate the schema; reports the user_version before and after */
+    int (*migrate)(store *s, int *from, int *to, cherr *e);
+    int (*begin)(store *s, cherr *e);
+    int (*commit)(store *s, cherr *e);
+    void (*rollback)(store *s);
+
+    int (*user_put)(store *s, const store_user *u, cherr *e);
+    /* 1 found, 0 not found, -1 error */
+    int (*user_get)(store *s, const char *user_id, store_user *out, cherr *e);
+
+    /* Insert a message and its queue row; sets m->id. With an idempotency key already
+     * used, sets *dup = 1 and m->id to the first message's id and writes nothing. */
+    int (*enqueue)(store *s, store_msg *m, int *dup, cherr *e);
+    /* Remove pending messages by key, or by user + tag; returns them (id, user_id,
+     * campaign_id filled) for the caller to log and record as finished. */
+    int (*cancel)(store *s, const char *key, const char *user_id, const char *tag,
+                  store_msg **out, int *n, cherr *e);
+    /* Lease up to `max` messages due at `now` (ordered by due time, then id). */
+    int (*claim)(store *s, int64_t now, int64_t lease_until, int max, store_msg **out, int *n,
+                 cherr *e);
+    /* Earliest due time among unleased messages: 1 and *due set, 0 if queue empty. */
+    int (*next_due)(store *s, int64_t now, int64_t *due, cherr *e);
+    /* Record that the request for m over `channel` may leave the machine. */
+    int (*mark_inflight)(store *s, const store_msg *m, const char *channel, cherr *e);
+    /* Put m back in the queue at `due` with its attempts and skip list; lease dropped. */
+    int (*reschedule)(store *s, const store_msg *m, int64_t due, cherr *e);
+    /* Remove m from the queue and record its final state. */
+    int (*finish)(store *s, const store_msg *m, const char *state, const char *channel,
+                  const char *code, int64_t now, cherr *e);
+    /* Start-up: every lease is dropped. Messages whose request may have left are
+     * returned (with inflight set) so the caller can log them uncertain. */
+    int (*recover)(store *s, store_msg **out, int *n, cherr *e);
+    /* Counts for `until-idle` and metrics. */
+    int (*counts)(store *s, int64_t now, long *queued, long *due, long *leased, cherr *e);
+
+    /* Append an audit row (hash-chained). */
+    int (*log)(store *s, const store_event *ev, cherr *e);
+    int (*log_each)(store *s, const store_logq *q, store_log_fn fn, void *arg, cherr *e);
+
+    /* 1 found, 0 not found. */
+    int (*msg_get)(store *s, int64_t id, store_msg *out, store_msgstate *st, cherr *e);
+} store_ops;
+
+struct store {
+    const store_ops *ops;
+};
+
+/* Open the SQLite store at `path`. With `create` (chuda init) the file is created
+ * (mode 0600) if missing and the caller migrates; without, the schema must be current. */
+int store_sqlite_open(const char *path, int create, store **out, cherr *e);
+
+void store_user_free(store_user *u);
+void store_msg_free(store_msg *m);
+void store_msgs_free(store_msg *v, int n);
+
+/* Thin wrappers so callers read store_claim(s, ...) rather than s->ops->claim(s, ...). */
+static inline void store_close(store *s) { if (s) s->ops->close(s); }
+static inline int store_migrate(store *s, int *f, int *t, cherr *e) { return s->ops->migrate(s, f, t, e); }
+static inline int store_begin(store *s, cherr *e) { return s->ops->begin(s, e); }
+static inline int store_commit(store *s, cherr *e) { return s->ops->commit(s, e); }
+static inline void store_rollback(store *s) { s->ops->rollback(s); }
+static inline int store_user_put(store *s, const store_user *u, cherr *e) { return s->ops->user_put(s, u, e); }
+static inline int store_user_get(store *s, const char *id, store_user *u, cherr *e) { return s->ops->user_get(s, id, u, e); }
+static inline int store_enqueue(store *s, store_msg *m, int *dup, cherr *e) { return s->ops->enqueue(s, m, dup, e); }
+static inline int store_cancel(store *s, const char *k, const char *u, const char *t, store_msg **o, int *n, cherr *e) { return s->ops->cancel(s, k, u, t, o, n, e); }
+static inline int store_claim(store *s, int64_t now, int64_t lu, int max, store_msg **o, int *n, cherr *e) { return s->ops->claim(s, now, lu, max, o, n, e); }
+static inline int store_next_due(store *s, int64_t now, int64_t *d, cherr *e) { return s->ops->next_due(s, now, d, e); }
+static inline int store_mark_inflight(store *s, const store_msg *m, const char *c, cherr *e) { return s->ops->mark_inflight(s, m, c, e); }
+static inline int store_reschedule(store *s, const store_msg *m, int64_t due, cherr *e) { return s->ops->reschedule(s, m, due, e); }
+static inline int store_finish(store *s, const store_msg *m, const char *st, const char *ch, const char *code, int64_t now, cherr *e) { return s->ops->finish(s, m, st, ch, code, now, e); }
+static inline int store_recover(store *s, store_msg **o, int *n, cherr *e) { return s->ops->recover(s, o, n, e); }
+static inline int store_counts(store *s, int64_t now, long *q, long *d, long *l, cherr *e) { return s->ops->counts(s, now, q, d, l, e); }
+static inline int store_log(store *s, const store_event *ev, cherr *e) { return s->ops->log(s, ev, e); }
+static inline int store_log_each(store *s, const store_logq *q, store_log_fn fn, void *a, cherr *e) { return s->ops->log_each(s, q, fn, a, e); }
+static inline int store_msg_get(store *s, int64_t id, store_msg *m, store_msgstate *st, cherr *e) { return s->ops->msg_get(s, id, m, st, e); }
+
+#endif

@@ -1,0 +1,831 @@
+/* store_sqlite.c — the embedded SQLite store (store.h), the only file that speaks SQL.
+ *
+ * WAL mode, synchronous=NORMAL set explicitly, a busy timeout so another process's
+ * short transaction (an enqueue from the CLI) waits rather than fails, every statement
+ * prepared once at open. Writes happen inside the caller's begin/commit. The schema
+ * is db/NNN_*.sql, compiled in (tools/embed-sql.sh), tracked by PRAGMA user_version. */
+#include "store.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "audit.h"
+
+extern const char *const store_migrations[];
+
+enum {
+    S_USER_PUT, S_USER_GET,
+    S_KEY_FIND, S_MSG_INS, S_Q_INS,
+    S_CANCEL_KEY, S_CANCEL_TAG, S_Q_DEL_ID,
+    S_CLAIM, S_LEASE, S_NEXT_DUE,
+    S_INFLIGHT, S_Q_DEL, S_DONE_INS,
+    S_RECOVER_SEL, S_RECOVER_UPD,
+    S_LAST_HASH, S_LOG_INS,
+    S_MSG_GET, S_Q_GET, S_DONE_GET,
+    S_COUNT_Q, S_COUNT_DUE, S_COUNT_LEASED,
+    S_COUNT
+};
+
+static const char *const sql_text[S_COUNT] = {
+    [S_USER_PUT] = "INSERT INTO users(user_id,tier,segment,tz,mp_openid,oa_openid,phone,"
+                   "wecom_userid,wecom_external_userid,attrs) VALUES(?,?,?,?,?,?,?,?,?,?) "
+                   "ON CONFLICT(user_id) DO UPDATE SET tier=excluded.tier,"
+                   "segment=excluded.segment,tz=excluded.tz,mp_openid=excluded.mp_openid,"
+                   "oa_openid=excluded.oa_openid,phone=excluded.phone,"
+                   "wecom_userid=excluded.wecom_userid,"
+                   "wecom_external_userid=excluded.wecom_external_userid,attrs=excluded.attrs",
+    [S_USER_GET] = "SELECT user_id,tier,segment,tz,mp_openid,oa_openid,phone,wecom_userid,"
+                   "wecom_external_userid,attrs FROM users WHERE user_id=?",
+    [S_KEY_FIND] = "SELECT id FROM msg WHERE idem_key=?",
+    [S_MSG_INS] = "INSERT INTO msg(user_id,template,class,tag,channel,idem_key,vars,campaign_id,"
+                  "win,created_at,expires_at) VALUES(?,?,?,?,?,?,?,?,?,?,?)",
+    [S_Q_INS] = "INSERT INTO queue(due_at,id,lease_until,attempts,inflight,skip) "
+                "VALUES(?,?,0,?,NULL,?)",
+    [S_CANCEL_KEY] = "SELECT q.id,m.user_id,m.campaign_id FROM msg m JOIN queue q ON q.id=m.id "
+                     "WHERE m.idem_key=? AND q.lease_until=0",
+    [S_CANCEL_TAG] = "SELECT q.id,m.user_id,m.campaign_id FROM msg m JOIN queue q ON q.id=m.id "
+                     "WHERE m.user_id=? AND m.tag=? AND q.lease_until=0",
+    [S_Q_DEL_ID] = "DELETE FROM queue WHERE id=?",
+    [S_CLAIM] = "SELECT q.due_at,q.id,q.attempts,q.inflight,q.skip,m.user_id,m.template,m.class,"
+                "m.tag,m.channel,m.idem_key,m.vars,m.campaign_id,m.win,m.created_at,"
+                "m.expires_at FROM queue q JOIN msg m ON m.id=q.id "
+                "WHERE q.due_at<=?1 AND q.lease_until<=?1 ORDER BY q.due_at,q.id LIMIT ?2",
+    [S_LEASE] = "UPDATE queue SET lease_until=?1 WHERE due_at=?2 AND id=?3",
+    [S_NEXT_DUE] = "SELECT due_at FROM queue WHERE lease_until<=?1 ORDER BY due_at,id LIMIT 1",
+    [S_INFLIGHT] = "UPDATE queue SET inflight=?1, attempts=attempts+1 WHERE due_at=?2 AND id=?3",
+    [S_Q_DEL] = "DELETE FROM queue WHERE due_at=?1 AND id=?2",
+    [S_DONE_INS] = "INSERT OR REPLACE INTO done(id,state,channel,code,finished_at) "
+                   "VALUES(?,?,?,?,?)",
+    [S_RECOVER_SEL] = "SELECT q.due_at,q.id,q.attempts,q.inflight,q.skip,m.user_id,m.template,"
+                      "m.class,m.tag,m.channel,m.idem_key,m.vars,m.campaign_id,m.win,"
+                      "m.created_at,m.expires_at FROM queue q JOIN msg m ON m.id=q.id "
+                      "WHERE q.lease_until>0 AND q.inflight IS NOT NULL",
+    [S_RECOVER_UPD] = "UPDATE queue SET lease_until=0, inflight=NULL WHERE lease_until>0",
+    [S_LAST_HASH] = "SELECT seq,hash FROM log ORDER BY seq DESC LIMIT 1",
+    [S_LOG_INS] = "INSERT INTO log(seq,at,message_id,user_id,campaign_id,event,channel,reason,"
+                  "code,detail,hash) VALUES(?,?,?,?,?,?,?,?,?,?,?)",
+    [S_MSG_GET] = "SELECT id,user_id,template,class,tag,channel,idem_key,vars,campaign_id,win,"
+                  "created_at,expires_at FROM msg WHERE id=?",
+    [S_Q_GET] = "SELECT due_at,lease_until,attempts,inflight,skip FROM queue WHERE id=?",
+    [S_DONE_GET] = "SELECT state,channel,code,finished_at FROM done WHERE id=?",
+    [S_COUNT_Q] = "SELECT count(*) FROM queue",
+    [S_COUNT_DUE] = "SELECT count(*) FROM queue WHERE due_at<=?1 AND lease_until<=?1",
+    [S_COUNT_LEASED] = "SELECT count(*) FROM queue WHERE lease_until>?1",
+};
+
+typedef struct sq_store {
+    store base;
+    sqlite3 *db;
+    char *path;
+    sqlite3_stmt *st[S_COUNT];
+    int in_tx;
+    int hash_loaded;                   /* prev_hash/next_seq valid for this transaction */
+    unsigned char prev_hash[AUDIT_HASH_LEN];
+    int64_t next_seq;
+} sq_store;
+
+static int db_err(sq_store *q, cherr *e, const char *what)
+{
+    int code = sqlite3_extended_errcode(q->db);
+    if (code == SQLITE_BUSY || code == SQLITE_LOCKED)
+        return err_set(e, "%s: %s: database is locked by another process (tried for 5 s)",
+                       q->path, what);
+    if (code == SQLITE_FULL)
+        return err_set(e, "%s: %s: disk full", q->path, what);
+    if (code == SQLITE_READONLY || (code & 0xff) == SQLITE_READONLY)
+        return err_set(e, "%s: %s: database is read-only", q->path, what);
+    return err_set(e, "%s: %s: %s", q->path, what, sqlite3_errmsg(q->db));
+}
+
+static int exec(sq_store *q, const char *sql, cherr *e)
+{
+    char *msg = NULL;
+    if (sqlite3_exec(q->db, sql, NULL, NULL, &msg) != SQLITE_OK) {
+        err_set(e, "%s: %s", q->path, msg ? msg : sqlite3_errmsg(q->db));
+        sqlite3_free(msg);
+        return -1;
+    }
+    return 0;
+}
+
+/* Bind a string, or NULL for a NULL pointer. */
+static void bind_s(sqlite3_stmt *s, int i, const char *v)
+{
+    if (v)
+        sqlite3_bind_text(s, i, v, -1, SQLITE_TRANSIENT);
+    else
+        sqlite3_bind_null(s, i);
+}
+
+/* malloc'd copy of a text column, or NULL. */
+static char *col_s(sqlite3_stmt *s, int i)
+{
+    const unsigned char *t = sqlite3_column_text(s, i);
+    return t ? strdup((const char *)t) : NULL;
+}
+
+static sqlite3_stmt *stmt(sq_store *q, int which)
+{
+    sqlite3_stmt *s = q->st[which];
+    sqlite3_reset(s);
+    sqlite3_clear_bindings(s);
+    return s;
+}
+
+/* ---- lifecycle ---------------------------------------------------------------- */
+
+static void sq_close(store *base)
+{
+    sq_store *q = (sq_store *)base;
+    for (int i = 0; i < S_COUNT; i++)
+        sqlite3_finalize(q->st[i]);
+    sqlite3_close(q->db);
+    free(q->path);
+    free(q);
+}
+
+static int prepare_all(sq_store *q, cherr *e)
+{
+    for (int i = 0; i < S_COUNT; i++) {
+        if (q->st[i])
+            continue;
+        if (sqlite3_prepare_v3(q->db, sql_text[i], -1, SQLITE_PREPARE_PERSISTENT, &q->st[i],
+                               NULL) != SQLITE_OK)
+            return db_err(q, e, "prepare (run `chuda init` to create or migrate the database)");
+    }
+    return 0;
+}
+
+static int user_version(sq_store *q)
+{
+    sqlite3_stmt *s;
+    int v = -1;
+    if (sqlite3_prepare_v2(q->db, "PRAGMA user_version", -1, &s, NULL) == SQLITE_OK &&
+        sqlite3_step(s) == SQLITE_ROW)
+        v = sqlite3_column_int(s, 0);
+    sqlite3_finalize(s);
+    return v;
+}
+
+static int sq_migrate(store *base, int *from, int *to, cherr *e)
+{
+    sq_store *q = (sq_store *)base;
+    int v = user_version(q);
+    if (v < 0)
+        return db_err(q, e, "read user_version");
+    *from = v;
+    int n = 0;
+    while (store_migrations[n])
+        n++;
+    if (v > n)
+        return err_set(e, "%s: schema version %d is newer than this chuda (%d)", q->path, v, n);
+    for (int i = v; i < n; i++) {
+        if (exec(q, "BEGIN IMMEDIATE", e) < 0)
+            return -1;
+        char pragma[64];
+        snprintf(pragma, sizeof pragma, "PRAGMA user_version=%d", i + 1);
+        if (exec(q, store_migrations[i], e) < 0 || exec(q, pragma, e) < 0) {
+            exec(q, "ROLLBACK", NULL);
+            return err_prefix(e, "migration %d: ", i + 1);
+        }
+        if (exec(q, "COMMIT", e) < 0)
+            return -1;
+    }
+    *to = n;
+    return prepare_all(q, e);
+}
+
+static int sq_begin(store *base, cherr *e)
+{
+    sq_store *q = (sq_store *)base;
+    if (q->in_tx)
+        return 0;
+    /* IMMEDIATE: take the write lock now, so two writers never deadlock on upgrade */
+    if (sqlite3_exec(q->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK)
+        return db_err(q, e, "begin");
+    q->in_tx = 1;
+    q->hash_loaded = 0;
+    return 0;
+}
+
+static int sq_commit(store *base, cherr *e)
+{
+    sq_store *q = (sq_store *)base;
+    if (!q->in_tx)
+        return 0;
+    if (sqlite3_exec(q->db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK) {
+        db_err(q, e, "commit");
+        sqlite3_exec(q->db, "ROLLBACK", NULL, NULL, NULL);
+        q->in_tx = 0;
+        return -1;
+    }
+    q->in_tx = 0;
+    return 0;
+}
+
+static void sq_rollback(store *base)
+{
+    sq_store *q = (sq_store *)base;
+    if (q->in_tx)
+        sqlite3_exec(q->db, "ROLLBACK", NULL, NULL, NULL);
+    q->in_tx = 0;
+    q->hash_loaded = 0;
+}
+
+/* ---- users -------------------------------------------------------------------- */
+
+static int sq_user_put(store *base, const store_user *u, cherr *e)
+{
+    sq_store *q = (sq_store *)base;
+    sqlite3_stmt *s = stmt(q, S_USER_PUT);
+    bind_s(s, 1, u->user_id);
+    bind_s(s, 2, u->tier);
+    bind_s(s, 3, u->segment ? u->segment : "");
+    bind_s(s, 4, u->tz ? u->tz : "");
+    bind_s(s, 5, u->mp_openid);
+    bind_s(s, 6, u->oa_openid);
+    bind_s(s, 7, u->phone);
+    bind_s(s, 8, u->wecom_userid);
+    bind_s(s, 9, u->wecom_external_userid);
+    bind_s(s, 10, u->attrs ? u->attrs : "{}");
+    if (sqlite3_step(s) != SQLITE_DONE)
+        return db_err(q, e, "store user");
+    return 0;
+}
+
+static int sq_user_get(store *base, const char *id, store_user *u, cherr *e)
+{
+    sq_store *q = (sq_store *)base;
+    sqlite3_stmt *s = stmt(q, S_USER_GET);
+    bind_s(s, 1, id);
+    int rc = sqlite3_step(s);
+    if (rc == SQLITE_DONE)
+        return 0;
+    if (rc != SQLITE_ROW)
+        return db_err(q, e, "read user");
+    char **f[] = {&u->user_id, &u->tier, &u->segment, &u->tz, &u->mp_openid, &u->oa_openid,
+                  &u->phone, &u->wecom_userid, &u->wecom_external_userid, &u->attrs};
+    for (int i = 0; i < 10; i++)
+        *f[i] = col_s(s, i);
+    return 1;
+}
+
+/* ---- the queue ---------------------------------------------------------------- */
+
+static int q_insert(sq_store *q, int64_t due, int64_t id, int attempts, const char *skip,
+                    cherr *e)
+{
+    sqlite3_stmt *s = stmt(q, S_Q_INS);
+    sqlite3_bind_int64(s, 1, due);
+    sqlite3_bind_int64(s, 2, id);
+    sqlite3_bind_int(s, 3, attempts);
+    bind_s(s, 4, skip ? skip : "");
+    if (sqlite3_step(s) != SQLITE_DONE)
+        return db_err(q, e, "queue insert");
+    return 0;
+}
+
+static int sq_enqueue(store *base, store_msg *m, int *dup, cherr *e)
+{
+    sq_store *q = (sq_store *)base;
+    *dup = 0;
+    if (m->idem_key) {
+        sqlite3_stmt *s = stmt(q, S_KEY_FIND);
+        bind_s(s, 1, m->idem_key);
+        int rc = sqlite3_step(s);
+        if (rc == SQLITE_ROW) {
+            m->id = sqlite3_column_int64(s, 0);
+            *dup = 1;
+            return 0;
+        }
+        if (rc != SQLITE_DONE)
+            return db_err(q, e, "idempotency key lookup");
+    }
+    sqlite3_stmt *s = stmt(q, S_MSG_INS);
+    bind_s(s, 1, m->user_id);
+    bind_s(s, 2, m->tmpl);
+    bind_s(s, 3, m->klass);
+    bind_s(s, 4, m->tag);
+    bind_s(s, 5, m->channel);
+    bind_s(s, 6, m->idem_key);
+    bind_s(s, 7, m->vars ? m->vars : "{}");
+    sqlite3_bind_int64(s, 8, m->campaign_id);
+    bind_s(s, 9, m->window);
+    sqlite3_bind_int64(s, 10, m->created_at);
+    sqlite3_bind_int64(s, 11, m->expires_at);
+    if (sqlite3_step(s) != SQLITE_DONE)
+        return db_err(q, e, "message insert");
+    m->id = sqlite3_last_insert_rowid(q->db);
+    return q_insert(q, m->due_at, m->id, m->attempts, m->skip, e);
+}
+
+static int push_msg(store_msg **v, int *n, int *cap, store_msg *m)
+{
+    if (*n == *cap) {
+        int nc = *cap ? *cap * 2 : 16;
+        store_msg *nv = realloc(*v, (size_t)nc * sizeof *nv);
+        if (!nv)
+            return -1;
+        *v = nv;
+        *cap = nc;
+    }
+    (*v)[(*n)++] = *m;
+    return 0;
+}
+
+static int sq_cancel(store *base, const char *key, const char *user, const char *tag,
+                     store_msg **out, int *n, cherr *e)
+{
+    sq_store *q = (sq_store *)base;
+    sqlite3_stmt *s;
+    if (key) {
+        s = stmt(q, S_CANCEL_KEY);
+        bind_s(s, 1, key);
+    } else {
+        s = stmt(q, S_CANCEL_TAG);
+        bind_s(s, 1, user);
+        bind_s(s, 2, tag);
+    }
+    int cap = 0, rc;
+    *out = NULL;
+    *n = 0;
+    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+        store_msg m = {0};
+        m.id = sqlite3_column_int64(s, 0);
+        m.user_id = col_s(s, 1);
+        m.campaign_id = sqlite3_column_int64(s, 2);
+        if (push_msg(out, n, &cap, &m) < 0) {
+            store_msg_free(&m);
+            return err_set(e, "out of memory");
+        }
+    }
+    if (rc != SQLITE_DONE)
+        return db_err(q, e, "cancel lookup");
+    for (int i = 0; i < *n; i++) {
+        s = stmt(q, S_Q_DEL_ID);
+        sqlite3_bind_int64(s, 1, (*out)[i].id);
+        if (sqlite3_step(s) != SQLITE_DONE)
+            return db_err(q, e, "cancel");
+    }
+    return 0;
+}
+
+/* Fill a store_msg from a claim/recover row (column order of S_CLAIM). */
+static void read_claim_row(sqlite3_stmt *s, store_msg *m)
+{
+    memset(m, 0, sizeof *m);
+    m->due_at = sqlite3_column_int64(s, 0);
+    m->id = sqlite3_column_int64(s, 1);
+    m->attempts = sqlite3_column_int(s, 2);
+    m->inflight = col_s(s, 3);
+    m->skip = col_s(s, 4);
+    m->user_id = col_s(s, 5);
+    m->tmpl = col_s(s, 6);
+    m->klass = col_s(s, 7);
+    m->tag = col_s(s, 8);
+    m->channel = col_s(s, 9);
+    m->idem_key = col_s(s, 10);
+    m->vars = col_s(s, 11);
+    m->campaign_id = sqlite3_column_int64(s, 12);
+    m->window = col_s(s, 13);
+    m->created_at = sqlite3_column_int64(s, 14);
+    m->expires_at = sqlite3_column_int64(s, 15);
+}
+
+static int sq_claim(store *base, int64_t now, int64_t lease_until, int max, store_msg **out,
+                    int *n, cherr *e)
+{
+    sq_store *q = (sq_store *)base;
+    *out = NULL;
+    *n = 0;
+    if (max <= 0)
+        return 0;
+    store_msg *v = calloc((size_t)max, sizeof *v);
+    if (!v)
+        return err_set(e, "out of memory");
+    sqlite3_stmt *s = stmt(q, S_CLAIM);
+    sqlite3_bind_int64(s, 1, now);
+    sqlite3_bind_int(s, 2, max);
+    int rc, k = 0;
+    while (k < max && (rc = sqlite3_step(s)) == SQLITE_ROW)
+        read_claim_row(s, &v[k++]);
+    if (k < max && rc != SQLITE_DONE) {
+        store_msgs_free(v, k);
+        return db_err(q, e, "claim");
+    }
+    sqlite3_reset(s);
+    for (int i = 0; i < k; i++) {
+        sqlite3_stmt *u = stmt(q, S_LEASE);
+        sqlite3_bind_int64(u, 1, lease_until);
+        sqlite3_bind_int64(u, 2, v[i].due_at);
+        sqlite3_bind_int64(u, 3, v[i].id);
+        if (sqlite3_step(u) != SQLITE_DONE) {
+            store_msgs_free(v, k);
+            return db_err(q, e, "lease");
+        }
+    }
+    *out = v;
+    *n = k;
+    return 0;
+}
+
+static int sq_next_due(store *base, int64_t now, int64_t *due, cherr *e)
+{
+    sq_store *q = (sq_store *)base;
+    sqlite3_stmt *s = stmt(q, S_NEXT_DUE);
+    sqlite3_bind_int64(s, 1, now);
+    int rc = sqlite3_step(s);
+    if (rc == SQLITE_ROW) {
+        *due = sqlite3_column_int64(s, 0);
+        sqlite3_reset(s);
+        return 1;
+    }
+    if (rc != SQLITE_DONE)
+        return db_err(q, e, "next due");
+    return 0;
+}
+
+static int sq_mark_inflight(store *base, const store_msg *m, const char *channel, cherr *e)
+{
+    sq_store *q = (sq_store *)base;
+    sqlite3_stmt *s = stmt(q, S_INFLIGHT);
+    bind_s(s, 1, channel);
+    sqlite3_bind_int64(s, 2, m->due_at);
+    sqlite3_bind_int64(s, 3, m->id);
+    if (sqlite3_step(s) != SQLITE_DONE)
+        return db_err(q, e, "mark in flight");
+    return 0;
+}
+
+static int q_delete(sq_store *q, const store_msg *m, cherr *e)
+{
+    sqlite3_stmt *s = stmt(q, S_Q_DEL);
+    sqlite3_bind_int64(s, 1, m->due_at);
+    sqlite3_bind_int64(s, 2, m->id);
+    if (sqlite3_step(s) != SQLITE_DONE)
+        return db_err(q, e, "queue delete");
+    return 0;
+}
+
+static int sq_reschedule(store *base, const store_msg *m, int64_t due, cherr *e)
+{
+    sq_store *q = (sq_store *)base;
+    if (q_delete(q, m, e) < 0)
+        return -1;
+    return q_insert(q, due, m->id, m->attempts, m->skip, e);
+}
+
+static int sq_finish(store *base, const store_msg *m, const char *state, const char *channel,
+                     const char *code, int64_t now, cherr *e)
+{
+    sq_store *q = (sq_store *)base;
+    if (m->due_at && q_delete(q, m, e) < 0)
+        return -1;
+    sqlite3_stmt *s = stmt(q, S_DONE_INS);
+    sqlite3_bind_int64(s, 1, m->id);
+    bind_s(s, 2, state);
+    bind_s(s, 3, channel);
+    bind_s(s, 4, code);
+    sqlite3_bind_int64(s, 5, now);
+    if (sqlite3_step(s) != SQLITE_DONE)
+        return db_err(q, e, "record final state");
+    return 0;
+}
+
+static int sq_recover(store *base, store_msg **out, int *n, cherr *e)
+{
+    sq_store *q = (sq_store *)base;
+    *out = NULL;
+    *n = 0;
+    int cap = 0, rc;
+    sqlite3_stmt *s = stmt(q, S_RECOVER_SEL);
+    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+        store_msg m;
+        read_claim_row(s, &m);
+        if (push_msg(out, n, &cap, &m) < 0) {
+            store_msg_free(&m);
+            return err_set(e, "out of memory");
+        }
+    }
+    if (rc != SQLITE_DONE)
+        return db_err(q, e, "recover");
+    s = stmt(q, S_RECOVER_UPD);
+    if (sqlite3_step(s) != SQLITE_DONE)
+        return db_err(q, e, "release leases");
+    return 0;
+}
+
+static int count1(sq_store *q, int which, int64_t now, long *out, cherr *e)
+{
+    sqlite3_stmt *s = stmt(q, which);
+    if (sqlite3_bind_parameter_count(s) > 0)
+        sqlite3_bind_int64(s, 1, now);
+    if (sqlite3_step(s) != SQLITE_ROW)
+        return db_err(q, e, "count");
+    *out = (long)sqlite3_column_int64(s, 0);
+    sqlite3_reset(s);
+    return 0;
+}
+
+static int sq_counts(store *base, int64_t now, long *queued, long *due, long *leased, cherr *e)
+{
+    sq_store *q = (sq_store *)base;
+    if ((queued && count1(q, S_COUNT_Q, now, queued, e) < 0) ||
+        (due && count1(q, S_COUNT_DUE, now, due, e) < 0) ||
+        (leased && count1(q, S_COUNT_LEASED, now, leased, e) < 0))
+        return -1;
+    return 0;
+}
+
+/* ---- the audit log ------------------------------------------------------------ */
+
+static int load_last_hash(sq_store *q, cherr *e)
+{
+    sqlite3_stmt *s = stmt(q, S_LAST_HASH);
+    int rc = sqlite3_step(s);
+    if (rc == SQLITE_ROW) {
+        q->next_seq = sqlite3_column_int64(s, 0) + 1;
+        const void *h = sqlite3_column_blob(s, 1);
+        if (!h || sqlite3_column_bytes(s, 1) != AUDIT_HASH_LEN)
+            return err_set(e, "%s: audit log row %lld has no valid hash", q->path,
+                           (long long)(q->next_seq - 1));
+        memcpy(q->prev_hash, h, AUDIT_HASH_LEN);
+    } else if (rc == SQLITE_DONE) {
+        q->next_seq = 1;
+        memset(q->prev_hash, 0, AUDIT_HASH_LEN);
+    } else {
+        return db_err(q, e, "read last log hash");
+    }
+    sqlite3_reset(s);
+    q->hash_loaded = 1;
+    return 0;
+}
+
+static int sq_log(store *base, const store_event *ev, cherr *e)
+{
+    sq_store *q = (sq_store *)base;
+    if (!q->in_tx)
+        return err_set(e, "store: log outside a transaction");
+    if (!q->hash_loaded && load_last_hash(q, e) < 0)
+        return -1;
+    unsigned char h[AUDIT_HASH_LEN];
+    audit_hash(q->prev_hash, q->next_seq, ev->at, ev->message_id, ev->campaign_id, ev->user_id,
+               ev->event, ev->channel, ev->reason, ev->code, ev->detail, h);
+    sqlite3_stmt *s = stmt(q, S_LOG_INS);
+    sqlite3_bind_int64(s, 1, q->next_seq);
+    sqlite3_bind_int64(s, 2, ev->at);
+    if (ev->message_id)
+        sqlite3_bind_int64(s, 3, ev->message_id);
+    bind_s(s, 4, ev->user_id);
+    sqlite3_bind_int64(s, 5, ev->campaign_id);
+    bind_s(s, 6, ev->event);
+    bind_s(s, 7, ev->channel);
+    bind_s(s, 8, ev->reason);
+    bind_s(s, 9, ev->code);
+    bind_s(s, 10, ev->detail);
+    sqlite3_bind_blob(s, 11, h, AUDIT_HASH_LEN, SQLITE_TRANSIENT);
+    if (sqlite3_step(s) != SQLITE_DONE) {
+        q->hash_loaded = 0;
+        return db_err(q, e, "append to audit log");
+    }
+    memcpy(q->prev_hash, h, AUDIT_HASH_LEN);
+    q->next_seq++;
+    return 0;
+}
+
+static int sq_log_each(store *base, const store_logq *lq, store_log_fn fn, void *arg, cherr *e)
+{
+    sq_store *q = (sq_store *)base;
+    char sql[1024];
+    size_t len = (size_t)snprintf(sql, sizeof sql,
+        "SELECT seq,at,message_id,user_id,campaign_id,event,channel,reason,code,detail,hash "
+        "FROM log WHERE seq>?1");
+    /* Each filter is a fixed clause with a numbered parameter: no caller text in SQL. */
+    if (lq->message_id)
+        len += (size_t)snprintf(sql + len, sizeof sql - len, " AND message_id=?2");
+    if (lq->user_id)
+        len += (size_t)snprintf(sql + len, sizeof sql - len, " AND user_id=?3");
+    if (lq->event)
+        len += (size_t)snprintf(sql + len, sizeof sql - len, " AND event=?4");
+    if (lq->channel)
+        len += (size_t)snprintf(sql + len, sizeof sql - len, " AND channel=?5");
+    if (lq->campaign_id)
+        len += (size_t)snprintf(sql + len, sizeof sql - len, " AND campaign_id=?6");
+    if (lq->since)
+        len += (size_t)snprintf(sql + len, sizeof sql - len, " AND at>=?7");
+    if (lq->until)
+        len += (size_t)snprintf(sql + len, sizeof sql - len, " AND at<?8");
+    len += (size_t)snprintf(sql + len, sizeof sql - len, " ORDER BY seq");
+    if (lq->limit)
+        snprintf(sql + len, sizeof sql - len, " LIMIT ?9");
+    sqlite3_stmt *s;
+    if (sqlite3_prepare_v2(q->db, sql, -1, &s, NULL) != SQLITE_OK)
+        return db_err(q, e, "log query");
+    sqlite3_bind_int64(s, 1, lq->after_seq);
+    sqlite3_bind_int64(s, 2, lq->message_id);
+    bind_s(s, 3, lq->user_id);
+    bind_s(s, 4, lq->event);
+    bind_s(s, 5, lq->channel);
+    sqlite3_bind_int64(s, 6, lq->campaign_id);
+    sqlite3_bind_int64(s, 7, lq->since);
+    sqlite3_bind_int64(s, 8, lq->until);
+    sqlite3_bind_int64(s, 9, lq->limit);
+    int rc, stop = 0;
+    while (!stop && (rc = sqlite3_step(s)) == SQLITE_ROW) {
+        store_logrow r = {
+            .seq = sqlite3_column_int64(s, 0),
+            .at = sqlite3_column_int64(s, 1),
+            .message_id = sqlite3_column_int64(s, 2),
+            .user_id = (const char *)sqlite3_column_text(s, 3),
+            .campaign_id = sqlite3_column_int64(s, 4),
+            .event = (const char *)sqlite3_column_text(s, 5),
+            .channel = (const char *)sqlite3_column_text(s, 6),
+            .reason = (const char *)sqlite3_column_text(s, 7),
+            .code = (const char *)sqlite3_column_text(s, 8),
+            .detail = (const char *)sqlite3_column_text(s, 9),
+            .hash = sqlite3_column_bytes(s, 10) == AUDIT_HASH_LEN ? sqlite3_column_blob(s, 10)
+                                                                  : NULL,
+        };
+        stop = fn(&r, arg) != 0;
+    }
+    if (!stop && rc != SQLITE_DONE) {
+        db_err(q, e, "log query");
+        sqlite3_finalize(s);
+        return -1;
+    }
+    sqlite3_finalize(s);
+    return 0;
+}
+
+/* ---- one message --------------------------------------------------------------- */
+
+static int sq_msg_get(store *base, int64_t id, store_msg *m, store_msgstate *st, cherr *e)
+{
+    sq_store *q = (sq_store *)base;
+    memset(m, 0, sizeof *m);
+    memset(st, 0, sizeof *st);
+    sqlite3_stmt *s = stmt(q, S_MSG_GET);
+    sqlite3_bind_int64(s, 1, id);
+    int rc = sqlite3_step(s);
+    if (rc == SQLITE_DONE)
+        return 0;
+    if (rc != SQLITE_ROW)
+        return db_err(q, e, "read message");
+    m->id = sqlite3_column_int64(s, 0);
+    m->user_id = col_s(s, 1);
+    m->tmpl = col_s(s, 2);
+    m->klass = col_s(s, 3);
+    m->tag = col_s(s, 4);
+    m->channel = col_s(s, 5);
+    m->idem_key = col_s(s, 6);
+    m->vars = col_s(s, 7);
+    m->campaign_id = sqlite3_column_int64(s, 8);
+    m->window = col_s(s, 9);
+    m->created_at = sqlite3_column_int64(s, 10);
+    m->expires_at = sqlite3_column_int64(s, 11);
+    sqlite3_reset(s);
+
+    s = stmt(q, S_Q_GET);
+    sqlite3_bind_int64(s, 1, id);
+    if ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+        m->due_at = sqlite3_column_int64(s, 0);
+        int64_t lease = sqlite3_column_int64(s, 1);
+        m->attempts = sqlite3_column_int(s, 2);
+        m->inflight = col_s(s, 3);
+        m->skip = col_s(s, 4);
+        snprintf(st->state, sizeof st->state, "%s", lease ? "leased" : "queued");
+        sqlite3_reset(s);
+        return 1;
+    }
+    if (rc != SQLITE_DONE)
+        return db_err(q, e, "read queue row");
+    s = stmt(q, S_DONE_GET);
+    sqlite3_bind_int64(s, 1, id);
+    if ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+        const unsigned char *t;
+        snprintf(st->state, sizeof st->state, "%s", sqlite3_column_text(s, 0));
+        if ((t = sqlite3_column_text(s, 1)))
+            snprintf(st->channel, sizeof st->channel, "%s", t);
+        if ((t = sqlite3_column_text(s, 2)))
+            snprintf(st->code, sizeof st->code, "%s", t);
+        st->finished_at = sqlite3_column_int64(s, 3);
+        sqlite3_reset(s);
+        return 1;
+    }
+    if (rc != SQLITE_DONE)
+        return db_err(q, e, "read final state");
+    snprintf(st->state, sizeof st->state, "unknown");
+    return 1;
+}
+
+/* ---- open ---------------------------------------------------------------------- */
+
+static const store_ops sqlite_ops = {
+    .name = "sqlite",
+    .close = sq_close,
+    .migrate = sq_migrate,
+    .begin = sq_begin,
+    .commit = sq_commit,
+    .rollback = sq_rollback,
+    .user_put = sq_user_put,
+    .user_get = sq_user_get,
+    .enqueue = sq_enqueue,
+    .cancel = sq_cancel,
+    .claim = sq_claim,
+    .next_due = sq_next_due,
+    .mark_inflight = sq_mark_inflight,
+    .reschedule = sq_reschedule,
+    .finish = sq_finish,
+    .recover = sq_recover,
+    .counts = sq_counts,
+    .log = sq_log,
+    .log_each = sq_log_each,
+    .msg_get = sq_msg_get,
+};
+
+int store_sqlite_open(const char *path, int create, store **out, cherr *e)
+{
+    *out = NULL;
+    /* create the file ourselves so it is 0600 from the first byte */
+    int fd = open(path, O_RDWR | (create ? O_CREAT : 0) | O_CLOEXEC, 0600);
+    if (fd < 0 && errno == ENOENT && !create)
+        return err_set(e, "%s: no such database: run `chuda init` first", path);
+    if (fd < 0)
+        fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return err_set(e, "%s: cannot open database: %m", path);
+    close(fd);
+    sq_store *q = calloc(1, sizeof *q);
+    if (!q)
+        return err_set(e, "out of memory");
+    q->base.ops = &sqlite_ops;
+    q->path = strdup(path);
+    if (sqlite3_open_v2(path, &q->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL) !=
+        SQLITE_OK) {
+        err_set(e, "%s: cannot open database: %s", path,
+                q->db ? sqlite3_errmsg(q->db) : "out of memory");
+        sq_close(&q->base);
+        return -1;
+    }
+    sqlite3_busy_timeout(q->db, 5000);
+    sqlite3_extended_result_codes(q->db, 1);
+    /* WAL lets readers (chuda log, show) run beside the scheduler; NORMAL syncs the WAL
+     * at checkpoints, not at every commit: a power cut can lose the last commits, an
+     * application crash cannot. */
+    if (exec(q, "PRAGMA journal_mode=WAL", e) < 0 || exec(q, "PRAGMA synchronous=NORMAL", e) < 0 ||
+        exec(q, "PRAGMA foreign_keys=OFF", e) < 0 || exec(q, "PRAGMA temp_store=MEMORY", e) < 0) {
+        sq_close(&q->base);
+        return -1;
+    }
+    /* -wal and -shm are created by SQLite with the database's mode */
+    int v = user_version(q), latest = 0;
+    while (store_migrations[latest])
+        latest++;
+    if (!create && v != latest) {
+        if (v < latest)
+            err_set(e, "%s: schema version %d, this chuda needs %d: run `chuda init` to %s", path,
+                    v, latest, v ? "migrate it" : "create it");
+        else
+            err_set(e, "%s: schema version %d is newer than this chuda (%d)", path, v, latest);
+        sq_close(&q->base);
+        return -1;
+    }
+    if (v == latest && prepare_all(q, e) < 0) {
+        sq_close(&q->base);
+        return -1;
+    }
+    *out = &q->base;
+    return 0;
+}
+
+void store_user_free(store_user *u)
+{
+    if (!u)
+        return;
+    free(u->user_id), free(u->tier), free(u->segment), free(u->tz), free(u->mp_openid);
+    free(u->oa_openid), free(u->phone), free(u->wecom_userid), free(u->wecom_external_userid);
+    free(u->attrs);
+    memset(u, 0, sizeof *u);
+}
+
+void store_msg_free(store_msg *m)
+{
+    if (!m)
+        return;
+    free(m->user_id), free(m->tmpl), free(m->klass), free(m->tag), free(m->channel);
+    free(m->idem_key), free(m->vars), free(m->window), free(m->inflight), free(m->skip);
+    memset(m, 0, sizeof *m);
+}
+
+void store_msgs_free(store_msg *v, int n)
+{
+    for (int i = 0; i < n; i++)
+        store_msg_free(&v[i]);
+    free(v);
+}
