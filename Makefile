@@ -27,7 +27,7 @@ PKG_LIBS   := $(shell pkg-config --libs libcurl sqlite3 jansson inih libutf8proc
 OPT     ?= -O2
 CFLAGS  ?= $(OPT) -g
 CFLAGS  += -std=c11 -D_GNU_SOURCE -Wall -Wextra -Wshadow -Wno-unused-parameter \
-           -Wstrict-prototypes -Wmissing-prototypes -Isrc -Ichannels $(PKG_CFLAGS) $(SANFLAGS)
+           -Wstrict-prototypes -Wmissing-prototypes -iquote src -iquote channels $(PKG_CFLAGS) $(SANFLAGS)
 LDFLAGS += $(SANFLAGS)
 LDLIBS  := $(PKG_LIBS) -lev -lmbedtls -lmbedx509 -lmbedcrypto -lcsv -lm
 
