@@ -115,6 +115,12 @@ int chan_rate_take(chan *c, int64_t now, int64_t *wait_ms)
     return 0;
 }
 
+void chan_rate_refund(chan *c)
+{
+    if (c->rate > 0 && c->bucket + 1.0 <= c->burst)
+        c->bucket += 1.0;
+}
+
 int64_t chan_retry_delay(const chan *c, int attempt, double rnd)
 {
     int64_t d = c->retry_base;

@@ -103,6 +103,8 @@ const char *chan_class_name(chan_class k);
 /* Token bucket: may one more request start at `now`? Takes a token if so; else sets
  * *wait_ms to the time until one is available. */
 int chan_rate_take(chan *c, int64_t now, int64_t *wait_ms);
+/* Give back a token taken for a request that did not start. */
+void chan_rate_refund(chan *c);
 
 /* The retry delay before attempt `attempt` (>= 2): base * 2^(attempt-2), capped,
  * with +-20% jitter from `rnd` in [0,1). */

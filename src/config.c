@@ -22,16 +22,12 @@ typedef struct schema_sect {
 
 static const schema_sect schema[] = {
     {"chuda", {"db", "templates", "ca_file", "default_tz", "batch", "lease", "max_inflight",
-               "poll", "shutdown_grace", "allow_unmasked", NULL}},
-    {"channel.*", {"base_url", "appid", "secret_env", "secret_file", "concurrency", "rate", "burst",
-                   "timeout", "miniprogram_state", "lang", "provider", "secret_id", "sign_name",
-                   "sdk_app_id", "region", "corpid", "agentid", "sender", "key_env", "key_file",
-                   "monthly_limit", "member_minute_limit", "max_attempts", "retry_base",
-                   "retry_cap", "duplicate_check_interval", "param_max_chars", NULL}},
-    {"tier.*", {"cap", "cap.*", "channels", "quiet_hours", NULL}},
-    {"class.*", {"on_cap", "quiet_hours", "on_uncertain", "max_attempts", NULL}},
-    {"policy", {"quiet_hours", "quiet_release_spread", "marketing_sms_hours", NULL}},
-    {"api", {"listen", "token_env", "token_file", "max_body", NULL}},
+               "poll", "shutdown_grace", NULL}},
+    {"channel.*", {"base_url", "appid", "secret_env", "secret_file", "concurrency", "rate",
+                   "burst", "timeout", "miniprogram_state", "lang", "max_attempts", "retry_base",
+                   "retry_cap", NULL}},
+    {"tier.*", {"channels", NULL}},
+    {"class.*", {"on_uncertain", NULL}},
 };
 
 static const schema_sect *find_schema(const char *section)

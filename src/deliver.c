@@ -20,8 +20,9 @@ struct job {
     sched *s;
     store_msg m;
     store_user u;
-    sched_chan *sc;
-    chan *c;                    /* the channel instance the request went to */
+    char chname[32];            /* the chosen channel (looked up by name: SIGHUP may
+                                   replace the channel table) */
+    chan *c;                    /* the instance the request went to, while it is out */
     render_out f;
     chan_msg cm;
     http_req req;
@@ -90,14 +91,6 @@ static void skip_channel(job *j, const char *ch)
     j->m.skip = n;
 }
 
-static const char *on_uncertain(sched *s, const char *klass)
-{
-    char section[48];
-    snprintf(section, sizeof section, "class.%s", klass);
-    return cfg_str(&s->a->cfg, section, "on_uncertain",
-                   !strcmp(klass, "marketing") ? "drop" : "retry");
-}
-
 /* ---- decide and render -------------------------------------------------------- */
 
 static json_t *parse_obj(const char *text)
@@ -134,7 +127,7 @@ void dlv_start(sched *s, store_msg *m)
         sched_log(s, &j->m, "uncertain", j->m.inflight, NULL, why, NULL);
         s->stats.uncertain++;
         sched_chan *sc = sched_chan_find(s, j->m.inflight);
-        if (!(sc && sc->dedup) && !strcmp(on_uncertain(s, j->m.klass), "drop")) {
+        if (!(sc && sc->dedup) && !strcmp(sched_on_uncertain(s, j->m.klass), "drop")) {
             finish(s, j, "uncertain", "failed", j->m.inflight, "uncertain",
                    "not resent: class policy on_uncertain = drop", NULL);
             s->stats.failed++;
@@ -199,7 +192,7 @@ void dlv_start(sched *s, store_msg *m)
         job_end(s, j);
         return;
     }
-    j->sc = sc;
+    snprintf(j->chname, sizeof j->chname, "%s", d.channel);
     j->cm = (chan_msg){j->m.id, j->m.attempts + 1, j->m.user_id,
                        chan_address(sc->c->ops, &j->u), &j->f};
     /* wait for a request slot on the channel */
@@ -254,6 +247,26 @@ static void on_token(void *arg, const char *token, const chan_outcome *fail)
     build_and_park(s, j, token);
 }
 
+/* The first waiting job whose recipient has no request in flight, unlinked. */
+static job *take_ready(sched_chan *sc)
+{
+    job *prev = NULL;
+    for (job *j = sc->head; j; prev = j, j = j->next) {
+        if (strset_has(&sc->busy, j->cm.to))
+            continue;
+        if (prev)
+            prev->next = j->next;
+        else
+            sc->head = j->next;
+        if (sc->tail == j)
+            sc->tail = prev;
+        j->next = NULL;
+        sc->waiting--;
+        return j;
+    }
+    return NULL;
+}
+
 void dlv_pump(sched *s, sched_chan *sc)
 {
     chan *c = sc->c;
@@ -268,12 +281,12 @@ void dlv_pump(sched *s, sched_chan *sc)
             }
             return;
         }
-        job *j = sc->head;
-        sc->head = j->next;
-        if (!sc->head)
-            sc->tail = NULL;
-        j->next = NULL;
-        sc->waiting--;
+        job *j = take_ready(sc);
+        if (!j) {
+            chan_rate_refund(c);
+            return;     /* every waiting recipient is busy: a reply will pump again */
+        }
+        strset_add(&sc->busy, j->cm.to);
         c->inflight++;
         j->c = c;
         if (c->token)
@@ -328,16 +341,18 @@ static void release_slot(sched *s, job *j)
     chan *c = j->c;
     c->inflight--;
     j->c = NULL;
+    sched_chan *sc = sched_chan_find(s, j->chname);
+    if (sc)
+        strset_del(&sc->busy, j->cm.to);
     sched_chan_idle(s, c);
-    sched_chan *sc = sched_chan_find(s, c->name);
     if (sc)
         dlv_pump(s, sc);
 }
 
-static void retry_or_fail(sched *s, job *j, const chan_outcome *o, const char *chname)
+static void retry_or_fail(sched *s, job *j, const chan_outcome *o, const char *chname,
+                          const chan *c)
 {
     char why[400];
-    chan *c = j->sc->c;
     if (j->m.attempts >= c->max_attempts) {
         snprintf(why, sizeof why, "gave up after %d attempts: %s", j->m.attempts, o->reason);
         finish(s, j, "failed", "failed", chname, o->code, why, NULL);
@@ -361,11 +376,17 @@ static void retry_or_fail(sched *s, job *j, const chan_outcome *o, const char *c
 
 static void handle_outcome(sched *s, job *j, const chan_outcome *o)
 {
-    char chname[32];
-    snprintf(chname, sizeof chname, "%s", j->sc->c->name);
-    chan *c = j->c ? j->c : j->sc->c;
+    const char *chname = j->chname;
+    sched_chan *sc = sched_chan_find(s, chname);
+    chan *c = j->c ? j->c : sc ? sc->c : NULL;
     int64_t now = tu_now();
     char why[400];
+
+    if (!c) {   /* the channel was removed by SIGHUP while this job waited */
+        reschedule(s, j, now, NULL, NULL, NULL, NULL);
+        job_end(s, j);
+        return;
+    }
 
     if (s->failed) {   /* storage is gone: leave the message leased for recovery */
         release_slot(s, j);
@@ -380,9 +401,14 @@ static void handle_outcome(sched *s, job *j, const chan_outcome *o)
         j->marked = 0;
         http_req_clear(&j->req);
         c->inflight--;
-        sched_chan_idle(s, c);
         j->c = NULL;
-        sched_chan *sc = j->sc;
+        sched_chan_idle(s, c);
+        if (!sc) {
+            reschedule(s, j, now, NULL, NULL, NULL, NULL);
+            job_end(s, j);
+            return;
+        }
+        strset_del(&sc->busy, j->cm.to);
         j->next = sc->head;
         sc->head = j;
         if (!sc->tail)
@@ -438,19 +464,19 @@ static void handle_outcome(sched *s, job *j, const chan_outcome *o)
         break;
     case CHAN_REFRESH:   /* refreshed once already: treat as transient */
     case CHAN_RETRY:
-        if (o->uncertain && !j->sc->dedup) {
+        if (o->uncertain && !(sc && sc->dedup)) {
             snprintf(why, sizeof why, "no reply from %s, it may have been delivered: %s", chname,
                      o->reason);
             sched_log(s, &j->m, "uncertain", chname, o->code, why, NULL);
             s->stats.uncertain++;
-            if (!strcmp(on_uncertain(s, j->m.klass), "drop")) {
+            if (!strcmp(sched_on_uncertain(s, j->m.klass), "drop")) {
                 finish(s, j, "uncertain", "failed", chname, o->code,
                        "not resent: class policy on_uncertain = drop", NULL);
                 s->stats.failed++;
                 break;
             }
         }
-        retry_or_fail(s, j, o, chname);
+        retry_or_fail(s, j, o, chname, c);
         break;
     }
     job_end(s, j);

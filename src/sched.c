@@ -89,6 +89,14 @@ void sched_log(sched *s, const store_msg *m, const char *event, const char *chan
                 reason ? reason : "");
 }
 
+const char *sched_on_uncertain(sched *s, const char *klass)
+{
+    char section[48];
+    snprintf(section, sizeof section, "class.%s", klass ? klass : "");
+    return cfg_str(&s->a->cfg, section, "on_uncertain",
+                   klass && !strcmp(klass, "marketing") ? "drop" : "retry");
+}
+
 sched_chan *sched_chan_find(sched *s, const char *name)
 {
     for (int i = 0; i < s->nchans; i++)
@@ -189,10 +197,13 @@ static void reload(sched *s)
                 nw = &nv[k];
         if (nw) {
             nw->head = old->head, nw->tail = old->tail, nw->waiting = old->waiting;
+            nw->busy = old->busy;
             nw->c->paused_until = old->c->paused_until;
+            memset(&old->busy, 0, sizeof old->busy);
         } else {
             /* channel removed from config: its waiting jobs go back to the queue */
             dlv_release_chan(s, old);
+            strset_free(&old->busy);
         }
         if (old->c->inflight)
             s->retired[s->nretired++] = old->c;
@@ -259,13 +270,13 @@ static void on_wake(struct ev_loop *loop, ev_timer *w, int revents)
         return;
     }
     if (s->opts.until_idle && s->active == 0 && !s->parked) {
-        int64_t due;
-        int r = store_next_due(s->a->st, tu_now(), &due, &e);
-        if (r < 0) {
+        /* idle: nothing due now, nothing in flight, no retry pending */
+        long due, retrying;
+        if (store_counts(s->a->st, tu_now(), NULL, &due, NULL, &retrying, &e) < 0) {
             sched_fail(s, &e);
             return;
         }
-        if (r == 0 || due > tu_now()) {
+        if (due == 0 && retrying == 0) {
             stop(s);
             return;
         }
@@ -331,23 +342,50 @@ static void on_signal(struct ev_loop *loop, ev_signal *w, int revents)
     stop(s);
 }
 
-/* Recovery at start-up: every lease is dropped; a message whose request may have left
- * is logged uncertain and handled by its class's policy when claimed again. */
+/* Recovery at start-up: every lease is dropped. A message whose request may have left
+ * before the last stop is logged `uncertain`; unless its channel de-duplicates resends,
+ * its class's on_uncertain decides: retry (it stays queued) or drop (failed, not resent). */
 static int recover(sched *s, cherr *e)
 {
     store_msg *v;
     int n;
+    int64_t now = tu_now();
     if (store_begin(s->a->st, e) < 0)
         return -1;
+    s->in_tx = 1;
     if (store_recover(s->a->st, &v, &n, e) < 0) {
         store_rollback(s->a->st);
+        s->in_tx = 0;
         return -1;
     }
+    for (int i = 0; i < n && !s->failed; i++) {
+        store_msg *m = &v[i];
+        sched_chan *sc = sched_chan_find(s, m->inflight);
+        char why[256];
+        snprintf(why, sizeof why, "request over %s may have reached the provider before the "
+                 "last stop", m->inflight);
+        sched_log(s, m, "uncertain", m->inflight, NULL, why, NULL);
+        s->stats.uncertain++;
+        if (!(sc && sc->dedup) && !strcmp(sched_on_uncertain(s, m->klass), "drop")) {
+            if (store_finish(s->a->st, m, "uncertain", m->inflight, "uncertain", now, e) < 0) {
+                sched_fail(s, e);
+                break;
+            }
+            sched_log(s, m, "failed", m->inflight, "uncertain",
+                      "not resent: class policy on_uncertain = drop", NULL);
+        }
+    }
     store_msgs_free(v, n);
+    if (s->failed) {
+        *e = s->fatal;
+        return -1;
+    }
+    s->in_tx = 0;
     if (store_commit(s->a->st, e) < 0)
         return -1;
     if (n && s->opts.verbose)
-        fprintf(stderr, "chuda: recovered %d messages that were in flight at the last stop\n", n);
+        fprintf(stderr, "chuda: %d messages were in flight at the last stop (logged uncertain)\n",
+                n);
     return 0;
 }
 
@@ -385,6 +423,9 @@ int sched_run(app *a, const sched_opts *o, cherr *e)
     /* the stored message carries its inflight mark; recovery frees the lease */
     if (recover(s, e) < 0)
         goto out;
+    if (o->verbose)
+        fprintf(stderr, "chuda: running on %s with %d channel%s\n", a->db_path, s->nchans,
+                s->nchans == 1 ? "" : "s");
 
     ev_timer_init(&s->wake, on_wake, 0., 0.);
     ev_timer_init(&s->pump, on_pump, 0., 0.);
@@ -430,8 +471,10 @@ out:
     ev_timer_stop(s->loop, &s->grace);
     dlv_free_all(s);
     http_free(s->http);
-    for (int i = 0; i < s->nchans; i++)
+    for (int i = 0; i < s->nchans; i++) {
         chan_close(s->chans[i].c);
+        strset_free(&s->chans[i].busy);
+    }
     for (int i = 0; i < s->nretired; i++)
         chan_close(s->retired[i]);
     if (lockfd >= 0)

@@ -18,6 +18,7 @@
 #include "app.h"
 #include "channel.h"
 #include "http.h"
+#include "strset.h"
 
 #define SCHED_MAX_CHANNELS 16
 
@@ -29,6 +30,8 @@ typedef struct sched_chan {
     job *head, *tail;           /* FIFO waiting for concurrency / rate */
     int waiting;
     int dedup;                  /* the provider de-duplicates resends */
+    strset busy;                /* recipients with a request in flight: one at a time
+                                   (WeChat answers 43108 to concurrent calls per openid) */
 } sched_chan;
 
 typedef struct sched_opts {
@@ -80,6 +83,8 @@ double sched_random(sched *s);          /* [0, 1) */
 void sched_log(sched *s, const store_msg *m, const char *event, const char *channel,
                const char *code, const char *reason, const char *detail);
 sched_chan *sched_chan_find(sched *s, const char *name);
+/* [class.K] on_uncertain: "retry" or "drop". */
+const char *sched_on_uncertain(sched *s, const char *klass);
 void sched_chan_idle(sched *s, chan *c);     /* a retired channel may be freed */
 
 /* deliver.c */

@@ -110,8 +110,10 @@ typedef struct store_ops {
     /* Start-up: every lease is dropped. Messages whose request may have left are
      * returned (with inflight set) so the caller can log them uncertain. */
     int (*recover)(store *s, store_msg **out, int *n, cherr *e);
-    /* Counts for `until-idle` and metrics. */
-    int (*counts)(store *s, int64_t now, long *queued, long *due, long *leased, cherr *e);
+    /* Counts for `until-idle` and metrics: all queued, due now, leased, and waiting to
+     * retry (unleased, with at least one attempt made). Any pointer may be NULL. */
+    int (*counts)(store *s, int64_t now, long *queued, long *due, long *leased, long *retrying,
+                  cherr *e);
 
     /* Append an audit row (hash-chained). */
     int (*log)(store *s, const store_event *ev, cherr *e);
@@ -149,7 +151,7 @@ static inline int store_mark_inflight(store *s, const store_msg *m, const char *
 static inline int store_reschedule(store *s, const store_msg *m, int64_t due, cherr *e) { return s->ops->reschedule(s, m, due, e); }
 static inline int store_finish(store *s, const store_msg *m, const char *st, const char *ch, const char *code, int64_t now, cherr *e) { return s->ops->finish(s, m, st, ch, code, now, e); }
 static inline int store_recover(store *s, store_msg **o, int *n, cherr *e) { return s->ops->recover(s, o, n, e); }
-static inline int store_counts(store *s, int64_t now, long *q, long *d, long *l, cherr *e) { return s->ops->counts(s, now, q, d, l, e); }
+static inline int store_counts(store *s, int64_t now, long *q, long *d, long *l, long *r, cherr *e) { return s->ops->counts(s, now, q, d, l, r, e); }
 static inline int store_log(store *s, const store_event *ev, cherr *e) { return s->ops->log(s, ev, e); }
 static inline int store_log_each(store *s, const store_logq *q, store_log_fn fn, void *a, cherr *e) { return s->ops->log_each(s, q, fn, a, e); }
 static inline int store_msg_get(store *s, int64_t id, store_msg *m, store_msgstate *st, cherr *e) { return s->ops->msg_get(s, id, m, st, e); }

@@ -28,7 +28,7 @@ enum {
     S_RECOVER_SEL, S_RECOVER_UPD,
     S_LAST_HASH, S_LOG_INS,
     S_MSG_GET, S_Q_GET, S_DONE_GET,
-    S_COUNT_Q, S_COUNT_DUE, S_COUNT_LEASED,
+    S_COUNT_Q, S_COUNT_DUE, S_COUNT_LEASED, S_COUNT_RETRY,
     S_COUNT
 };
 
@@ -77,6 +77,7 @@ static const char *const sql_text[S_COUNT] = {
     [S_COUNT_Q] = "SELECT count(*) FROM queue",
     [S_COUNT_DUE] = "SELECT count(*) FROM queue WHERE due_at<=?1 AND lease_until<=?1",
     [S_COUNT_LEASED] = "SELECT count(*) FROM queue WHERE lease_until>?1",
+    [S_COUNT_RETRY] = "SELECT count(*) FROM queue WHERE attempts>0 AND lease_until<=?1",
 };
 
 typedef struct sq_store {
@@ -130,6 +131,10 @@ static char *col_s(sqlite3_stmt *s, int i)
     return t ? strdup((const char *)t) : NULL;
 }
 
+/* A prepared statement, reset and unbound. Every caller resets it again as soon as it
+ * has read what it needs: a statement left mid-result holds a read snapshot open after
+ * COMMIT, and the next BEGIN IMMEDIATE would fail with SQLITE_BUSY_SNAPSHOT once another
+ * process has written. */
 static sqlite3_stmt *stmt(sq_store *q, int which)
 {
     sqlite3_stmt *s = q->st[which];
@@ -273,6 +278,7 @@ static int sq_user_get(store *base, const char *id, store_user *u, cherr *e)
                   &u->phone, &u->wecom_userid, &u->wecom_external_userid, &u->attrs};
     for (int i = 0; i < 10; i++)
         *f[i] = col_s(s, i);
+    sqlite3_reset(s);
     return 1;
 }
 
@@ -301,6 +307,7 @@ static int sq_enqueue(store *base, store_msg *m, int *dup, cherr *e)
         int rc = sqlite3_step(s);
         if (rc == SQLITE_ROW) {
             m->id = sqlite3_column_int64(s, 0);
+            sqlite3_reset(s);
             *dup = 1;
             return 0;
         }
@@ -533,12 +540,14 @@ static int count1(sq_store *q, int which, int64_t now, long *out, cherr *e)
     return 0;
 }
 
-static int sq_counts(store *base, int64_t now, long *queued, long *due, long *leased, cherr *e)
+static int sq_counts(store *base, int64_t now, long *queued, long *due, long *leased,
+                     long *retrying, cherr *e)
 {
     sq_store *q = (sq_store *)base;
     if ((queued && count1(q, S_COUNT_Q, now, queued, e) < 0) ||
         (due && count1(q, S_COUNT_DUE, now, due, e) < 0) ||
-        (leased && count1(q, S_COUNT_LEASED, now, leased, e) < 0))
+        (leased && count1(q, S_COUNT_LEASED, now, leased, e) < 0) ||
+        (retrying && count1(q, S_COUNT_RETRY, now, retrying, e) < 0))
         return -1;
     return 0;
 }

@@ -17,7 +17,7 @@ T_PIDS=""
 t_cleanup() {
     for p in $T_PIDS; do kill "$p" 2>/dev/null; done
     for p in $T_PIDS; do wait "$p" 2>/dev/null; done
-    rm -rf "$T_WORK"
+    [ -n "${CHUDA_TEST_KEEP:-}" ] && echo "kept $T_WORK" || rm -rf "$T_WORK"
 }
 trap t_cleanup EXIT
 
@@ -81,4 +81,63 @@ sim_start() {   # sim_start [CONFIG]
 # curl to the simulator's control API, trusting the test CA
 sim_ctl() {     # sim_ctl METHOD PATH [JSON]
     curl -s --cacert "$CA/ca.pem" -X "$1" ${3:+-H 'Content-Type: application/json' -d "$3"} "$SIM_URL$2"
+}
+
+# A chuda working directory pointed at the simulator: writes $T_WORK/chuda.conf and a
+# simulator config with one mini program, initialises the database. Extra config lines
+# for chuda may be passed on stdin.
+MP_APPID=wxtest0000000001
+export CHUDA_TEST_MP_SECRET=mp-secret-0123456789abcdef
+chuda_setup() {     # chuda_setup [SIM_EXTRA_INI_LINES]
+    cat >"$T_WORK/sim.ini" <<SIMEOF
+[wechat.$MP_APPID]
+secret = $CHUDA_TEST_MP_SECRET
+${1:-}
+SIMEOF
+    sim_start "$T_WORK/sim.ini"
+    mkdir -p "$T_WORK/templates"
+    cp "$TOP"/templates/*.ini "$T_WORK/templates/" 2>/dev/null || true
+    cat >"$T_WORK/chuda.conf" <<CONFEOF
+[chuda]
+db = chuda.db
+templates = templates
+ca_file = $CA/ca.pem
+poll = 200ms
+[channel.mp_subscribe]
+base_url = $SIM_URL
+appid = $MP_APPID
+secret_env = CHUDA_TEST_MP_SECRET
+retry_base = 100ms
+retry_cap = 400ms
+CONFEOF
+    if [ ! -t 0 ]; then cat >>"$T_WORK/chuda.conf"; fi
+    chuda init >/dev/null
+}
+
+chuda() { "$CHUDA" -c "$T_WORK/chuda.conf" "$@"; }
+
+# Requests the simulator recorded for a path (JSON lines), from GET /_sim/requests.
+sim_requests() {    # sim_requests PATH
+    sim_ctl GET /_sim/requests | python3 -c '
+import json, sys
+for r in json.load(sys.stdin):
+    if r["path"] == sys.argv[1]:
+        print(json.dumps(r, ensure_ascii=False))' "$1"
+}
+
+# Count of audit events of a kind (optionally for one message).
+log_count() {       # log_count EVENT [MESSAGE_ID]
+    chuda log --format json ${2:+--message "$2"} | python3 -c '
+import json, sys
+print(sum(1 for l in sys.stdin if json.loads(l)["event"] == sys.argv[1]))' "$1"
+}
+
+# Wait until CMD succeeds, up to SECONDS (polling every 0.1 s). Returns CMD's status.
+wait_for() {        # wait_for SECONDS CMD...
+    limit=$(( $1 * 10 )); shift
+    n=0
+    while ! "$@" >/dev/null 2>&1; do
+        n=$((n + 1)); [ $n -ge $limit ] && return 1
+        sleep 0.1
+    done
 }

@@ -1,0 +1,113 @@
+/* strset.c — open-addressing string set with tombstones (see strset.h). */
+#include "strset.h"
+
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+static char tomb;
+#define TOMBSTONE (&tomb)
+
+static uint64_t hash(const char *k)
+{
+    uint64_t h = 1469598103934665603ULL;    /* FNV-1a */
+    for (const unsigned char *p = (const unsigned char *)k; *p; p++)
+        h = (h ^ *p) * 1099511628211ULL;
+    return h;
+}
+
+/* Slot holding key, or the slot where it would go (first tombstone or empty). */
+static size_t find(const strset *s, const char *k, int *found)
+{
+    size_t mask = s->cap - 1, i = (size_t)hash(k) & mask, first_tomb = (size_t)-1;
+    for (;;) {
+        char *v = s->slot[i];
+        if (!v) {
+            *found = 0;
+            return first_tomb != (size_t)-1 ? first_tomb : i;
+        }
+        if (v == TOMBSTONE) {
+            if (first_tomb == (size_t)-1)
+                first_tomb = i;
+        } else if (!strcmp(v, k)) {
+            *found = 1;
+            return i;
+        }
+        i = (i + 1) & mask;
+    }
+}
+
+static int grow(strset *s)
+{
+    size_t cap = s->cap ? s->cap * 2 : 64;
+    if (s->cap && s->live * 4 < s->cap)
+        cap = s->cap;   /* mostly tombstones: rehash at the same size */
+    char **old = s->slot;
+    size_t oldcap = s->cap;
+    s->slot = calloc(cap, sizeof *s->slot);
+    if (!s->slot) {
+        s->slot = old;
+        return -1;
+    }
+    s->cap = cap;
+    s->used = s->live = 0;
+    for (size_t i = 0; i < oldcap; i++) {
+        if (old[i] && old[i] != TOMBSTONE) {
+            int found;
+            size_t j = find(s, old[i], &found);
+            s->slot[j] = old[i];
+            s->used++;
+            s->live++;
+        }
+    }
+    free(old);
+    return 0;
+}
+
+int strset_has(const strset *s, const char *key)
+{
+    int found = 0;
+    if (s->cap)
+        find(s, key, &found);
+    return found;
+}
+
+int strset_add(strset *s, const char *key)
+{
+    if ((s->used + 1) * 2 > s->cap && grow(s) < 0)
+        return -1;
+    int found;
+    size_t i = find(s, key, &found);
+    if (found)
+        return 0;
+    char *dup = strdup(key);
+    if (!dup)
+        return -1;
+    if (!s->slot[i])
+        s->used++;
+    s->slot[i] = dup;
+    s->live++;
+    return 1;
+}
+
+void strset_del(strset *s, const char *key)
+{
+    if (!s->cap)
+        return;
+    int found;
+    size_t i = find(s, key, &found);
+    if (!found)
+        return;
+    free(s->slot[i]);
+    s->slot[i] = TOMBSTONE;
+    s->live--;
+}
+
+void strset_free(strset *s)
+{
+    for (size_t i = 0; i < s->cap; i++)
+        if (s->slot[i] && s->slot[i] != TOMBSTONE)
+            free(s->slot[i]);
+    free(s->slot);
+    memset(s, 0, sizeof *s);
+}

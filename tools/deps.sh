@@ -1,0 +1,43 @@
+#!/bin/sh
+# Install the Debian packages chuda needs that this machine lacks — only those.
+# A library counts as present when pkg-config finds it (or, for libev, mbedtls and
+# libcsv, which ship no .pc file on Debian 12, when its header is there).
+set -eu
+missing=""
+need() {    # need PACKAGE CHECK...
+    pkg=$1; shift
+    if ! "$@" >/dev/null 2>&1; then missing="$missing $pkg"; fi
+}
+has_pc() { command -v pkg-config >/dev/null && pkg-config --exists "$1"; }
+has_h() { [ -f "/usr/include/$1" ]; }
+
+need build-essential command -v cc
+need make command -v make
+need pkg-config command -v pkg-config
+need openssl command -v openssl
+need curl command -v curl
+need ca-certificates test -f /etc/ssl/certs/ca-certificates.crt
+need libcurl4-openssl-dev has_pc libcurl
+need libsqlite3-dev has_pc sqlite3
+need libjansson-dev has_pc jansson
+need libinih-dev has_pc inih
+need libutf8proc-dev has_pc libutf8proc
+need libmicrohttpd-dev has_pc libmicrohttpd
+need libcmocka-dev has_pc cmocka
+need libev-dev has_h ev.h
+need libmbedtls-dev has_h mbedtls/md.h
+need libcsv-dev has_h csv.h
+need sqlite3 command -v sqlite3
+need python3 command -v python3     # tests read JSON with it
+
+if [ -z "$missing" ]; then
+    echo "deps: everything chuda needs is installed"
+    exit 0
+fi
+echo "deps: installing:$missing"
+SUDO=""
+[ "$(id -u)" -eq 0 ] || SUDO=sudo
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -q
+# shellcheck disable=SC2086
+$SUDO apt-get install -y -q --no-install-recommends $missing
