@@ -55,6 +55,8 @@ typedef struct chan_ops {
     const char *name;
     const char *address;        /* store_user field holding the address ("mp_openid") */
     const char *default_base_url;
+    int dedup;                  /* the provider drops a resent duplicate (client_msg_id,
+                                   enable_duplicate_check): a resend after no reply is safe */
     int (*init)(chan *c, const config *cfg, const char *section, cherr *e);
     void (*fini)(chan *c);
     /* load-time check of a template's section for this channel (required keys) */

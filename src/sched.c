@@ -144,7 +144,7 @@ static int open_one(const char *section, void *arg)
     if (chan_open(&c, ops, oc->cfg, oc->e) < 0)
         return -1;
     oc->v[oc->n].c = c;
-    oc->v[oc->n].dedup = !strcmp(name, "oa_template") || !strcmp(name, "wecom");
+    oc->v[oc->n].dedup = ops->dedup;
     oc->n++;
     return 0;
 }
