@@ -50,16 +50,17 @@ static char *reader(char *buf, int num, void *stream)
     }
     st->line++;
     st->indented = tmp[0] == ' ' || tmp[0] == '\t';
-    size_t body = len;
+    /* a line longer than tmp was cut (and the rest swallowed): look only at what is in tmp */
+    size_t body = len < sizeof tmp - 1 ? len : sizeof tmp - 1;
     while (body && (tmp[body - 1] == '\n' || tmp[body - 1] == '\r'))
         body--;
-    if (body > LINE_MAX_BYTES && !st->too_long)
+    if ((body > LINE_MAX_BYTES || len >= sizeof tmp - 1) && !st->too_long)
         st->too_long = st->line;
-    if (body > (size_t)num - 2)
-        body = (size_t)num - 2;
+    /* inih strips the line end itself: the whole buffer is for the line (199 bytes) */
+    if (body > (size_t)num - 1)
+        body = (size_t)num - 1;
     memcpy(buf, tmp, body);
-    buf[body] = '\n';
-    buf[body + 1] = '\0';
+    buf[body] = '\0';
     return buf;
 }
 
@@ -84,7 +85,7 @@ static int handler(void *user, const char *section, const char *key, const char 
     inif *f = st->f;
     /* inih calls again with the same key for an indented continuation line */
     if (f->n && st->indented && st->last_line && !strcmp(st->last_section, section) && !strcmp(st->last_key, key) &&
-        st->line > st->last_line && f->v[f->n - 1].line == st->last_line) {
+        st->line > st->last_line) {
         inif_entry *prev = &f->v[f->n - 1];
         char *joined;
         if (asprintf(&joined, "%s%s", prev->value, value) < 0)
@@ -92,8 +93,7 @@ static int handler(void *user, const char *section, const char *key, const char 
         unescape(joined);
         free(prev->value);
         prev->value = joined;
-        st->last_line = st->line;
-        prev->line = st->line;
+        st->last_line = st->line;   /* errors about the value name the key's line */
         return 1;
     }
     if (f->n == f->cap) {

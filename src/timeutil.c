@@ -124,10 +124,13 @@ int tu_parse_time(const char *s, int64_t now, int64_t *ms, cherr *e)
         int sign = *p++ == '-' ? -1 : 1, oh, om = 0;
         if (digits(&p, 2, &oh))
             goto bad;
-        if (*p == ':')
+        if (*p == ':') {
             p++;
-        if (*p && digits(&p, 2, &om))
+            if (digits(&p, 2, &om))
+                goto bad;
+        } else if (*p && digits(&p, 2, &om)) {
             goto bad;
+        }
         if (oh > 14 || om > 59)
             goto bad;
         off = sign * (oh * 60 + om);

@@ -1,0 +1,195 @@
+/* test_time.c — timeutil: ISO 8601 with offsets, relative times, durations, and
+ * formatting back to UTC. `now` is always a fixed value. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "timeutil.h"
+
+#define T_2026_11_23_0200Z 1795399200000LL   /* 2026-11-23T02:00:00Z */
+#define NOW 1795399200000LL                  /* the fixed clock of these tests */
+
+static int64_t parse_ok(const char *s)
+{
+    cherr e;
+    int64_t ms = -42;
+    if (tu_parse_time(s, NOW, &ms, &e) < 0)
+        fail_msg("'%s': %s", s, e.msg);
+    return ms;
+}
+
+static void parse_bad(const char *s, const char *want_in_msg)
+{
+    cherr e = {{0}};
+    int64_t ms = -42;
+    if (tu_parse_time(s, NOW, &ms, &e) == 0)
+        fail_msg("'%s' was accepted as %lld", s, (long long)ms);
+    assert_int_equal(ms, -42);                         /* untouched on error */
+    if (!strstr(e.msg, want_in_msg))
+        fail_msg("'%s': message \"%s\" lacks \"%s\"", s, e.msg, want_in_msg);
+}
+
+static void test_utc_and_offsets(void **state)
+{
+    (void)state;
+    assert_int_equal(parse_ok("2026-11-23T02:00:00Z"), T_2026_11_23_0200Z);
+    assert_int_equal(parse_ok("2026-11-23T02:00:00z"), T_2026_11_23_0200Z);
+    assert_int_equal(parse_ok("2026-11-23T10:00:00+08:00"), T_2026_11_23_0200Z);
+    assert_int_equal(parse_ok("2026-11-23T10:00:00+0800"), T_2026_11_23_0200Z);
+    assert_int_equal(parse_ok("2026-11-22T20:30:00-05:30"), T_2026_11_23_0200Z);
+    assert_int_equal(parse_ok("2026-11-23 10:00+08:00"), T_2026_11_23_0200Z);   /* no seconds */
+    assert_int_equal(parse_ok("2026-11-23T02:00:00+00:00"), T_2026_11_23_0200Z);
+    assert_int_equal(parse_ok("2026-11-23T02:00:00-00:00"), T_2026_11_23_0200Z);
+    /* an offset that crosses a year boundary */
+    assert_int_equal(parse_ok("2027-01-01T02:30:00+08:00"), 1798741800000LL);
+}
+
+static void test_fractional_seconds(void **state)
+{
+    (void)state;
+    assert_int_equal(parse_ok("2026-11-23T02:00:00.5Z"), T_2026_11_23_0200Z + 500);
+    assert_int_equal(parse_ok("2026-11-23T02:00:00.123Z"), T_2026_11_23_0200Z + 123);
+    assert_int_equal(parse_ok("2026-11-23T02:00:00.123456789Z"), T_2026_11_23_0200Z + 123);
+    assert_int_equal(parse_ok("2026-11-23T02:00:00,25Z"), T_2026_11_23_0200Z + 250);
+    assert_int_equal(parse_ok("2026-11-23T10:00:00.999+08:00"), T_2026_11_23_0200Z + 999);
+    parse_bad("2026-11-23T02:00:00.Z", "expected ISO 8601");
+}
+
+static void test_relative(void **state)
+{
+    (void)state;
+    assert_int_equal(parse_ok("now"), NOW);
+    assert_int_equal(parse_ok("+90s"), NOW + 90 * TU_SEC);
+    assert_int_equal(parse_ok("+1h"), NOW + TU_HOUR);
+    assert_int_equal(parse_ok("+2d"), NOW + 2 * TU_DAY);
+    assert_int_equal(parse_ok("+30m"), NOW + 30 * TU_MIN);
+    assert_int_equal(parse_ok("+1w"), NOW + 7 * TU_DAY);
+    assert_int_equal(parse_ok("+0s"), NOW);
+    parse_bad("+", "bad relative time");
+    parse_bad("+1y", "bad relative time");
+    parse_bad("+-1h", "bad relative time");
+    parse_bad("-1h", "expected ISO 8601");
+    parse_bad("Now", "expected ISO 8601");
+}
+
+static void test_rejects(void **state)
+{
+    (void)state;
+    parse_bad("2026-11-23T10:00:00", "has no UTC offset");
+    parse_bad("2026-11-23 10:00", "has no UTC offset");
+    parse_bad("2026-02-30T10:00:00Z", "not a valid calendar time");
+    parse_bad("2026-02-29T10:00:00Z", "not a valid calendar time");   /* 2026 is no leap year */
+    parse_bad("2100-02-29T10:00:00Z", "not a valid calendar time");   /* nor is 2100 */
+    parse_bad("2026-13-01T10:00:00Z", "not a valid calendar time");
+    parse_bad("2026-04-31T10:00:00Z", "not a valid calendar time");
+    parse_bad("2026-11-23T24:00:00Z", "not a valid calendar time");
+    parse_bad("2026-11-23T10:60:00Z", "not a valid calendar time");
+    parse_bad("2026-11-23T10:00:00+15:00", "expected ISO 8601");
+    parse_bad("2026-11-23T10:00:00+08:60", "expected ISO 8601");
+    parse_bad("2026-11-23T10:00:00+8", "expected ISO 8601");
+    parse_bad("2026-11-23T10:00:00Zjunk", "expected ISO 8601");
+    parse_bad("2026-11-23", "expected ISO 8601");
+    parse_bad("26-11-23T10:00:00Z", "expected ISO 8601");
+    parse_bad("2026/11/23T10:00:00Z", "expected ISO 8601");
+    parse_bad("", "empty time");
+}
+
+static void test_leap_days(void **state)
+{
+    (void)state;
+    assert_int_equal(parse_ok("2028-02-29T00:00:00Z"), 1835395200000LL);
+    assert_int_equal(parse_ok("2000-02-29T12:00:00Z"), 951825600000LL);
+    /* the day after 2026-02-28 is March 1st */
+    assert_int_equal(parse_ok("2026-03-01T00:00:00Z") - parse_ok("2026-02-28T00:00:00Z"),
+                     TU_DAY);
+    assert_int_equal(parse_ok("2028-03-01T00:00:00Z") - parse_ok("2028-02-28T00:00:00Z"),
+                     2 * TU_DAY);
+}
+
+static void test_duration(void **state)
+{
+    (void)state;
+    cherr e;
+    int64_t ms;
+    struct { const char *s; int64_t ms; } ok[] = {
+        {"250ms", 250}, {"90s", 90 * TU_SEC}, {"30m", 30 * TU_MIN}, {"1h", TU_HOUR},
+        {"7d", 7 * TU_DAY}, {"2w", 14 * TU_DAY}, {"0s", 0},
+    };
+    for (size_t i = 0; i < sizeof ok / sizeof ok[0]; i++) {
+        if (tu_parse_duration(ok[i].s, &ms, &e) < 0)
+            fail_msg("'%s': %s", ok[i].s, e.msg);
+        assert_int_equal(ms, ok[i].ms);
+    }
+    struct { const char *s, *msg; } bad[] = {
+        {"", "expected a number and a unit"},
+        {"h", "expected a number and a unit"},
+        {"-5s", "expected a number and a unit"},
+        {"10", "unit must be"},
+        {"1.5h", "unit must be"},
+        {"5 s", "unit must be"},
+        {"5sec", "unit must be"},
+        {"999999999999d", "out of range"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        e.msg[0] = '\0';
+        if (tu_parse_duration(bad[i].s, &ms, &e) == 0)
+            fail_msg("'%s' accepted", bad[i].s);
+        if (!strstr(e.msg, bad[i].msg))
+            fail_msg("'%s': \"%s\" lacks \"%s\"", bad[i].s, e.msg, bad[i].msg);
+    }
+    assert_int_equal(tu_parse_duration(NULL, &ms, &e), -1);
+}
+
+static void test_format(void **state)
+{
+    (void)state;
+    char b[32];
+    assert_string_equal(tu_format(T_2026_11_23_0200Z, b, sizeof b), "2026-11-23T02:00:00.000Z");
+    assert_string_equal(tu_format(T_2026_11_23_0200Z + 7, b, sizeof b),
+                        "2026-11-23T02:00:00.007Z");
+    assert_string_equal(tu_format(0, b, sizeof b), "1970-01-01T00:00:00.000Z");
+    assert_string_equal(tu_format(-1, b, sizeof b), "1969-12-31T23:59:59.999Z");
+    assert_string_equal(tu_format(1835395200000LL, b, sizeof b), "2028-02-29T00:00:00.000Z");
+    assert_string_equal(tu_format_min(T_2026_11_23_0200Z + 59999, b, sizeof b),
+                        "2026-11-23T02:00Z");
+}
+
+static void test_round_trip(void **state)
+{
+    (void)state;
+    const int64_t v[] = {
+        0, 1, 999, -1000, -1, T_2026_11_23_0200Z, T_2026_11_23_0200Z + 123,
+        1835395200000LL - 1,    /* the last ms of 2028-02-28 */
+        951825600000LL, 4102444799999LL,   /* 2099-12-31T23:59:59.999Z */
+    };
+    char b[32];
+    for (size_t i = 0; i < sizeof v / sizeof v[0]; i++) {
+        tu_format(v[i], b, sizeof b);
+        int64_t back = parse_ok(b);
+        if (back != v[i])
+            fail_msg("%lld -> %s -> %lld", (long long)v[i], b, (long long)back);
+    }
+    /* and text -> ms -> text, from another offset */
+    tu_format(parse_ok("2026-03-29T01:59:59.250+01:00"), b, sizeof b);
+    assert_string_equal(b, "2026-03-29T00:59:59.250Z");
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_utc_and_offsets),
+        cmocka_unit_test(test_fractional_seconds),
+        cmocka_unit_test(test_relative),
+        cmocka_unit_test(test_rejects),
+        cmocka_unit_test(test_leap_days),
+        cmocka_unit_test(test_duration),
+        cmocka_unit_test(test_format),
+        cmocka_unit_test(test_round_trip),
+    };
+    return cmocka_run_group_tests_name("time", tests, NULL, NULL);
+}
