@@ -11,11 +11,17 @@
 #include "timeutil.h"
 #include "token.h"
 
-extern const chan_ops chan_mp_subscribe;
+extern const chan_ops chan_mp_subscribe, chan_oa_template, chan_sms, chan_wecom,
+    chan_wecom_customer, chan_wecom_robot;
 
 /* Every channel chuda knows. Adding one is a line here. */
 static const chan_ops *const all_channels[] = {
     &chan_mp_subscribe,
+    &chan_oa_template,
+    &chan_sms,
+    &chan_wecom,
+    &chan_wecom_customer,
+    &chan_wecom_robot,
 };
 
 #define N_CHANNELS (sizeof all_channels / sizeof all_channels[0])
@@ -65,6 +71,14 @@ int chan_open(chan **out, const chan_ops *ops, const config *cfg, cherr *e)
         free(c);
         return -1;
     }
+    const char *cr = cfg_str(cfg, section, "credits", "on");
+    if (strcmp(cr, "on") && strcmp(cr, "off")) {
+        free(c);
+        err_set(e, "'%s' is not on or off", cr);
+        return err_prefix(e, "%s:%d: [%s] credits: ", cfg->ini.path ? cfg->ini.path : "config",
+                          cfg_line(cfg, section, "credits"), section);
+    }
+    c->credits = ops->credits && !strcmp(cr, "on");
     c->concurrency = (int)conc;
     c->rate = rate;
     c->burst = burst > 0 ? burst : (rate > 0 ? (rate < 1 ? 1 : rate) : 0);

@@ -57,6 +57,8 @@ typedef struct chan_ops {
     const char *default_base_url;
     int dedup;                  /* the provider drops a resent duplicate (client_msg_id,
                                    enable_duplicate_check): a resend after no reply is safe */
+    int credits;                /* a send spends a per (user, template_id) subscription credit
+                                   (mp_subscribe); a refusal zeroes it instead of opting out */
     int (*init)(chan *c, const config *cfg, const char *section, cherr *e);
     void (*fini)(chan *c);
     /* load-time check of a template's section for this channel (required keys) */
@@ -70,6 +72,13 @@ typedef struct chan_ops {
                  cherr *e);
     /* classify the reply (transport failures included) */
     void (*parse)(chan *c, const chan_msg *m, const http_resp *r, int64_t now, chan_outcome *o);
+    /* Optional (NULL: always go ahead). May this message be sent now? For limits the
+     * provider enforces by silently dropping the excess, which no reply would reveal
+     * (WeCom: 30 app messages per member per minute, 1000 per hour). Called once per
+     * attempt, before the token and the build; a yes is counted as a send. Returns 1 to
+     * go ahead, or 0 with `o` set to CHAN_BACKOFF, `until` and `recipient` = 1: the
+     * message waits until then, no attempt spent, the channel is not paused. */
+    int (*admit)(chan *c, const chan_msg *m, int64_t now, chan_outcome *o);
 } chan_ops;
 
 typedef struct chan_token chan_token;   /* token.c */
@@ -86,6 +95,7 @@ struct chan {
     double bucket;              /* tokens available */
     int64_t bucket_at;          /* when `bucket` was last topped up */
     int64_t paused_until;       /* provider backoff for the whole channel */
+    int credits;                /* track subscription credits ([channel.X] credits = on) */
     int max_attempts;
     int64_t retry_base, retry_cap;
     long timeout_ms;

@@ -87,25 +87,10 @@ static int mp_check_template(const tpl *t, const char *section, cherr *e)
     return 0;
 }
 
-static char *dump(json_t *j)
-{
-    char *s = json_dumps(j, JSON_COMPACT | JSON_PRESERVE_ORDER);
-    json_decref(j);
-    return s;
-}
-
 static int mp_token_request(chan *c, int force, http_req *req, cherr *e)
 {
     mp_priv *p = c->priv;
-    json_t *j = json_pack("{s:s, s:s, s:s, s:b}", "grant_type", "client_credential", "appid",
-                          p->appid, "secret", p->secret, "force_refresh", force);
-    req->method = "POST";
-    if (asprintf(&req->url, "%s/cgi-bin/stable_token", c->base_url) < 0)
-        return err_set(e, "out of memory");
-    req->body = dump(j);
-    req->body_len = req->body ? strlen(req->body) : 0;
-    req->headers = http_headers_add(NULL, "Content-Type: application/json");
-    return req->body ? 0 : err_set(e, "out of memory");
+    return wx_stable_token_request(c, p->appid, p->secret, force, req, e);
 }
 
 static int mp_token_parse(chan *c, const http_resp *r, char *token, size_t toklen,
@@ -141,7 +126,7 @@ static int mp_build(chan *c, const chan_msg *m, const char *token, int64_t now, 
         json_decref(j);
         return err_set(e, "out of memory");
     }
-    req->body = dump(j);
+    req->body = wx_dump(j);
     if (!req->body)
         return err_set(e, "a template value is not valid UTF-8");
     req->body_len = strlen(req->body);
@@ -157,11 +142,7 @@ static void mp_parse(chan *c, const chan_msg *m, const http_resp *r, int64_t now
     if (wx_parse(r, &j, &errcode, o) < 0)
         return;
     wx_classify(errcode, json_string_value(json_object_get(j, "errmsg")), mp_codes, now, o);
-    json_t *id = json_object_get(j, "msgid");
-    if (o->cls == CHAN_OK && json_is_integer(id))
-        snprintf(o->provider_id, sizeof o->provider_id, "%lld", (long long)json_integer_value(id));
-    else if (o->cls == CHAN_OK && json_is_string(id))
-        snprintf(o->provider_id, sizeof o->provider_id, "%s", json_string_value(id));
+    wx_msgid(j, o);
     json_decref(j);
 }
 
@@ -169,6 +150,7 @@ const chan_ops chan_mp_subscribe = {
     .name = "mp_subscribe",
     .address = "mp_openid",
     .default_base_url = "https://api.weixin.qq.com",
+    .credits = 1,
     .init = mp_init,
     .fini = mp_fini,
     .check_template = mp_check_template,

@@ -1,7 +1,9 @@
-/* wechat.c — WeChat-family reply envelope, shared code tables, token replies. */
+/* wechat.c — WeChat-family reply envelope, shared code tables, token requests and
+ * replies (WeChat stable_token, WeCom gettoken). */
 #include "wechat.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "timeutil.h"
@@ -141,4 +143,118 @@ int wx_token_parse(const http_resp *r, const wx_code *table, char *token, size_t
                     tu_now(), o);
     json_decref(j);
     return -1;
+}
+
+char *wx_dump(json_t *j)
+{
+    char *s = j ? json_dumps(j, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
+    json_decref(j);
+    return s;
+}
+
+int wx_stable_token_request(chan *c, const char *appid, const char *secret, int force,
+                            http_req *req, cherr *e)
+{
+    json_t *j = json_pack("{s:s, s:s, s:s, s:b}", "grant_type", "client_credential", "appid",
+                          appid, "secret", secret, "force_refresh", force);
+    req->method = "POST";
+    if (asprintf(&req->url, "%s/cgi-bin/stable_token", c->base_url) < 0) {
+        req->url = NULL;
+        json_decref(j);
+        return err_set(e, "out of memory");
+    }
+    req->body = wx_dump(j);
+    req->body_len = req->body ? strlen(req->body) : 0;
+    req->headers = http_headers_add(NULL, "Content-Type: application/json");
+    return req->body ? 0 : err_set(e, "out of memory");
+}
+
+void wx_msgid(json_t *root, chan_outcome *o)
+{
+    json_t *id = json_object_get(root, "msgid");
+    if (o->cls != CHAN_OK)
+        return;
+    if (json_is_integer(id))
+        snprintf(o->provider_id, sizeof o->provider_id, "%lld",
+                 (long long)json_integer_value(id));
+    else if (json_is_string(id))
+        snprintf(o->provider_id, sizeof o->provider_id, "%s", json_string_value(id));
+}
+
+/* ---- WeCom ------------------------------------------------------------------------ */
+
+/* gettoken (§4.1, §4.2 table, §9 "WeCom gettoken"). */
+const wx_code wc_token_codes[] = {
+    {-1, CHAN_RETRY, 0, 0, "system busy"},
+    {40001, CHAN_PERMANENT, 0, 0, "invalid corpsecret"},
+    {40013, CHAN_PERMANENT, 0, 0, "invalid corpid"},
+    {40091, CHAN_PERMANENT, 0, 0, "secret invalid"},
+    {41002, CHAN_PERMANENT, 0, 0, "corpid missing"},
+    {41004, CHAN_PERMANENT, 0, 0, "corpsecret missing"},
+    {45009, CHAN_BACKOFF, 0, 60 * TU_SEC, "api freq out of limit"},
+    {45033, CHAN_RETRY, 0, 0, "API concurrency limit"},
+    {48002, CHAN_PERMANENT, 0, 0, "API forbidden"},
+    {60020, CHAN_PERMANENT, 0, 0, "caller IP not in the corp's trusted IPs"},
+    {0, 0, 0, 0, NULL},
+};
+
+/* message/send and externalcontact/add_msg_template (§4.2, §4.3, §9 "WeCom"). The
+ * token codes 40014/41001/42001 (refresh) and -1 come from the shared WeChat table. */
+const wx_code wc_codes[] = {
+    {40001, CHAN_PERMANENT, 0, 0, "invalid secret"},
+    {40003, CHAN_PERMANENT, 1, 0, "invalid userid"},
+    {46004, CHAN_PERMANENT, 1, 0, "userid does not exist"},
+    {60111, CHAN_PERMANENT, 1, 0, "userid not found"},
+    {40013, CHAN_PERMANENT, 0, 0, "invalid corpid"},
+    {40056, CHAN_PERMANENT, 0, 0, "invalid agentid"},
+    {40091, CHAN_PERMANENT, 0, 0, "secret invalid"},
+    {40096, CHAN_PERMANENT, 1, 0, "invalid external userid"},
+    {41048, CHAN_PERMANENT, 1, 0, "no customer to send to"},
+    {41063, CHAN_RETRY, 0, 0, "mass-message task still dispatching"},
+    {41064, CHAN_PERMANENT, 0, 0, "attachment too large"},
+    {41065, CHAN_PERMANENT, 0, 0, "invalid attachment type"},
+    {44004, CHAN_PERMANENT, 0, 0, "empty content"},
+    {45002, CHAN_PERMANENT, 0, 0, "content too large"},
+    {45009, CHAN_BACKOFF, 0, 60 * TU_SEC, "api freq out of limit"},
+    {45033, CHAN_RETRY, 0, 0, "API concurrency limit"},
+    {48002, CHAN_PERMANENT, 0, 0, "API forbidden (no permission)"},
+    {50002, CHAN_PERMANENT, 1, 0, "member outside the app's visible scope"},
+    {60020, CHAN_PERMANENT, 0, 0, "caller IP not in the corp's trusted IPs"},
+    {81013, CHAN_PERMANENT, 1, 0, "user, party and tag all invalid"},
+    {82001, CHAN_PERMANENT, 0, 0, "user, party and tag all empty"},
+    {82002, CHAN_PERMANENT, 0, 0, "more than 100 parties"},
+    {82003, CHAN_PERMANENT, 0, 0, "more than 100 tags"},
+    {90201, CHAN_PERMANENT, 0, 0, "miniprogram_notice: more than 10 content_item"},
+    {90202, CHAN_PERMANENT, 0, 0, "miniprogram_notice: content_item key too long"},
+    {90203, CHAN_PERMANENT, 0, 0, "miniprogram_notice: content_item value too long"},
+    {90204, CHAN_PERMANENT, 0, 0, "miniprogram_notice: invalid page"},
+    {0, 0, 0, 0, NULL},
+};
+
+int wc_app_init(wc_app *a, const config *cfg, const char *section, cherr *e)
+{
+    const char *corpid = cfg_str(cfg, section, "corpid", NULL);
+    if (!corpid || !*corpid)
+        return err_set(e, "[%s] corpid is missing", section);
+    if (strlen(corpid) >= sizeof a->corpid)
+        return err_set(e, "[%s] corpid is too long", section);
+    snprintf(a->corpid, sizeof a->corpid, "%s", corpid);
+    return cfg_secret(cfg, section, "secret", a->secret, sizeof a->secret, e);
+}
+
+int wc_token_request(chan *c, const wc_app *a, http_req *req, cherr *e)
+{
+    char *id = http_escape(a->corpid), *sec = http_escape(a->secret);
+    int rc = id && sec ? asprintf(&req->url, "%s/cgi-bin/gettoken?corpid=%s&corpsecret=%s",
+                                  c->base_url, id, sec) : -1;
+    if (sec)
+        memset(sec, 0, strlen(sec));
+    free(id);
+    free(sec);
+    if (rc < 0) {
+        req->url = NULL;
+        return err_set(e, "out of memory");
+    }
+    req->method = "GET";
+    return 0;
 }

@@ -40,4 +40,34 @@ int64_t wx_next_day(int64_t now);
 /* errmsg without the " rid: ..." / " hint: [...]" request-id tail. */
 void wx_errmsg_clean(const char *in, char *out, size_t len);
 
+/* Compact JSON text of `j` (keys in insertion order), which is released; malloc'd,
+ * NULL when a string is not valid UTF-8 or memory ran out. */
+char *wx_dump(json_t *j);
+
+/* POST /cgi-bin/stable_token for appid + secret (providers.md §1.2), as mini program
+ * and official account share it. The secret is only in the body. */
+int wx_stable_token_request(chan *c, const char *appid, const char *secret, int force,
+                            http_req *req, cherr *e);
+
+/* On success, copy the reply's "msgid" (integer or string) to o->provider_id. */
+void wx_msgid(json_t *root, chan_outcome *o);
+
+/* ---- WeCom (providers.md §4): what the app-message and customer channels share ---- */
+
+/* gettoken's codes: 40001 here means a wrong secret (permanent), unlike WeChat. */
+extern const wx_code wc_token_codes[];
+/* message/send and externalcontact codes, ahead of the shared WeChat ones. */
+extern const wx_code wc_codes[];
+
+/* A corp's self-built app: [channel.X] corpid, secret_env/secret_file. */
+typedef struct wc_app {
+    char corpid[64];
+    char secret[256];
+} wc_app;
+
+int wc_app_init(wc_app *a, const config *cfg, const char *section, cherr *e);
+/* GET /cgi-bin/gettoken?corpid=..&corpsecret=.. (§4.1). The URL carries the secret:
+ * it is never logged, and no reason built from it names it. */
+int wc_token_request(chan *c, const wc_app *a, http_req *req, cherr *e);
+
 #endif

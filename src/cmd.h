@@ -14,8 +14,11 @@ int cmd_users(const cmd_globals *g, int argc, char **argv);
 int cmd_enqueue(const cmd_globals *g, int argc, char **argv);
 int cmd_cancel(const cmd_globals *g, int argc, char **argv);
 int cmd_show(const cmd_globals *g, int argc, char **argv);
+int cmd_preview(const cmd_globals *g, int argc, char **argv);
 int cmd_log(const cmd_globals *g, int argc, char **argv);
 int cmd_run(const cmd_globals *g, int argc, char **argv);
+int cmd_optout(const cmd_globals *g, int argc, char **argv);
+int cmd_credits(const cmd_globals *g, int argc, char **argv);
 
 /* Shared: print "chuda: <msg>" on stderr. */
 void cmd_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

@@ -1,9 +1,5 @@
-/* cmd_msg.c — `chuda enqueue`, `chuda cancel`, `chuda show`: one message at a time.
- *
- * Enqueue checks everything it can before writing: the user exists, the template
- * exists, every variable the template needs resolves for this user on every channel
- * it could go out on. Then one transaction writes the message, its queue row and
- * the `enqueued` audit row — or nothing. */
+/* cmd_msg.c — `chuda enqueue`, `chuda cancel`, `chuda show`: messages from the command
+ * line. What enqueue checks and writes is enqueue.c's; this file parses arguments. */
 #include <getopt.h>
 #include <inttypes.h>
 #include <jansson.h>
@@ -13,20 +9,28 @@
 
 #include "app.h"
 #include "channel.h"
+#include "buf.h"
 #include "cmd.h"
+#include "enqueue.h"
 #include "render.h"
 #include "timeutil.h"
 
 static const char enqueue_usage[] =
     "usage: chuda enqueue --user U --template T [--var k=v]... [--at TIME]\n"
     "                     [--expires TIME|DURATION] [--key IDEMPOTENCY_KEY]\n"
-    "                     [--class transactional|lifecycle|marketing] [--tag TAG] [--channel C]\n\n"
+    "                     [--class transactional|lifecycle|marketing] [--tag TAG] [--channel C]\n"
+    "                     [--window best]\n"
+    "       chuda enqueue --from FILE.jsonl\n\n"
     "Queue one message and print its id. TIME is ISO 8601 with an offset\n"
     "(2026-11-23T10:00:00+08:00) or relative (+90s, +1h, +2d); --at defaults to now.\n"
     "--expires DURATION counts from --at. --key makes the call idempotent: the same key\n"
     "again prints the first message's id, says it was a duplicate, and queues nothing.\n"
     "--class defaults to the template's class. --channel restricts the message to one\n"
-    "channel. An unknown user or template, or a missing variable, queues nothing.\n";
+    "channel. --window best moves it to the user's active_hour. An unknown user or\n"
+    "template, or a missing variable, queues nothing.\n"
+    "--from reads one JSON object per line (user, template, vars, at, expires, key, class,\n"
+    "tag, channel, window) and queues them all in one transaction, or none: the first bad\n"
+    "line stops it with FILE:LINE: field: reason. Prints one id per line.\n";
 
 /* Parse k=v into the JSON object. */
 static int add_var(json_t *vars, const char *kv)
@@ -45,37 +49,66 @@ static int add_var(json_t *vars, const char *kv)
     return 0;
 }
 
-/* Render every section the message could use, so a missing variable fails now. */
-static int check_renders(const app *a, const tpl *t, const store_user *u, json_t *vars,
-                         const char *only_channel, cherr *e)
+/* --from FILE.jsonl: every line one message, one transaction. */
+static int enqueue_file(app *a, const char *path, cherr *e)
 {
-    json_t *attrs = u->attrs ? json_loads(u->attrs, 0, NULL) : NULL;
-    render_ctx rc = {t, vars, attrs, u->user_id, u->tier, u->segment};
-    int rc_ok = 0, any = 0;
-    for (const char *const *n = chan_names(); *n && rc_ok == 0; n++) {
-        if (only_channel && strcmp(*n, only_channel))
-            continue;
-        if (!tpl_has_section(t, *n))
-            continue;
-        any = 1;
-        render_out out;
-        if (render_channel(&rc, *n, &out, e) < 0) {
-            rc_ok = -1;
-            break;
-        }
-        for (size_t i = 0; i < out.n && rc_ok == 0; i++)
-            if (!out.v[i].value[0] && strcmp(out.v[i].key, "page"))
-                rc_ok = err_set(e, "%s:%d: [%s] %s renders empty for user %s", t->ini.path,
-                                out.v[i].line, *n, out.v[i].key, u->user_id);
-        render_out_free(&out);
+    FILE *fp = strcmp(path, "-") ? fopen(path, "r") : stdin;
+    if (!fp)
+        return err_set(e, "%s: %m", path);
+    char *line = NULL;
+    size_t cap = 0;
+    ssize_t len;
+    long lineno = 0, n = 0, dups = 0;
+    int64_t now = tu_now();
+    int rc = 0;
+    buf out = {0};
+    if (store_begin(a->st, e) < 0) {
+        rc = -1;
+        goto done;
     }
-    for (char **v = t->vars; rc_ok == 0 && v && *v; v++)
-        if (!json_object_get(vars, *v) && !(attrs && json_object_get(attrs, *v)))
-            rc_ok = err_set(e, "template %s needs variable '%s' (--var %s=...)", t->name, *v, *v);
-    json_decref(attrs);
-    if (rc_ok == 0 && only_channel && !any)
-        return err_set(e, "template %s has no [%s] section", t->name, only_channel);
-    return rc_ok;
+    while ((len = getline(&line, &cap, fp)) > 0) {
+        lineno++;
+        if (len == 1 && line[0] == '\n')
+            continue;
+        json_error_t je;
+        json_t *obj = json_loadb(line, (size_t)len, 0, &je);
+        enq_request r;
+        int64_t id;
+        int dup;
+        if (!obj) {
+            rc = err_set(e, "%s:%ld: not JSON: %s", path, lineno, je.text);
+        } else if (enq_from_json(obj, &r, e) < 0 || enq_one(a, &r, now, &id, &dup, e) < 0) {
+            rc = err_prefix(e, "%s:%ld: ", path, lineno);
+        } else {
+            buf_printf(&out, "%lld\n", (long long)id);
+            n++;
+            dups += dup;
+        }
+        json_decref(obj);
+        if (rc < 0)
+            break;
+    }
+    if (rc == 0 && ferror(fp))
+        rc = err_set(e, "%s: read error", path);
+    if (rc < 0) {
+        store_rollback(a->st);
+        goto done;
+    }
+    if (store_commit(a->st, e) < 0) {
+        rc = -1;
+        goto done;
+    }
+    if (out.s)
+        fputs(out.s, stdout);
+    fprintf(stderr, "chuda: %ld messages queued%s", n - dups, dups ? "" : "\n");
+    if (dups)
+        fprintf(stderr, ", %ld duplicates of earlier keys not queued again\n", dups);
+done:
+    buf_free(&out);
+    free(line);
+    if (fp != stdin)
+        fclose(fp);
+    return rc;
 }
 
 int cmd_enqueue(const cmd_globals *g, int argc, char **argv)
@@ -88,29 +121,30 @@ int cmd_enqueue(const cmd_globals *g, int argc, char **argv)
         {"expires", required_argument, 0, 'x'},  {"key", required_argument, 0, 'k'},
         {"class", required_argument, 0, 'C'},    {"tag", required_argument, 0, 'g'},
         {"channel", required_argument, 0, 'c'},  {"window", required_argument, 0, 'w'},
-        {0, 0, 0, 0},
+        {"from", required_argument, 0, 'f'},     {0, 0, 0, 0},
     };
-    const char *user = NULL, *tname = NULL, *at = NULL, *expires = NULL, *key = NULL;
-    const char *klass = NULL, *tag = NULL, *channel = NULL, *window = NULL;
+    enq_request r = {0};
+    const char *from = NULL;
     json_t *vars = json_object();
     int c, status = 1;
     optind = 1;
     while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
         switch (c) {
-        case 'u': user = optarg; break;
-        case 't': tname = optarg; break;
-        case 'a': at = optarg; break;
-        case 'x': expires = optarg; break;
-        case 'k': key = optarg; break;
-        case 'C': klass = optarg; break;
-        case 'g': tag = optarg; break;
-        case 'c': channel = optarg; break;
-        case 'w': window = optarg; break;
+        case 'u': r.user = optarg; break;
+        case 't': r.tmpl = optarg; break;
+        case 'a': r.at = optarg; break;
+        case 'x': r.expires = optarg; break;
+        case 'k': r.key = optarg; break;
+        case 'C': r.klass = optarg; break;
+        case 'g': r.tag = optarg; break;
+        case 'c': r.channel = optarg; break;
+        case 'w': r.window = optarg; break;
+        case 'f': from = optarg; break;
         case 'v': {
-            int r = add_var(vars, optarg);
-            if (r < 0) {
-                cmd_error("--var %s: %s", optarg, r == -1 ? "expected name=value"
-                                                          : "value is not valid UTF-8");
+            int rv = add_var(vars, optarg);
+            if (rv < 0) {
+                cmd_error("--var %s: %s", optarg, rv == -1 ? "expected name=value"
+                                                           : "value is not valid UTF-8");
                 json_decref(vars);
                 return 2;
             }
@@ -122,107 +156,41 @@ int cmd_enqueue(const cmd_globals *g, int argc, char **argv)
             return 2;
         }
     }
-    if (!user || !tname || optind < argc) {
-        cmd_error("enqueue needs --user and --template");
+    if (optind < argc || (from && (r.user || r.tmpl)) || (!from && (!r.user || !r.tmpl))) {
+        cmd_error(from ? "--from takes no other message options"
+                       : "enqueue needs --user and --template (or --from FILE)");
         fputs(enqueue_usage, stderr);
         json_decref(vars);
         return 2;
     }
+    r.vars = vars;
     app a;
     cherr e;
-    store_user u = {0};
     if (app_open(&a, g->config, g->db, APP_DB | APP_TEMPLATES, &e) < 0) {
         cmd_error("%s", e.msg);
         json_decref(vars);
         return 1;
     }
-    int64_t now = tu_now(), due = now, exp = 0;
-    const tpl *t = tpl_find(&a.tpls, tname);
-    if (at && tu_parse_time(at, now, &due, &e) < 0) {
-        cmd_error("--at: %s", e.msg);
-        goto out;
-    }
-    if (expires) {
-        int64_t d;
-        cherr e2;
-        if (tu_parse_duration(expires, &d, &e2) == 0)
-            exp = due + d;
-        else if (tu_parse_time(expires, now, &exp, &e) < 0) {
-            cmd_error("--expires: %s", e.msg);
-            goto out;
-        }
-        if (exp <= due) {
-            cmd_error("--expires: the message would expire before it is due");
-            goto out;
-        }
-    }
-    if (!t) {
-        cmd_error("unknown template '%s' (no %s/%s.ini)", tname, a.templates_dir, tname);
-        goto out;
-    }
-    if (klass && !tpl_class_valid(klass)) {
-        cmd_error("--class %s: must be transactional, lifecycle or marketing", klass);
-        goto out;
-    }
-    if (channel && !chan_ops_find(channel)) {
-        cmd_error("--channel %s: unknown channel", channel);
-        goto out;
-    }
-    if (window && strcmp(window, "best")) {
-        cmd_error("--window %s: the only window is 'best'", window);
-        goto out;
-    }
-    int found = store_user_get(a.st, user, &u, &e);
-    if (found <= 0) {
-        cmd_error("%s", found < 0 ? e.msg : "unknown user");
-        if (found == 0)
-            fprintf(stderr, "chuda: no user '%s' (import it with `chuda users import`)\n", user);
-        goto out;
-    }
-    if (check_renders(&a, t, &u, vars, channel, &e) < 0) {
-        cmd_error("%s", e.msg);
-        goto out;
-    }
-    char *vtext = json_dumps(vars, JSON_COMPACT | JSON_SORT_KEYS);
-    store_msg m = {
-        .due_at = due, .created_at = now, .expires_at = exp,
-        .user_id = (char *)user, .tmpl = (char *)tname,
-        .klass = (char *)(klass ? klass : t->klass), .tag = (char *)tag,
-        .channel = (char *)channel, .idem_key = (char *)key, .vars = vtext,
-        .window = (char *)window,
-    };
-    int dup = 0;
-    if (store_begin(a.st, &e) < 0 || store_enqueue(a.st, &m, &dup, &e) < 0) {
-        store_rollback(a.st);
-        free(vtext);
-        cmd_error("%s", e.msg);
-        goto out;
-    }
-    if (!dup) {
-        char reason[160], ts[32];
-        snprintf(reason, sizeof reason, "template %s, class %s, due %s", tname, m.klass,
-                 tu_format(due, ts, sizeof ts));
-        store_event ev = {.at = now, .message_id = m.id, .user_id = user, .event = "enqueued",
-                          .channel = channel, .reason = reason, .detail = tag};
-        if (store_log(a.st, &ev, &e) < 0) {
-            store_rollback(a.st);
-            free(vtext);
+    if (from) {
+        status = enqueue_file(&a, from, &e) < 0;
+        if (status)
             cmd_error("%s", e.msg);
-            goto out;
-        }
+        goto out;
     }
-    free(vtext);
-    if (store_commit(a.st, &e) < 0) {
+    int64_t id;
+    int dup = 0;
+    if (store_begin(a.st, &e) < 0 || enq_one(&a, &r, tu_now(), &id, &dup, &e) < 0 ||
+        store_commit(a.st, &e) < 0) {
+        store_rollback(a.st);
         cmd_error("%s", e.msg);
         goto out;
     }
-    printf("%" PRId64 "\n", m.id);
+    printf("%lld\n", (long long)id);
     if (dup)
-        fprintf(stderr, "chuda: duplicate: key '%s' already queued message %" PRId64
-                        "; nothing new was queued\n", key, m.id);
+        fprintf(stderr, "chuda: duplicate: key '%s' already queued message %lld; nothing new "
+                        "was queued\n", r.key, (long long)id);
     status = 0;
 out:
-    store_user_free(&u);
     json_decref(vars);
     app_close(&a);
     return status;
@@ -267,7 +235,7 @@ int cmd_cancel(const cmd_globals *g, int argc, char **argv)
     store_msg *v = NULL;
     int n = 0, status = 1;
     int64_t now = tu_now();
-    if (store_begin(a.st, &e) < 0 || store_cancel(a.st, key, user, tag, &v, &n, &e) < 0)
+    if (store_begin(a.st, &e) < 0 || store_cancel(a.st, key, user, tag, now, &v, &n, &e) < 0)
         goto fail;
     for (int i = 0; i < n; i++) {
         char reason[200];

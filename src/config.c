@@ -25,9 +25,13 @@ static const schema_sect schema[] = {
                "poll", "shutdown_grace", NULL}},
     {"channel.*", {"base_url", "appid", "secret_env", "secret_file", "concurrency", "rate",
                    "burst", "timeout", "miniprogram_state", "lang", "max_attempts", "retry_base",
-                   "retry_cap", NULL}},
-    {"tier.*", {"channels", NULL}},
-    {"class.*", {"on_uncertain", NULL}},
+                   "retry_cap", "credits", "provider", "secret_id", "sign_name", "sdk_app_id",
+                   "region", "corpid", "agentid", "duplicate_check_interval",
+                   "member_per_minute", "member_per_hour", "sender", "monthly_limit",
+                   "key_env", "key_file", NULL}},
+    {"tier.*", {"channels", "cap", "cap.*", "quiet_hours", NULL}},
+    {"class.*", {"on_uncertain", "on_cap", "quiet_hours", "category", NULL}},
+    {"policy", {"quiet_hours", "quiet_release_spread", "marketing_sms_hours", NULL}},
 };
 
 static const schema_sect *find_schema(const char *section)

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "policy.h"
 #include "render.h"
 #include "sched.h"
 #include "timeutil.h"
@@ -26,6 +27,8 @@ struct job {
     render_out f;
     chan_msg cm;
     http_req req;
+    char credit_tid[128];       /* template id whose subscription credit a send spends */
+    int reserved;               /* a cap reservation is held in the send ledger */
     int refreshed;              /* token refreshed once for this attempt */
     int marked;                 /* this attempt was recorded as in flight */
     char token[600];
@@ -91,6 +94,18 @@ static void skip_channel(job *j, const char *ch)
     j->m.skip = n;
 }
 
+/* Settle the job's cap reservation: confirmed when the provider accepted the message,
+ * given back otherwise. */
+static void settle(sched *s, job *j, int sent)
+{
+    cherr e;
+    if (!j->reserved || sched_tx(s) < 0)
+        return;
+    j->reserved = 0;
+    if (store_send_settle(s->a->st, j->m.id, sent, tu_now(), &e) < 0)
+        sched_fail(s, &e);
+}
+
 /* ---- decide and render -------------------------------------------------------- */
 
 static json_t *parse_obj(const char *text)
@@ -154,12 +169,63 @@ void dlv_start(sched *s, store_msg *m)
         return;
     }
 
+    /* what the policy needs: recent sends, opt-outs, subscription credits */
+    json_t *vars = parse_obj(j->m.vars), *attrs = parse_obj(j->u.attrs);
+    render_ctx rc = {.t = t, .vars = vars, .attrs = attrs, .user_id = j->u.user_id,
+                     .tier = j->u.tier, .segment = j->u.segment};
+    store_send sends[POLICY_MAX_SENDS];
+    store_optout outs[64];
+    int nsends = 0, nouts = 0;
+    long credits = -1;
+    if (store_sends_since(a->st, j->m.user_id, now - policy_history(&a->pol), sends,
+                          POLICY_MAX_SENDS, &nsends, &e) < 0 ||
+        store_optouts_get(a->st, j->m.user_id, outs, 64, &nouts, &e) < 0) {
+        json_decref(vars);
+        json_decref(attrs);
+        sched_fail(s, &e);
+        job_end(s, j);
+        return;
+    }
     policy_chan pcs[SCHED_MAX_CHANNELS];
-    for (int i = 0; i < s->nchans; i++)
-        pcs[i] = (policy_chan){s->chans[i].c->name, 1, s->chans[i].c->paused_until};
-    policy_input in = {&j->m, &j->u, t, pcs, s->nchans, now};
+    for (int i = 0; i < s->nchans; i++) {
+        chan *c = s->chans[i].c;
+        pcs[i] = (policy_chan){c->name, 1, c->paused_until, c->credits};
+        if (c->credits && tpl_has_section(t, c->name) && !j->credit_tid[0]) {
+            render_out ro;
+            if (render_channel(&rc, c->name, &ro, &e) == 0) {
+                const char *tid = render_get(&ro, "template_id");
+                snprintf(j->credit_tid, sizeof j->credit_tid, "%s", tid ? tid : "");
+                render_out_free(&ro);
+            }
+            if (j->credit_tid[0] &&
+                store_credits_get(a->st, j->m.user_id, j->credit_tid, &credits, &e) < 0) {
+                json_decref(vars);
+                json_decref(attrs);
+                sched_fail(s, &e);
+                job_end(s, j);
+                return;
+            }
+        }
+    }
+    json_t *ah = attrs ? json_object_get(attrs, "active_hour") : NULL;
+    int active_hour = -1;
+    if (json_is_string(ah)) {
+        char *end;
+        long h = strtol(json_string_value(ah), &end, 10);
+        if (!*end && end != json_string_value(ah) && h >= 0 && h <= 23)
+            active_hour = (int)h;
+    }
+    policy_input in = {
+        .m = &j->m, .u = &j->u, .t = t, .chans = pcs, .nchans = s->nchans, .now = now,
+        .sends = sends, .nsends = nsends, .optouts = outs, .noptouts = nouts,
+        .mp_template_id = j->credit_tid, .mp_credits = credits, .active_hour = active_hour,
+    };
     policy_decision d;
     policy_decide(&a->pol, &in, &d);
+    if (d.verdict != POLICY_SEND) {
+        json_decref(vars);
+        json_decref(attrs);
+    }
     switch (d.verdict) {
     case POLICY_EXPIRE:
         finish(s, j, "expired", "expired", NULL, d.code, d.reason, NULL);
@@ -180,13 +246,28 @@ void dlv_start(sched *s, store_msg *m)
         break;
     }
 
+    /* the decision and the cap reservation are one step: the next message to this user
+     * in the same batch sees the reservation. Transactional messages are not capped and
+     * do not count toward caps. */
+    const policy_class *pk = policy_class_find(&a->pol, j->m.klass);
+    if (pk && pk->capped) {
+        if (sched_tx(s) < 0 ||
+            store_send_reserve(a->st, j->m.user_id, j->m.id, d.channel, now, &e) < 0) {
+            if (!s->failed)
+                sched_fail(s, &e);
+            json_decref(vars);
+            json_decref(attrs);
+            job_end(s, j);
+            return;
+        }
+        j->reserved = 1;
+    }
     sched_chan *sc = sched_chan_find(s, d.channel);
-    json_t *vars = parse_obj(j->m.vars), *attrs = parse_obj(j->u.attrs);
-    render_ctx rc = {t, vars, attrs, j->u.user_id, j->u.tier, j->u.segment};
     int rr = render_channel(&rc, d.channel, &j->f, &e);
     json_decref(vars);
     json_decref(attrs);
     if (rr < 0) {
+        settle(s, j, 0);
         finish(s, j, "failed", "failed", d.channel, "render", e.msg, NULL);
         s->stats.failed++;
         job_end(s, j);
@@ -215,6 +296,22 @@ static void build_and_park(sched *s, job *j, const char *token)
 {
     cherr e;
     chan *c = j->c;
+    /* opt-outs are checked at send time, not only at decision time */
+    store_optout outs[64];
+    int nouts = 0;
+    if (store_optouts_get(s->a->st, j->m.user_id, outs, 64, &nouts, &e) < 0) {
+        sched_fail(s, &e);
+        return;
+    }
+    const store_optout *op = policy_optout_match(&s->a->pol, j->m.klass, c->name, outs, nouts);
+    if (op) {
+        chan_outcome oc = {0};
+        chan_outcome_set(&oc, CHAN_REFUSED, "optout", "opted out of %s (%s) just before the send",
+                         strcmp(op->channel, "*") ? op->channel : "every channel", op->source);
+        oc.recipient = 1;
+        handle_outcome(s, j, &oc);
+        return;
+    }
     if (token)
         snprintf(j->token, sizeof j->token, "%s", token);
     if (c->ops->build(c, &j->cm, token, tu_now(), &j->req, &e) < 0) {
@@ -349,6 +446,28 @@ static void release_slot(sched *s, job *j)
         dlv_pump(s, sc);
 }
 
+/* The provider says the user cannot receive this: no subscription credit left for a
+ * credit channel, else an opt-out of the channel recorded as coming from the provider. */
+static void record_refusal(sched *s, job *j, const chan *c, const chan_outcome *o, int64_t now)
+{
+    cherr e;
+    if (sched_tx(s) < 0)
+        return;
+    int rc;
+    if (c->credits && j->credit_tid[0]) {
+        rc = store_credits_add(s->a->st, j->m.user_id, j->credit_tid, 0, 1, now, &e);
+    } else {
+        store_optout op = {.at = now};
+        snprintf(op.channel, sizeof op.channel, "%s", c->name);
+        snprintf(op.category, sizeof op.category, "*");
+        snprintf(op.source, sizeof op.source, "provider");
+        snprintf(op.reason, sizeof op.reason, "%s %s", c->name, o->code);
+        rc = store_optout_put(s->a->st, j->m.user_id, &op, &e);
+    }
+    if (rc < 0)
+        sched_fail(s, &e);
+}
+
 static void retry_or_fail(sched *s, job *j, const chan_outcome *o, const char *chname,
                           const chan *c)
 {
@@ -382,7 +501,9 @@ static void handle_outcome(sched *s, job *j, const chan_outcome *o)
     int64_t now = tu_now();
     char why[400];
 
+    cherr e;
     if (!c) {   /* the channel was removed by SIGHUP while this job waited */
+        settle(s, j, 0);
         reschedule(s, j, now, NULL, NULL, NULL, NULL);
         job_end(s, j);
         return;
@@ -404,6 +525,7 @@ static void handle_outcome(sched *s, job *j, const chan_outcome *o)
         j->c = NULL;
         sched_chan_idle(s, c);
         if (!sc) {
+            settle(s, j, 0);
             reschedule(s, j, now, NULL, NULL, NULL, NULL);
             job_end(s, j);
             return;
@@ -418,6 +540,12 @@ static void handle_outcome(sched *s, job *j, const chan_outcome *o)
         return;
     }
     release_slot(s, j);
+    settle(s, j, o->cls == CHAN_OK);
+    if (o->cls == CHAN_OK && c->credits && j->credit_tid[0] && sched_tx(s) == 0 &&
+        store_credits_add(s->a->st, j->m.user_id, j->credit_tid, -1, 0, now, &e) < 0)
+        sched_fail(s, &e);
+    if (o->cls == CHAN_REFUSED && strcmp(o->code, "optout"))
+        record_refusal(s, j, c, o, now);
 
     switch (o->cls) {
     case CHAN_OK: {
@@ -489,6 +617,7 @@ void dlv_release_chan(sched *s, sched_chan *sc)
         job *j = sc->head;
         sc->head = j->next;
         sc->waiting--;
+        settle(s, j, 0);
         if (sched_tx(s) == 0 && store_reschedule(s->a->st, &j->m, j->m.due_at, &e) < 0)
             sched_fail(s, &e);
         job_end(s, j);

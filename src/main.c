@@ -15,8 +15,11 @@ static const struct {
     {"enqueue", cmd_enqueue, "queue one message for one user"},
     {"cancel", cmd_cancel, "remove pending messages by key or by user + tag"},
     {"show", cmd_show, "a message's state and history"},
+    {"preview", cmd_preview, "the request each channel would send for a template"},
     {"log", cmd_log, "print the audit log"},
     {"run", cmd_run, "the scheduler"},
+    {"optout", cmd_optout, "opt a user out (add, remove, list)"},
+    {"credits", cmd_credits, "mini-program subscription credits (grant, show)"},
 };
 
 static void usage(FILE *fp)

@@ -1,25 +1,77 @@
-/* policy.c — the decision for one message at one instant (see policy.h). */
+/* policy.c — the decision for one message at one instant (see policy.h for the rules
+ * and their order). Each rule is a function that either decides or lets the next one. */
 #include "policy.h"
 
+#include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "channel.h"
 #include "timeutil.h"
+#include "tz.h"
 
 /* Shipped tier defaults (also written out in etc/chuda.conf.example). */
 static const struct {
-    const char *name, *channels;
+    const char *name, *channels, *cap;
 } default_tiers[] = {
-    {"high_value", "wecom, mp_subscribe, oa_template, sms"},
-    {"potential", "mp_subscribe, oa_template, sms"},
-    {"new", "mp_subscribe, oa_template, wecom"},
-    {"dormant", "oa_template, sms"},
-    {"churned", "sms"},
+    {"high_value", "wecom, mp_subscribe, oa_template, sms", "5/7d"},
+    {"potential", "mp_subscribe, oa_template, sms", "3/7d"},
+    {"new", "mp_subscribe, oa_template, wecom", "3/7d"},
+    {"dormant", "oa_template, sms", "2/30d"},
+    {"churned", "sms", "1/30d"},
 };
 
-static int parse_channels(policy_tier *t, const char *list, const char *where, cherr *e)
+static const struct {
+    const char *name, *on_cap, *category;
+    int capped;
+} default_classes[] = {
+    {"transactional", "defer", "service", 0},
+    {"lifecycle", "defer", "marketing", 1},
+    {"marketing", "drop", "marketing", 1},
+};
+
+#define CHINA_TZ "Asia/Shanghai"
+
+/* ---- config ---------------------------------------------------------------------- */
+
+int policy_parse_cap(const char *s, policy_cap *c, cherr *e)
+{
+    char *end;
+    long n = strtol(s, &end, 10);
+    if (end == s || *end != '/' || n < 0 || n > 100000)
+        return err_set(e, "cap '%s': expected N/DURATION, e.g. 3/7d", s);
+    if (tu_parse_duration(end + 1, &c->window_ms, e) < 0 || c->window_ms <= 0)
+        return err_set(e, "cap '%s': expected N/DURATION, e.g. 3/7d", s);
+    c->n = (int)n;
+    return 0;
+}
+
+static int parse_hhmm(const char *s, int *min)
+{
+    if (!isdigit((unsigned char)s[0]) || !isdigit((unsigned char)s[1]) || s[2] != ':' ||
+        !isdigit((unsigned char)s[3]) || !isdigit((unsigned char)s[4]))
+        return -1;
+    int h = (s[0] - '0') * 10 + s[1] - '0', m = (s[3] - '0') * 10 + s[4] - '0';
+    if (h > 24 || m > 59 || (h == 24 && m))
+        return -1;
+    *min = h * 60 + m;
+    return 0;
+}
+
+int policy_parse_hours(const char *s, policy_hours *h, cherr *e)
+{
+    memset(h, 0, sizeof *h);
+    if (!strcmp(s, "none") || !strcmp(s, "off"))
+        return 0;
+    if (strlen(s) != 11 || s[5] != '-' || parse_hhmm(s, &h->start) < 0 ||
+        parse_hhmm(s + 6, &h->end) < 0 || h->start == h->end)
+        return err_set(e, "hours '%s': expected HH:MM-HH:MM (e.g. 23:00-08:00) or none", s);
+    h->set = 1;
+    return 0;
+}
+
+static int parse_channels(policy_tier *t, const char *list, cherr *e)
 {
     t->nchannels = 0;
     const char *p = list;
@@ -31,18 +83,16 @@ static int parse_channels(policy_tier *t, const char *list, const char *where, c
         const char *q = p;
         while (*q && *q != ',' && *q != ' ')
             q++;
-        if (t->nchannels == POLICY_MAX_CHANNELS)
-            return err_set(e, "%s: more than %d channels", where, POLICY_MAX_CHANNELS);
         size_t len = (size_t)(q - p);
+        if (t->nchannels == POLICY_MAX_CHANNELS)
+            return err_set(e, "more than %d channels", POLICY_MAX_CHANNELS);
         if (len >= sizeof t->channels[0])
-            return err_set(e, "%s: channel name too long", where);
-        memcpy(t->channels[t->nchannels], p, len);
-        t->channels[t->nchannels][len] = '\0';
-        if (!chan_ops_find(t->channels[t->nchannels]) &&
-            strcmp(t->channels[t->nchannels], "oa_template") &&
-            strcmp(t->channels[t->nchannels], "sms") && strcmp(t->channels[t->nchannels], "wecom") &&
-            strcmp(t->channels[t->nchannels], "wecom_robot"))
-            return err_set(e, "%s: unknown channel '%s'", where, t->channels[t->nchannels]);
+            return err_set(e, "channel name too long");
+        char *name = t->channels[t->nchannels];
+        memcpy(name, p, len);
+        name[len] = '\0';
+        if (!chan_ops_find(name))
+            return err_set(e, "unknown channel '%s'", name);
         t->nchannels++;
         p = q;
     }
@@ -67,6 +117,13 @@ typedef struct load_ctx {
     cherr *e;
 } load_ctx;
 
+/* "file:12: [tier.x] cap: " in front of a value error */
+static int where(const config *cfg, const char *section, const char *key, cherr *e)
+{
+    return err_prefix(e, "%s:%d: [%s] %s: ", cfg->ini.path ? cfg->ini.path : "config",
+                      cfg_line(cfg, section, key), section, key);
+}
+
 static int load_tier(const char *section, void *arg)
 {
     load_ctx *lc = arg;
@@ -74,13 +131,74 @@ static int load_tier(const char *section, void *arg)
     policy_tier *t = (policy_tier *)policy_tier_find(lc->p, name);
     if (!t && !(t = add_tier(lc->p, name)))
         return err_set(lc->e, "out of memory");
-    const char *ch = cfg_str(lc->cfg, section, "channels", NULL);
-    if (ch) {
-        char where[128];
-        snprintf(where, sizeof where, "%s:%d: [%s] channels",
-                 lc->cfg->ini.path ? lc->cfg->ini.path : "config",
-                 cfg_line(lc->cfg, section, "channels"), section);
-        return parse_channels(t, ch, where, lc->e);
+    const char *v;
+    if ((v = cfg_str(lc->cfg, section, "channels", NULL)) && parse_channels(t, v, lc->e) < 0)
+        return where(lc->cfg, section, "channels", lc->e);
+    if ((v = cfg_str(lc->cfg, section, "cap", NULL)) && policy_parse_cap(v, &t->cap, lc->e) < 0)
+        return where(lc->cfg, section, "cap", lc->e);
+    if ((v = cfg_str(lc->cfg, section, "quiet_hours", NULL))) {
+        if (policy_parse_hours(v, &t->quiet, lc->e) < 0)
+            return where(lc->cfg, section, "quiet_hours", lc->e);
+        t->has_quiet = 1;
+    }
+    for (size_t i = 0; i < lc->cfg->ini.n; i++) {
+        const inif_entry *en = &lc->cfg->ini.v[i];
+        if (strcmp(en->section, section) || strncmp(en->key, "cap.", 4))
+            continue;
+        const char *ch = en->key + 4;
+        if (!chan_ops_find(ch))
+            return err_set(lc->e, "%s:%d: [%s] %s: unknown channel '%s'", lc->cfg->ini.path,
+                           en->line, section, en->key, ch);
+        if (t->nchcap == POLICY_MAX_CHANNELS)
+            return err_set(lc->e, "%s:%d: too many per-channel caps", lc->cfg->ini.path, en->line);
+        if (policy_parse_cap(en->value, &t->chcap[t->nchcap], lc->e) < 0)
+            return where(lc->cfg, section, en->key, lc->e);
+        snprintf(t->capch[t->nchcap], sizeof t->capch[0], "%s", ch);
+        t->nchcap++;
+    }
+    return 0;
+}
+
+static int load_classes(policy *p, const config *cfg, cherr *e)
+{
+    for (int i = 0; i < 3; i++) {
+        policy_class *k = &p->classes[i];
+        char section[32];
+        snprintf(k->name, sizeof k->name, "%s", default_classes[i].name);
+        snprintf(section, sizeof section, "class.%s", k->name);
+        k->capped = default_classes[i].capped;
+        const char *oc = cfg_str(cfg, section, "on_cap", default_classes[i].on_cap);
+        if (strcmp(oc, "defer") && strcmp(oc, "drop")) {
+            err_set(e, "'%s' is not defer or drop", oc);
+            return where(cfg, section, "on_cap", e);
+        }
+        k->on_cap_drop = !strcmp(oc, "drop");
+        const char *cat = cfg_str(cfg, section, "category", default_classes[i].category);
+        if (strcmp(cat, "marketing") && strcmp(cat, "service")) {
+            err_set(e, "'%s' is not marketing or service", cat);
+            return where(cfg, section, "category", e);
+        }
+        snprintf(k->category, sizeof k->category, "%s", cat);
+        const char *q = cfg_str(cfg, section, "quiet_hours", NULL);
+        if (!k->capped && !q)
+            q = "none";   /* transactional is never held by quiet hours */
+        if (q) {
+            if (policy_parse_hours(q, &k->quiet, e) < 0)
+                return where(cfg, section, "quiet_hours", e);
+            k->has_quiet = 1;
+        }
+    }
+    static const char *const known[] = {"transactional", "lifecycle", "marketing"};
+    for (size_t i = 0; i < cfg->ini.n; i++) {
+        const char *s = cfg->ini.v[i].section;
+        if (strncmp(s, "class.", 6))
+            continue;
+        int ok = 0;
+        for (int k = 0; k < 3; k++)
+            ok |= !strcmp(s + 6, known[k]);
+        if (!ok)
+            return err_set(e, "%s:%d: unknown class [%s] (transactional, lifecycle, marketing)",
+                           cfg->ini.path, cfg->ini.v[i].line, s);
     }
     return 0;
 }
@@ -90,17 +208,37 @@ int policy_load(policy *p, const config *cfg, cherr *e)
     memset(p, 0, sizeof *p);
     for (size_t i = 0; i < sizeof default_tiers / sizeof default_tiers[0]; i++) {
         policy_tier *t = add_tier(p, default_tiers[i].name);
-        if (!t || parse_channels(t, default_tiers[i].channels, "default tier", e) < 0) {
+        if (!t || parse_channels(t, default_tiers[i].channels, e) < 0 ||
+            policy_parse_cap(default_tiers[i].cap, &t->cap, e) < 0) {
             policy_free(p);
             return t ? -1 : err_set(e, "out of memory");
         }
     }
     load_ctx lc = {p, cfg, e};
-    if (cfg_each_section(cfg, "tier.", load_tier, &lc) < 0) {
-        policy_free(p);
-        return -1;
+    if (cfg_each_section(cfg, "tier.", load_tier, &lc) < 0 || load_classes(p, cfg, e) < 0)
+        goto fail;
+    if (policy_parse_hours(cfg_str(cfg, "policy", "quiet_hours", "23:00-08:00"), &p->quiet, e) < 0) {
+        where(cfg, "policy", "quiet_hours", e);
+        goto fail;
     }
+    if (policy_parse_hours(cfg_str(cfg, "policy", "marketing_sms_hours", "08:00-22:00"),
+                           &p->marketing_sms, e) < 0) {
+        where(cfg, "policy", "marketing_sms_hours", e);
+        goto fail;
+    }
+    if (cfg_duration(cfg, "policy", "quiet_release_spread", "30m", &p->quiet_spread, e) < 0)
+        goto fail;
+    const char *tz = cfg_str(cfg, "chuda", "default_tz", CHINA_TZ);
+    if (!tz_valid(tz)) {
+        err_set(e, "'%s' is not an IANA time zone", tz);
+        where(cfg, "chuda", "default_tz", e);
+        goto fail;
+    }
+    snprintf(p->default_tz, sizeof p->default_tz, "%s", tz);
     return 0;
+fail:
+    policy_free(p);
+    return -1;
 }
 
 void policy_free(policy *p)
@@ -111,9 +249,17 @@ void policy_free(policy *p)
 
 const policy_tier *policy_tier_find(const policy *p, const char *name)
 {
-    for (int i = 0; i < p->ntiers; i++)
+    for (int i = 0; name && i < p->ntiers; i++)
         if (!strcmp(p->tiers[i].name, name))
             return &p->tiers[i];
+    return NULL;
+}
+
+const policy_class *policy_class_find(const policy *p, const char *name)
+{
+    for (int i = 0; name && i < 3; i++)
+        if (!strcmp(p->classes[i].name, name))
+            return &p->classes[i];
     return NULL;
 }
 
@@ -123,6 +269,19 @@ void policy_tier_names(const policy *p, char *out, size_t len)
     out[0] = '\0';
     for (int i = 0; i < p->ntiers && used < len; i++)
         used += (size_t)snprintf(out + used, len - used, "%s%s", i ? ", " : "", p->tiers[i].name);
+}
+
+int64_t policy_history(const policy *p)
+{
+    int64_t w = 0;
+    for (int i = 0; i < p->ntiers; i++) {
+        if (p->tiers[i].cap.window_ms > w)
+            w = p->tiers[i].cap.window_ms;
+        for (int k = 0; k < p->tiers[i].nchcap; k++)
+            if (p->tiers[i].chcap[k].window_ms > w)
+                w = p->tiers[i].chcap[k].window_ms;
+    }
+    return w;
 }
 
 int policy_in_list(const char *list, const char *channel)
@@ -138,6 +297,248 @@ int policy_in_list(const char *list, const char *channel)
     return 0;
 }
 
+/* ---- helpers for the rules --------------------------------------------------------- */
+
+static const char *user_zone(const policy *p, const store_user *u)
+{
+    return u->tz && *u->tz && tz_valid(u->tz) ? u->tz : p->default_tz;
+}
+
+static int in_window(const policy_hours *h, int minute)
+{
+    if (!h->set)
+        return 0;
+    if (h->start < h->end)
+        return minute >= h->start && minute < h->end;
+    return minute >= h->start || minute < h->end;   /* wraps midnight */
+}
+
+static char *hhmm(int min, char *out)
+{
+    snprintf(out, 8, "%02d:%02d", (min / 60) % 24, min % 60);
+    return out;
+}
+
+/* A stable spread in [0, spread) for a message, so released messages do not all fire
+ * at the window's end. */
+static int64_t spread_for(int64_t id, int64_t spread)
+{
+    if (spread <= 0)
+        return 0;
+    uint64_t h = (uint64_t)id * 0x9E3779B97F4A7C15ULL;
+    h ^= h >> 29;
+    return (int64_t)(h % (uint64_t)spread);
+}
+
+/* Sends in [now - window, now] (for `channel`, or all when NULL): count, and when the
+ * cap frees again (the send that must age out + window). */
+static int window_count(const policy_input *in, const char *channel, const policy_cap *cap,
+                        int64_t *oldest, int64_t *next_free)
+{
+    int64_t since = in->now - cap->window_ms;
+    int n = 0, first = -1;
+    for (int i = 0; i < in->nsends; i++) {
+        if (in->sends[i].at < since || in->sends[i].at > in->now)
+            continue;
+        if (channel && strcmp(in->sends[i].channel, channel))
+            continue;
+        if (first < 0)
+            first = i;
+        n++;
+    }
+    *oldest = first >= 0 ? in->sends[first].at : 0;
+    *next_free = 0;
+    if (cap->n > 0 && n >= cap->n) {
+        /* the (n - cap + 1)-th oldest counted send must leave the window */
+        int need = n - cap->n, seen = 0;
+        for (int i = 0; i < in->nsends; i++) {
+            if (in->sends[i].at < since || in->sends[i].at > in->now)
+                continue;
+            if (channel && strcmp(in->sends[i].channel, channel))
+                continue;
+            if (seen++ == need) {
+                *next_free = in->sends[i].at + cap->window_ms + 1;
+                break;
+            }
+        }
+    }
+    return n;
+}
+
+static void fmt_window(const policy_cap *c, char *out, size_t len)
+{
+    if (c->window_ms % TU_DAY == 0)
+        snprintf(out, len, "%d/%lldd", c->n, (long long)(c->window_ms / TU_DAY));
+    else if (c->window_ms % TU_HOUR == 0)
+        snprintf(out, len, "%d/%lldh", c->n, (long long)(c->window_ms / TU_HOUR));
+    else
+        snprintf(out, len, "%d/%llds", c->n, (long long)(c->window_ms / TU_SEC));
+}
+
+/* "cap 3/7d reached: 3 sends since 2026-11-17T10:02Z, next free 2026-11-24T10:02Z" */
+static void cap_reason(char *out, size_t len, const char *what, const policy_cap *c, int n,
+                       int64_t oldest, int64_t next_free)
+{
+    char w[32], t1[32], t2[32];
+    fmt_window(c, w, sizeof w);
+    snprintf(out, len, "%s %s reached: %d sends since %s, next free %s", what, w, n,
+             tu_format_min(oldest, t1, sizeof t1), tu_format_min(next_free, t2, sizeof t2));
+}
+
+static const store_optout *match_optout(const store_optout *v, int n, const char *channel,
+                                       const char *category)
+{
+    for (int i = 0; i < n; i++) {
+        const store_optout *o = &v[i];
+        int ch = !strcmp(o->channel, "*") || (channel && !strcmp(o->channel, channel));
+        int cat = !strcmp(o->category, "*") || !strcmp(o->category, category);
+        if (!channel && strcmp(o->channel, "*"))
+            continue;
+        if (ch && cat)
+            return o;
+    }
+    return NULL;
+}
+
+static const store_optout *opted_out(const policy_input *in, const char *channel,
+                                     const char *category)
+{
+    return match_optout(in->optouts, in->noptouts, channel, category);
+}
+
+const store_optout *policy_optout_match(const policy *p, const char *klass, const char *channel,
+                                        const store_optout *v, int n)
+{
+    const policy_class *k = policy_class_find(p, klass);
+    return match_optout(v, n, channel, k ? k->category : "marketing");
+}
+
+static void optout_text(const store_optout *o, char *out, size_t len)
+{
+    char t[32];
+    snprintf(out, len, "opted out%s%s%s%s since %s (%s%s%s)", strcmp(o->channel, "*") ? " of " : "",
+             strcmp(o->channel, "*") ? o->channel : "", strcmp(o->category, "*") ? ", " : "",
+             strcmp(o->category, "*") ? o->category : "", tu_format_min(o->at, t, sizeof t),
+             o->source, o->reason[0] ? ": " : "", o->reason);
+}
+
+static void defer(policy_decision *d, int64_t until, const char *code)
+{
+    d->verdict = POLICY_DEFER;
+    d->until = until;
+    snprintf(d->code, sizeof d->code, "%s", code);
+}
+
+/* ---- the rules ----------------------------------------------------------------------- */
+
+/* 1. */
+static int rule_expiry(const policy_input *in, policy_decision *d)
+{
+    if (!in->m->expires_at || in->now < in->m->expires_at)
+        return 0;
+    char t[32];
+    d->verdict = POLICY_EXPIRE;
+    snprintf(d->code, sizeof d->code, "expired");
+    snprintf(d->reason, sizeof d->reason, "expired at %s before it could be sent",
+             tu_format_min(in->m->expires_at, t, sizeof t));
+    return 1;
+}
+
+/* 2. */
+static int rule_global_optout(const policy_class *k, const policy_input *in, policy_decision *d)
+{
+    const store_optout *o = opted_out(in, NULL, k->category);
+    if (!o)
+        return 0;
+    char why[256];
+    optout_text(o, why, sizeof why);
+    d->verdict = POLICY_SUPPRESS;
+    snprintf(d->code, sizeof d->code, "optout");
+    snprintf(d->reason, sizeof d->reason, "%s", why);
+    return 1;
+}
+
+static const policy_hours *quiet_for(const policy *p, const policy_class *k,
+                                     const policy_tier *t)
+{
+    if (k->has_quiet)
+        return &k->quiet;
+    if (t && t->has_quiet)
+        return &t->quiet;
+    return &p->quiet;
+}
+
+/* 3. */
+static int rule_quiet_hours(const policy *p, const policy_class *k, const policy_tier *t,
+                            const policy_input *in, policy_decision *d)
+{
+    const policy_hours *q = quiet_for(p, k, t);
+    if (!q->set)
+        return 0;
+    const char *zone = user_zone(p, in->u);
+    tz_local l;
+    tz_to_local(zone, in->now, &l);
+    int minute = l.hour * 60 + l.min;
+    if (!in_window(q, minute))
+        return 0;
+    int64_t end = tz_next_wall(zone, in->now, q->end / 60 % 24, q->end % 60);
+    int64_t until = end + spread_for(in->m->id, p->quiet_spread);
+    char a[8], b[8], c[8], tu[32];
+    defer(d, until, "quiet_hours");
+    snprintf(d->reason, sizeof d->reason, "quiet hours %s-%s in %s (local %s): deferred to %s",
+             hhmm(q->start, a), hhmm(q->end, b), zone, hhmm(minute, c),
+             tu_format_min(until, tu, sizeof tu));
+    return 1;
+}
+
+/* 4. */
+static int rule_best_time(const policy *p, const policy_class *k, const policy_tier *t,
+                          const policy_input *in, policy_decision *d)
+{
+    if (!in->m->window || strcmp(in->m->window, "best") || in->active_hour < 0)
+        return 0;
+    const char *zone = user_zone(p, in->u);
+    tz_local l;
+    tz_to_local(zone, in->now, &l);
+    if (l.hour == in->active_hour)
+        return 0;
+    /* an active hour inside quiet hours would never be reached: ignore it */
+    if (in_window(quiet_for(p, k, t), in->active_hour * 60))
+        return 0;
+    int64_t at = tz_next_wall(zone, in->now, in->active_hour, 0);
+    if (in->m->expires_at && at >= in->m->expires_at)
+        return 0;   /* no occurrence before expiry: send now */
+    char tu[32];
+    defer(d, at, "best_time");
+    snprintf(d->reason, sizeof d->reason, "best time: user is most active at %02d:00 %s, "
+             "deferred to %s", in->active_hour, zone, tu_format_min(at, tu, sizeof tu));
+    return 1;
+}
+
+/* 5. */
+static int rule_tier_cap(const policy_class *k, const policy_tier *t, const policy_input *in,
+                         policy_decision *d)
+{
+    if (!k->capped || !t || t->cap.n <= 0)
+        return 0;
+    int64_t oldest, next_free;
+    int n = window_count(in, NULL, &t->cap, &oldest, &next_free);
+    if (n < t->cap.n)
+        return 0;
+    char why[256];
+    cap_reason(why, sizeof why, "cap", &t->cap, n, oldest, next_free);
+    if (k->on_cap_drop) {
+        d->verdict = POLICY_SUPPRESS;
+        snprintf(d->code, sizeof d->code, "cap");
+        snprintf(d->reason, sizeof d->reason, "%s; %s messages are dropped at the cap", why,
+                 k->name);
+    } else {
+        defer(d, next_free, "cap");
+        snprintf(d->reason, sizeof d->reason, "%s", why);
+    }
+    return 1;
+}
+
 static const policy_chan *chan_state(const policy_input *in, const char *name)
 {
     for (int i = 0; i < in->nchans; i++)
@@ -146,75 +547,126 @@ static const policy_chan *chan_state(const policy_input *in, const char *name)
     return NULL;
 }
 
-/* Can the user be reached on `ch` now? 1 yes; 0 no, with why appended to `why`. */
-static int channel_usable(const policy_input *in, const char *ch, int64_t *paused, char *why,
+/* Can the user be reached on `ch` now? 1 yes; 0 no, with why appended to `why` and
+ * *later set when it will be possible at a known time (0: not for this message). */
+static int channel_usable(const policy *p, const policy_class *k, const policy_tier *t,
+                          const policy_input *in, const char *ch, int64_t *later, char *why,
                           size_t wlen)
 {
     size_t used = strlen(why);
+    char *w = why + used;
+    size_t left = wlen - used;
     const char *sep = used ? "; " : "";
     const policy_chan *st = chan_state(in, ch);
     const chan_ops *ops = chan_ops_find(ch);
+    *later = 0;
     if (!st || !st->configured || !ops) {
-        snprintf(why + used, wlen - used, "%s%s: not configured", sep, ch);
+        snprintf(w, left, "%s%s: not configured", sep, ch);
         return 0;
     }
     if (!tpl_has_section(in->t, ch)) {
-        snprintf(why + used, wlen - used, "%s%s: template has no [%s] section", sep, ch, ch);
+        snprintf(w, left, "%s%s: template has no [%s] section", sep, ch, ch);
         return 0;
     }
     if (!chan_address(ops, in->u)) {
-        snprintf(why + used, wlen - used, "%s%s: user has no %s", sep, ch, ops->address);
+        snprintf(w, left, "%s%s: user has no %s", sep, ch, ops->address);
         return 0;
     }
     if (in->m->skip && policy_in_list(in->m->skip, ch)) {
-        snprintf(why + used, wlen - used, "%s%s: refused earlier for this message", sep, ch);
+        snprintf(w, left, "%s%s: refused earlier for this message", sep, ch);
+        return 0;
+    }
+    const store_optout *o = opted_out(in, ch, k->category);
+    if (o) {
+        char ot[200];
+        optout_text(o, ot, sizeof ot);
+        snprintf(w, left, "%s%s: %s", sep, ch, ot);
+        return 0;
+    }
+    if (st->credits && in->mp_credits <= 0) {
+        snprintf(w, left, "%s%s: no subscription credit for %s (%s)", sep, ch,
+                 in->mp_template_id ? in->mp_template_id : "?",
+                 in->mp_credits < 0 ? "never granted" : "all used");
         return 0;
     }
     if (st->paused_until > in->now) {
-        char t[32];
-        snprintf(why + used, wlen - used, "%s%s: paused by provider until %s", sep, ch,
-                 tu_format_min(st->paused_until, t, sizeof t));
-        if (!*paused || st->paused_until < *paused)
-            *paused = st->paused_until;
+        char tt[32];
+        snprintf(w, left, "%s%s: paused by provider until %s", sep, ch,
+                 tu_format_min(st->paused_until, tt, sizeof tt));
+        *later = st->paused_until;
         return 0;
+    }
+    for (int i = 0; k->capped && t && i < t->nchcap; i++) {
+        if (strcmp(t->capch[i], ch))
+            continue;
+        int64_t oldest, next_free;
+        int n = window_count(in, ch, &t->chcap[i], &oldest, &next_free);
+        if (n >= t->chcap[i].n) {
+            char what[48], cr[200];
+            snprintf(what, sizeof what, "cap.%s", ch);
+            cap_reason(cr, sizeof cr, what, &t->chcap[i], n, oldest, next_free);
+            snprintf(w, left, "%s%s: %s", sep, ch, cr);
+            *later = k->on_cap_drop ? 0 : next_free;
+            return 0;
+        }
+    }
+    if (!strcmp(ch, "sms") && !strcmp(k->name, "marketing") && p->marketing_sms.set) {
+        tz_local l;
+        tz_to_local(CHINA_TZ, in->now, &l);
+        int minute = l.hour * 60 + l.min;
+        /* marketing_sms is the window in which sending is allowed */
+        if (!in_window(&p->marketing_sms, minute)) {
+            char a[8], b[8];
+            *later = tz_next_wall(CHINA_TZ, in->now, p->marketing_sms.start / 60,
+                                  p->marketing_sms.start % 60);
+            snprintf(w, left, "%s%s: marketing SMS only %s-%s China time", sep, ch,
+                     hhmm(p->marketing_sms.start, a), hhmm(p->marketing_sms.end, b));
+            return 0;
+        }
     }
     return 1;
 }
 
-/* The channel: the message's own restriction, else the tier's ordered list. */
-static void choose_channel(const policy *p, const policy_input *in, policy_decision *d)
+/* 6. */
+static void choose_channel(const policy *p, const policy_class *k, const policy_tier *t,
+                           const policy_input *in, policy_decision *d)
 {
-    char why[400] = "";
-    int64_t paused = 0;
+    char why[520] = "";
+    int64_t soonest = 0, later;
+    const char *only[1];
+    const char *const *list;
+    int n;
     if (in->m->channel && *in->m->channel) {
-        if (channel_usable(in, in->m->channel, &paused, why, sizeof why)) {
-            d->verdict = POLICY_SEND;
-            snprintf(d->channel, sizeof d->channel, "%s", in->m->channel);
-            return;
-        }
+        only[0] = in->m->channel;
+        list = only;
+        n = 1;
+    } else if (t) {
+        static const char *names[POLICY_MAX_CHANNELS];
+        for (int i = 0; i < t->nchannels; i++)
+            names[i] = t->channels[i];
+        list = names;
+        n = t->nchannels;
     } else {
-        const policy_tier *t = policy_tier_find(p, in->u->tier);
-        if (!t) {
-            d->verdict = POLICY_SUPPRESS;
-            snprintf(d->code, sizeof d->code, "unknown_tier");
-            snprintf(d->reason, sizeof d->reason, "user's tier '%s' is not configured",
-                     in->u->tier);
+        d->verdict = POLICY_SUPPRESS;
+        snprintf(d->code, sizeof d->code, "unknown_tier");
+        snprintf(d->reason, sizeof d->reason, "user's tier '%s' is not configured",
+                 in->u->tier ? in->u->tier : "");
+        return;
+    }
+    for (int i = 0; i < n; i++) {
+        if (channel_usable(p, k, t, in, list[i], &later, why, sizeof why)) {
+            d->verdict = POLICY_SEND;
+            snprintf(d->channel, sizeof d->channel, "%s", list[i]);
             return;
         }
-        for (int i = 0; i < t->nchannels; i++) {
-            if (channel_usable(in, t->channels[i], &paused, why, sizeof why)) {
-                d->verdict = POLICY_SEND;
-                snprintf(d->channel, sizeof d->channel, "%s", t->channels[i]);
-                return;
-            }
-        }
+        if (later && (!soonest || later < soonest))
+            soonest = later;
     }
-    if (paused) {
-        /* the only way left is paused: wait for it rather than give up */
-        d->verdict = POLICY_DEFER;
-        d->until = paused;
-        snprintf(d->code, sizeof d->code, "paused");
-        snprintf(d->reason, sizeof d->reason, "no channel now: %s", why);
+    if (soonest) {
+        char tu[32];
+        defer(d, soonest, "no_channel_now");
+        snprintf(d->reason, sizeof d->reason, "no channel now (%s); deferred to %s", why,
+                 tu_format_min(soonest, tu, sizeof tu));
         return;
     }
     d->verdict = POLICY_SUPPRESS;
@@ -225,22 +677,23 @@ static void choose_channel(const policy *p, const policy_input *in, policy_decis
 void policy_decide(const policy *p, const policy_input *in, policy_decision *d)
 {
     memset(d, 0, sizeof *d);
-    if (in->m->expires_at && in->now >= in->m->expires_at) {
-        char t[32];
-        d->verdict = POLICY_EXPIRE;
-        snprintf(d->code, sizeof d->code, "expired");
-        snprintf(d->reason, sizeof d->reason, "expired at %s before it could be sent",
-                 tu_format_min(in->m->expires_at, t, sizeof t));
-        return;
-    }
-    choose_channel(p, in, d);
+    const policy_class *k = policy_class_find(p, in->m->klass);
+    const policy_tier *t = policy_tier_find(p, in->u->tier);
+    if (!k)
+        k = &p->classes[1];
+    if (rule_expiry(in, d) || rule_global_optout(k, in, d) ||
+        rule_quiet_hours(p, k, t, in, d) || rule_best_time(p, k, t, in, d) ||
+        rule_tier_cap(k, t, in, d))
+        ;
+    else
+        choose_channel(p, k, t, in, d);
     if (d->verdict == POLICY_DEFER && in->m->expires_at && d->until >= in->m->expires_at) {
-        char t[32], why[sizeof d->reason];
-        memcpy(why, d->reason, sizeof why);
-        why[200] = '\0';
+        char tt[32], why[400];
+        memcpy(why, d->reason, sizeof why - 1);
+        why[sizeof why - 1] = '\0';
         d->verdict = POLICY_EXPIRE;
         snprintf(d->code, sizeof d->code, "expired");
         snprintf(d->reason, sizeof d->reason, "would wait past its expiry %s: %s",
-                 tu_format_min(in->m->expires_at, t, sizeof t), why);
+                 tu_format_min(in->m->expires_at, tt, sizeof tt), why);
     }
 }

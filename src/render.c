@@ -1,11 +1,234 @@
-/* render.c — placeholder expansion and section overrides (see render.h). */
+/* render.c — placeholder expansion, filters and section overrides (see render.h).
+ *
+ * A placeholder is parsed once into a name, an optional inline default and up to
+ * MAX_FILTERS filters; render_check runs the same parser at load time, so a template
+ * that loads never meets an unknown filter while sending. Character counts are
+ * Unicode code points (what the providers count); truncation cuts only between
+ * grapheme clusters, so a combining mark or an emoji modifier stays with its base. */
 #include "render.h"
 
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <utf8proc.h>
 
-#define MAX_DEPTH 8   /* copy keys may refer to copy keys, this deep */
+#include "timeutil.h"
+#include "tz.h"
+
+#define MAX_DEPTH 8         /* copy keys may refer to copy keys, this deep */
+#define MAX_PH 256          /* bytes between {{ and }} */
+#define MAX_FILTERS 4
+#define MAX_TRUNC 1000
+
+enum { F_TIME, F_YUAN, F_TRUNC };
+
+typedef struct rfilter {
+    int kind;
+    int n;                  /* trunc: the limit */
+    char arg[96];           /* time: the format */
+} rfilter;
+
+/* One parsed placeholder; `dflt` points into the text it was parsed from. */
+typedef struct ph {
+    char name[MAX_PH];
+    const char *dflt;
+    size_t dlen;
+    int has_dflt;
+    rfilter f[MAX_FILTERS];
+    int nf;
+} ph;
+
+/* One expansion: the context plus what the load-time (min) mode needs. */
+typedef struct rx {
+    const render_ctx *c;
+    const char *variant;    /* resolved: NULL = none */
+    int min;                /* variables render empty (render_channel_min) */
+    int dynamic;            /* a variable was used */
+    int origin;             /* line of the first copy key used at the top level */
+} rx;
+
+static const char *const filter_names[] = {"time", "date", "yuan", "trunc", "default"};
+
+/* ---- parsing placeholders --------------------------------------------------------- */
+
+static void trim(const char **s, size_t *n)
+{
+    while (*n && **s == ' ') {
+        (*s)++;
+        (*n)--;
+    }
+    while (*n && (*s)[*n - 1] == ' ')
+        (*n)--;
+}
+
+/* Does s[0..n) look like a filter: a lowercase word, optionally ":args"? Sets *wl. */
+static int filter_like(const char *s, size_t n, size_t *wl)
+{
+    size_t i = 0;
+    while (i < n && ((s[i] >= 'a' && s[i] <= 'z') || s[i] == '_' ||
+                     (i && s[i] >= '0' && s[i] <= '9')))
+        i++;
+    *wl = i;
+    return i > 0 && (i == n || s[i] == ':');
+}
+
+/* Edit distance with transpositions (optimal string alignment), for "did you mean";
+ * short ASCII words only. */
+static int distance(const char *a, size_t al, const char *b)
+{
+    size_t bl = strlen(b);
+    if (al > 15 || bl > 15)
+        return 99;
+    int d[16][16];
+    for (size_t i = 0; i <= al; i++)
+        d[i][0] = (int)i;
+    for (size_t j = 0; j <= bl; j++)
+        d[0][j] = (int)j;
+    for (size_t i = 1; i <= al; i++)
+        for (size_t j = 1; j <= bl; j++) {
+            int sub = d[i - 1][j - 1] + (a[i - 1] != b[j - 1]);
+            int del = d[i - 1][j] + 1, ins = d[i][j - 1] + 1;
+            d[i][j] = sub < del ? (sub < ins ? sub : ins) : (del < ins ? del : ins);
+            if (i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] &&
+                d[i - 2][j - 2] + 1 < d[i][j])
+                d[i][j] = d[i - 2][j - 2] + 1;
+        }
+    return d[al][bl];
+}
+
+static const char *near_filter(const char *w, size_t wl)
+{
+    for (size_t i = 0; i < sizeof filter_names / sizeof filter_names[0]; i++)
+        if (distance(w, wl, filter_names[i]) == 1)
+            return filter_names[i];
+    return NULL;
+}
+
+/* The conversions |time understands: %Y %y %m %d %e %H %M %S %a %z %F %R %%, and
+ * %-m %-d %-H without the leading zero. %a is the Chinese weekday (周一 … 周日). */
+static int time_format_check(const char *f, cherr *e)
+{
+    for (const char *p = f; *p; p++) {
+        if (*p != '%')
+            continue;
+        p++;
+        if (*p == '-') {
+            p++;
+            if (*p == 'm' || *p == 'd' || *p == 'H')
+                continue;
+            return err_set(e, "time: '%%-%c' is not a conversion (%%-m, %%-d, %%-H)", *p ? *p : ' ');
+        }
+        if (!*p || !strchr("YymdeHMSazFR%", *p))
+            return err_set(e, "time: unknown conversion '%%%c' (use %%Y %%y %%m %%d %%e %%H %%M "
+                              "%%S %%a %%z %%F %%R, or %%-m %%-d %%-H)", *p ? *p : ' ');
+    }
+    return 0;
+}
+
+/* Parse one filter segment `s` (trimmed, n bytes) into f. 1 = a filter, 0 = not
+ * filter-like at all, -1 = error. */
+static int parse_filter(const char *s, size_t n, rfilter *f, cherr *e)
+{
+    size_t wl;
+    if (!filter_like(s, n, &wl))
+        return 0;
+    const char *arg = wl < n ? s + wl + 1 : NULL;
+    size_t al = arg ? n - wl - 1 : 0;
+    memset(f, 0, sizeof *f);
+    if ((wl == 4 && !strncmp(s, "time", 4)) || (wl == 4 && !strncmp(s, "date", 4))) {
+        f->kind = F_TIME;
+        const char *dflt = s[0] == 't' ? "%Y-%m-%d %H:%M" : "%Y-%m-%d";
+        if (!arg) {
+            snprintf(f->arg, sizeof f->arg, "%s", dflt);
+            return 1;
+        }
+        if (al == 0 || al >= sizeof f->arg)
+            return err_set(e, "%.4s: the format must be 1 to %zu bytes", s, sizeof f->arg - 1);
+        memcpy(f->arg, arg, al);
+        f->arg[al] = '\0';
+        return time_format_check(f->arg, e) < 0 ? -1 : 1;
+    }
+    if (wl == 4 && !strncmp(s, "yuan", 4)) {
+        if (arg)
+            return err_set(e, "yuan takes no argument");
+        f->kind = F_YUAN;
+        return 1;
+    }
+    if (wl == 5 && !strncmp(s, "trunc", 5)) {
+        long v = 0;
+        size_t i = 0;
+        while (arg && i < al && arg[i] >= '0' && arg[i] <= '9' && v <= MAX_TRUNC)
+            v = v * 10 + (arg[i++] - '0');
+        if (!arg || i == 0 || i != al || v < 1 || v > MAX_TRUNC)
+            return err_set(e, "trunc needs a length from 1 to %d: trunc:N", MAX_TRUNC);
+        f->kind = F_TRUNC;
+        f->n = (int)v;
+        return 1;
+    }
+    const char *near = near_filter(s, wl);
+    if (near)
+        return err_set(e, "unknown filter '%.*s' (did you mean '%s'?)", (int)wl, s, near);
+    return err_set(e, "unknown filter '%.*s' (filters: time, date, yuan, trunc, default)",
+                   (int)wl, s);
+}
+
+/* Parse the text between {{ and }}. Errors: "empty placeholder", unknown filters. */
+static int ph_parse(const char *s, size_t n, ph *p, cherr *e)
+{
+    memset(p, 0, sizeof *p);
+    if (n >= MAX_PH)
+        return err_set(e, "placeholder longer than %d bytes", MAX_PH - 1);
+    const char *bar = memchr(s, '|', n);
+    const char *nm = s;
+    size_t nl = bar ? (size_t)(bar - s) : n;
+    trim(&nm, &nl);
+    if (!nl)
+        return err_set(e, "empty placeholder");
+    memcpy(p->name, nm, nl);
+    p->name[nl] = '\0';
+    for (int seg = 1; bar; seg++) {
+        const char *raw = bar + 1;
+        bar = memchr(raw, '|', n - (size_t)(raw - s));
+        size_t rl = bar ? (size_t)(bar - raw) : n - (size_t)(raw - s);
+        const char *t = raw;
+        size_t tl = rl;
+        trim(&t, &tl);
+        if (tl >= 8 && !strncmp(t, "default:", 8)) {
+            if (p->has_dflt)
+                return err_set(e, "'%s' has two defaults", p->name);
+            p->has_dflt = 1;
+            p->dflt = t + 8;
+            p->dlen = tl - 8;
+            continue;
+        }
+        size_t wl;
+        int looks = filter_like(t, tl, &wl);
+        /* a first segment that is not a filter is the inline default ({{name|朋友}}) */
+        if (seg == 1 && !p->has_dflt && (!looks || (wl == tl && !near_filter(t, wl) &&
+                                                    strncmp(t, "trunc", 5)))) {
+            cherr e2;
+            rfilter f;
+            if (!looks || parse_filter(t, tl, &f, &e2) < 0) {
+                p->has_dflt = 1;
+                p->dflt = raw;
+                p->dlen = rl;
+                continue;
+            }
+        }
+        if (p->nf == MAX_FILTERS)
+            return err_set(e, "more than %d filters on '%s'", MAX_FILTERS, p->name);
+        int r = parse_filter(t, tl, &p->f[p->nf], e);
+        if (r < 0)
+            return -1;
+        if (r == 0)
+            return err_set(e, "'%.*s' is not a filter (an inline default comes first, "
+                              "{{%s|default|filter}}, or write default:TEXT)", (int)tl, t,
+                           p->name);
+        p->nf++;
+    }
+    return 0;
+}
 
 int render_check(const char *src, cherr *e)
 {
@@ -14,24 +237,180 @@ int render_check(const char *src, cherr *e)
         const char *end = strstr(p + 2, "}}");
         if (!end)
             return err_set(e, "unclosed '{{'");
+        for (const char *r = p + 2; r < end; r++)
+            if (r[0] == '{' && r[1] == '{')
+                return err_set(e, "'{{' inside a placeholder");
         const char *q = p + 2;
         while (q < end && *q == ' ')
             q++;
         if (q == end || *q == '|')
             return err_set(e, "empty placeholder '{{}}'");
-        for (const char *r = p + 2; r < end; r++)
-            if (r[0] == '{' && r[1] == '{')
-                return err_set(e, "'{{' inside a placeholder");
+        ph h;
+        if (ph_parse(p + 2, (size_t)(end - p - 2), &h, e) < 0)
+            return -1;
         p = end + 2;
     }
     return 0;
 }
 
-/* Value of `key` in `section`, with [section.segment.S] and [section.tier.T] first. */
-static const inif_entry *lookup_section(const render_ctx *c, const char *section, const char *key)
+/* ---- filters ------------------------------------------------------------------------ */
+
+/* Number of code points in s, or -1 when s is not valid UTF-8. */
+static long cp_count(const char *s, size_t n)
 {
-    char name[160];
+    long k = 0;
+    const utf8proc_uint8_t *p = (const utf8proc_uint8_t *)s;
+    while (n) {
+        utf8proc_int32_t c;
+        utf8proc_ssize_t l = utf8proc_iterate(p, (utf8proc_ssize_t)n, &c);
+        if (l <= 0)
+            return -1;
+        p += l;
+        n -= (size_t)l;
+        k++;
+    }
+    return k;
+}
+
+/* At most `limit` code points; when cut, whole grapheme clusters then "…". */
+static int f_trunc(const char *s, size_t n, int limit, buf *out, cherr *e)
+{
+    long total = cp_count(s, n);
+    if (total < 0)
+        return err_set(e, "trunc: the value is not valid UTF-8");
+    if (total <= limit)
+        return buf_add(out, s, n);
+    const utf8proc_uint8_t *p = (const utf8proc_uint8_t *)s;
+    size_t i = 0, keep = 0;     /* bytes: scanned, and up to the last safe boundary */
+    long cps = 0;
+    utf8proc_int32_t prev = -1, state = 0;
+    while (i < n) {
+        utf8proc_int32_t c;
+        utf8proc_ssize_t l = utf8proc_iterate(p + i, (utf8proc_ssize_t)(n - i), &c);
+        if (prev >= 0 && utf8proc_grapheme_break_stateful(prev, c, &state))
+            keep = i;           /* a cluster ended before c */
+        if (cps + 1 > limit - 1)
+            break;              /* c would not fit beside the ellipsis */
+        cps++;
+        prev = c;
+        i += (size_t)l;
+    }
+    if (i >= n)
+        keep = n;               /* unreachable (total > limit), kept for safety */
+    buf_add(out, s, keep);
+    return buf_puts(out, "…");
+}
+
+static int f_yuan(const char *s, buf *out, cherr *e)
+{
+    const char *p = s;
+    int neg = *p == '-';
+    p += neg;
+    long long v = 0;
+    int digits = 0;
+    for (; *p >= '0' && *p <= '9' && digits < 18; p++, digits++)
+        v = v * 10 + (*p - '0');
+    if (!digits || *p)
+        return err_set(e, "yuan: '%.40s' is not an integer amount in fen", s);
+    return buf_printf(out, "%s¥%lld.%02lld", neg && v ? "-" : "", v / 100, v % 100);
+}
+
+/* An instant from a variable: ISO 8601 with an offset, or epoch seconds / ms. */
+static int parse_instant(const char *s, int64_t *ms, cherr *e)
+{
+    const char *p = s + (*s == '-');
+    size_t n = strspn(p, "0123456789");
+    if (n && !p[n] && n <= 15) {
+        long long v = strtoll(s, NULL, 10);
+        *ms = (v > 99999999999LL || v < -99999999999LL) ? v : v * 1000;
+        return 0;
+    }
+    cherr e2;
+    if (*s == '+' || !strncmp(s, "now", 3) || tu_parse_time(s, 0, ms, &e2) < 0)
+        return err_set(e, "time: '%.40s' is not an ISO 8601 time with an offset, or epoch "
+                          "seconds", s);
+    return 0;
+}
+
+static const char *const zh_weekday[] = {"周日", "周一", "周二", "周三", "周四", "周五", "周六"};
+
+static int f_time(const char *s, const char *fmt, const char *zone, buf *out, cherr *e)
+{
+    int64_t ms;
+    if (parse_instant(s, &ms, e) < 0)
+        return -1;
+    tz_local l;
+    tz_to_local(zone && *zone ? zone : "UTC", ms, &l);
+    for (const char *p = fmt; *p; p++) {
+        if (*p != '%') {
+            buf_add(out, p, 1);
+            continue;
+        }
+        int pad = 1;
+        if (*++p == '-') {
+            pad = 0;
+            p++;
+        }
+        int off = l.offset_min < 0 ? -l.offset_min : l.offset_min;
+        switch (*p) {
+        case 'Y': buf_printf(out, "%04d", l.year); break;
+        case 'y': buf_printf(out, "%02d", l.year % 100); break;
+        case 'm': buf_printf(out, pad ? "%02d" : "%d", l.month); break;
+        case 'd': buf_printf(out, pad ? "%02d" : "%d", l.day); break;
+        case 'e': buf_printf(out, "%d", l.day); break;
+        case 'H': buf_printf(out, pad ? "%02d" : "%d", l.hour); break;
+        case 'M': buf_printf(out, "%02d", l.min); break;
+        case 'S': buf_printf(out, "%02d", l.sec); break;
+        case 'a': buf_puts(out, zh_weekday[l.wday % 7]); break;
+        case 'z': buf_printf(out, "%c%02d%02d", l.offset_min < 0 ? '-' : '+', off / 60, off % 60);
+                  break;
+        case 'F': buf_printf(out, "%04d-%02d-%02d", l.year, l.month, l.day); break;
+        case 'R': buf_printf(out, "%02d:%02d", l.hour, l.min); break;
+        case '%': buf_puts(out, "%"); break;
+        default: return err_set(e, "time: unknown conversion in '%s'", fmt);
+        }
+    }
+    return 0;
+}
+
+static int apply_filters(const rx *x, const ph *h, buf *val, cherr *e)
+{
+    for (int i = 0; i < h->nf; i++) {
+        buf next = {0};
+        int r = 0;
+        const char *v = val->s ? val->s : "";
+        switch (h->f[i].kind) {
+        case F_TRUNC: r = f_trunc(v, val->len, h->f[i].n, &next, e); break;
+        case F_YUAN: r = f_yuan(v, &next, e); break;
+        case F_TIME: r = f_time(v, h->f[i].arg, x->c->tz, &next, e); break;
+        }
+        if (r < 0) {
+            buf_free(&next);
+            return err_prefix(e, "%s: ", h->name);
+        }
+        buf_free(val);
+        *val = next;
+    }
+    return 0;
+}
+
+/* ---- resolving names ------------------------------------------------------------------ */
+
+/* Value of `key` in `section`, most specific override first. */
+static const inif_entry *lookup_section(const rx *x, const char *section, const char *key)
+{
+    const render_ctx *c = x->c;
+    char name[200];
     const inif_entry *en;
+    if (x->variant) {
+        int copy = !strcmp(section, "copy");
+        if (copy)
+            snprintf(name, sizeof name, "variant.%s", x->variant);
+        else
+            snprintf(name, sizeof name, "variant.%s.%s", x->variant, section);
+        if ((!copy || strcmp(key, "weight")) && (en = inif_find(&c->t->ini, name, key)))
+            return en;
+    }
     if (c->segment && *c->segment) {
         snprintf(name, sizeof name, "%s.segment.%s", section, c->segment);
         if ((en = inif_find(&c->t->ini, name, key)))
@@ -45,7 +424,7 @@ static const inif_entry *lookup_section(const render_ctx *c, const char *section
     return inif_find(&c->t->ini, section, key);
 }
 
-static int expand(const render_ctx *c, const char *src, buf *out, int depth, cherr *e);
+static int expand(rx *x, const char *src, buf *out, int depth, cherr *e);
 
 static int json_value(json_t *obj, const char *name, buf *out)
 {
@@ -65,34 +444,38 @@ static int json_value(json_t *obj, const char *name, buf *out)
     return 1;
 }
 
-static int resolve(const render_ctx *c, const char *name, const char *dflt, buf *out, int depth,
-                   cherr *e)
+/* 1: found (appended to out), 0: missing, -1: error. */
+static int resolve(rx *x, const char *name, buf *out, int depth, cherr *e)
 {
+    const render_ctx *c = x->c;
     if (json_value(c->vars, name, out) || json_value(c->attrs, name, out))
-        return 0;
-    if (!strcmp(name, "user_id") && c->user_id)
-        return buf_puts(out, c->user_id);
-    if (!strcmp(name, "tier") && c->tier)
-        return buf_puts(out, c->tier);
-    if (!strcmp(name, "segment") && c->segment)
-        return buf_puts(out, c->segment);
-    const inif_entry *en = lookup_section(c, "copy", name);
+        return 1;
+    const char *field = !strcmp(name, "user_id") ? c->user_id
+                        : !strcmp(name, "tier")  ? c->tier
+                        : !strcmp(name, "segment") ? c->segment : NULL;
+    if (field)
+        return buf_puts(out, field) < 0 ? err_set(e, "out of memory") : 1;
+    const inif_entry *en = lookup_section(x, "copy", name);
     if (en) {
         if (depth >= MAX_DEPTH)
             return err_set(e, "copy key '%s' refers to itself (or nests deeper than %d)", name,
                            MAX_DEPTH);
-        return expand(c, en->value, out, depth + 1, e);
+        if (depth == 0 && !x->origin)
+            x->origin = en->line;
+        return expand(x, en->value, out, depth + 1, e) < 0 ? -1 : 1;
     }
-    char dkey[160];
+    char dkey[MAX_PH + 16];
     snprintf(dkey, sizeof dkey, "default.%s", name);
-    if ((en = inif_find(&c->t->ini, "template", dkey)))
-        return expand(c, en->value, out, depth + 1, e);
-    if (dflt)
-        return buf_puts(out, dflt);
-    return err_set(e, "missing variable '%s'", name);
+    if ((en = inif_find(&c->t->ini, "template", dkey))) {
+        if (depth >= MAX_DEPTH)
+            return err_set(e, "default.%s refers to itself (or nests deeper than %d)", name,
+                           MAX_DEPTH);
+        return expand(x, en->value, out, depth + 1, e) < 0 ? -1 : 1;
+    }
+    return 0;
 }
 
-static int expand(const render_ctx *c, const char *src, buf *out, int depth, cherr *e)
+static int expand(rx *x, const char *src, buf *out, int depth, cherr *e)
 {
     const char *p = src;
     for (;;) {
@@ -103,43 +486,52 @@ static int expand(const render_ctx *c, const char *src, buf *out, int depth, che
         const char *close = strstr(open + 2, "}}");
         if (!close)
             return err_set(e, "unclosed '{{'");
-        char inner[256];
-        size_t il = (size_t)(close - open - 2);
-        if (il >= sizeof inner)
-            return err_set(e, "placeholder longer than %zu bytes", sizeof inner - 1);
-        memcpy(inner, open + 2, il);
-        inner[il] = '\0';
-        char *bar = strchr(inner, '|');
-        const char *dflt = NULL;
-        if (bar) {
-            *bar = '\0';
-            dflt = bar + 1;
-        }
-        /* trim the name */
-        char *name = inner;
-        while (*name == ' ')
-            name++;
-        char *end = name + strlen(name);
-        while (end > name && end[-1] == ' ')
-            *--end = '\0';
-        if (!*name)
-            return err_set(e, "empty placeholder");
-        if (resolve(c, name, dflt, out, depth, e) < 0)
+        ph h;
+        if (ph_parse(open + 2, (size_t)(close - open - 2), &h, e) < 0)
             return -1;
+        buf val = {0};
+        int r = resolve(x, h.name, &val, depth, e);
+        if (r > 0 && apply_filters(x, &h, &val, e) < 0)
+            r = -1;
+        if (r > 0)
+            buf_add(out, val.s ? val.s : "", val.len);
+        buf_free(&val);
+        if (r < 0)
+            return -1;
+        if (r == 0) {
+            if (x->min)
+                x->dynamic = 1;     /* could be anything, the empty string included */
+            else if (h.has_dflt)
+                buf_add(out, h.dflt, h.dlen);
+            else
+                return err_set(e, "missing variable '%s'", h.name);
+        }
         p = close + 2;
     }
 }
 
+const char *render_variant(const render_ctx *c)
+{
+    if (c->variant)
+        return *c->variant ? c->variant : NULL;
+    return c->user_id ? tpl_variant_for(c->t, c->user_id) : NULL;
+}
+
 int render_string(const render_ctx *c, const char *src, buf *out, cherr *e)
 {
-    return expand(c, src, out, 0, e);
+    rx x = {c, render_variant(c), 0, 0, 0};
+    return expand(&x, src, out, 0, e);
 }
+
+/* ---- channel sections -------------------------------------------------------------------- */
 
 static int add_field(render_out *o, const char *key, char *value, int line)
 {
     render_field *v = realloc(o->v, (o->n + 1) * sizeof *v);
-    if (!v)
+    if (!v) {
+        free(value);
         return -1;
+    }
     o->v = v;
     o->v[o->n].key = strdup(key);
     o->v[o->n].value = value;
@@ -148,33 +540,74 @@ static int add_field(render_out *o, const char *key, char *value, int line)
     return 0;
 }
 
-int render_channel(const render_ctx *c, const char *channel, render_out *out, cherr *e)
+static int add_int(int **v, size_t n, int val)
 {
+    int *nv = realloc(*v, (n + 1) * sizeof *nv);
+    if (!nv)
+        return -1;
+    nv[n] = val;
+    *v = nv;
+    return 0;
+}
+
+static int render_section(rx *x, const char *channel, render_out *out, int **dyn, int **origin,
+                          cherr *e)
+{
+    const render_ctx *c = x->c;
     memset(out, 0, sizeof *out);
-    char seg[160] = "", tier[160] = "";
+    char seg[200] = "", tier[200] = "", var[200] = "";
     if (c->segment && *c->segment)
         snprintf(seg, sizeof seg, "%s.segment.%s", channel, c->segment);
     if (c->tier && *c->tier)
         snprintf(tier, sizeof tier, "%s.tier.%s", channel, c->tier);
+    if (x->variant)
+        snprintf(var, sizeof var, "variant.%s.%s", x->variant, channel);
     /* every key of the base and override sections, once, in file order */
     for (size_t i = 0; i < c->t->ini.n; i++) {
         const inif_entry *en = &c->t->ini.v[i];
-        if (strcmp(en->section, channel) && strcmp(en->section, seg) && strcmp(en->section, tier))
+        if (strcmp(en->section, channel) && strcmp(en->section, seg) &&
+            strcmp(en->section, tier) && strcmp(en->section, var))
             continue;
         if (render_get(out, en->key))
             continue;
-        const inif_entry *use = lookup_section(c, channel, en->key);
+        const inif_entry *use = lookup_section(x, channel, en->key);
         buf b = {0};
-        if (render_string(c, use->value, &b, e) < 0) {
+        x->dynamic = 0;
+        x->origin = 0;
+        if (expand(x, use->value, &b, 0, e) < 0) {
             buf_free(&b);
             err_prefix(e, "%s:%d: [%s] %s: ", c->t->ini.path, use->line, use->section, use->key);
             render_out_free(out);
             return -1;
         }
-        if (add_field(out, en->key, buf_take(&b), use->line) < 0) {
+        size_t n = out->n;
+        if (add_field(out, en->key, buf_take(&b), use->line) < 0 ||
+            (dyn && add_int(dyn, n, x->dynamic) < 0) ||
+            (origin && add_int(origin, n, x->origin ? x->origin : use->line) < 0)) {
             render_out_free(out);
             return err_set(e, "out of memory");
         }
+    }
+    return 0;
+}
+
+int render_channel(const render_ctx *c, const char *channel, render_out *out, cherr *e)
+{
+    rx x = {c, render_variant(c), 0, 0, 0};
+    return render_section(&x, channel, out, NULL, NULL, e);
+}
+
+int render_channel_min(const render_ctx *c, const char *channel, render_out *out, int **dynamic,
+                       int **origin, cherr *e)
+{
+    rx x = {c, render_variant(c), 1, 0, 0};
+    *dynamic = NULL;
+    *origin = NULL;
+    if (render_section(&x, channel, out, dynamic, origin, e) < 0) {
+        free(*dynamic);
+        free(*origin);
+        *dynamic = *origin = NULL;
+        return -1;
     }
     return 0;
 }

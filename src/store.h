@@ -75,6 +75,21 @@ typedef struct store_msgstate {
 
 typedef int (*store_log_fn)(const store_logrow *row, void *arg);
 
+/* A send in the ledger (for caps). */
+typedef struct store_send {
+    int64_t at;
+    char channel[32];
+} store_send;
+
+/* An opt-out: channel "*" = all channels, category "*" = all categories. */
+typedef struct store_optout {
+    char channel[32];
+    char category[32];
+    int64_t at;
+    char source[16];
+    char reason[128];
+} store_optout;
+
 typedef struct store_ops {
     const char *name;
     void (*close)(store *s);
@@ -91,9 +106,10 @@ typedef struct store_ops {
     /* Insert a message and its queue row; sets m->id. With an idempotency key already
      * used, sets *dup = 1 and m->id to the first message's id and writes nothing. */
     int (*enqueue)(store *s, store_msg *m, int *dup, cherr *e);
-    /* Remove pending messages by key, or by user + tag; returns them (id, user_id,
-     * campaign_id filled) for the caller to log and record as finished. */
-    int (*cancel)(store *s, const char *key, const char *user_id, const char *tag,
+    /* Remove pending messages (unleased, or leased past `now`) by key, or by user + tag;
+     * returns them (id, user_id, campaign_id filled) for the caller to log and record
+     * as finished. */
+    int (*cancel)(store *s, const char *key, const char *user_id, const char *tag, int64_t now,
                   store_msg **out, int *n, cherr *e);
     /* Lease up to `max` messages due at `now` (ordered by due time, then id). */
     int (*claim)(store *s, int64_t now, int64_t lease_until, int max, store_msg **out, int *n,
@@ -121,6 +137,30 @@ typedef struct store_ops {
 
     /* 1 found, 0 not found. */
     int (*msg_get)(store *s, int64_t id, store_msg *out, store_msgstate *st, cherr *e);
+
+    /* The send ledger: sends (reserved or sent) to a user at or after `since`, oldest
+     * first, at most `max` (*n set). */
+    int (*sends_since)(store *s, const char *user_id, int64_t since, store_send *out, int max,
+                       int *n, cherr *e);
+    int (*send_reserve)(store *s, const char *user_id, int64_t message_id, const char *channel,
+                        int64_t at, cherr *e);
+    /* sent: confirm the reservation (its time becomes `at`); else drop it */
+    int (*send_settle)(store *s, int64_t message_id, int sent, int64_t at, cherr *e);
+
+    /* Opt-outs of a user (all of them, *n set, at most max). */
+    int (*optouts_get)(store *s, const char *user_id, store_optout *out, int max, int *n,
+                       cherr *e);
+    int (*optout_put)(store *s, const char *user_id, const store_optout *o, cherr *e);
+    /* 1 removed, 0 there was none */
+    int (*optout_del)(store *s, const char *user_id, const char *channel, const char *category,
+                      cherr *e);
+
+    /* Subscription credits: -1 when never granted (unknown), else the count. */
+    int (*credits_get)(store *s, const char *user_id, const char *template_id, long *n,
+                       cherr *e);
+    /* add `delta` (may be negative, floor 0); with `set`, set to delta */
+    int (*credits_add)(store *s, const char *user_id, const char *template_id, long delta,
+                       int set, int64_t now, cherr *e);
 } store_ops;
 
 struct store {
@@ -144,7 +184,7 @@ static inline void store_rollback(store *s) { s->ops->rollback(s); }
 static inline int store_user_put(store *s, const store_user *u, cherr *e) { return s->ops->user_put(s, u, e); }
 static inline int store_user_get(store *s, const char *id, store_user *u, cherr *e) { return s->ops->user_get(s, id, u, e); }
 static inline int store_enqueue(store *s, store_msg *m, int *dup, cherr *e) { return s->ops->enqueue(s, m, dup, e); }
-static inline int store_cancel(store *s, const char *k, const char *u, const char *t, store_msg **o, int *n, cherr *e) { return s->ops->cancel(s, k, u, t, o, n, e); }
+static inline int store_cancel(store *s, const char *k, const char *u, const char *t, int64_t now, store_msg **o, int *n, cherr *e) { return s->ops->cancel(s, k, u, t, now, o, n, e); }
 static inline int store_claim(store *s, int64_t now, int64_t lu, int max, store_msg **o, int *n, cherr *e) { return s->ops->claim(s, now, lu, max, o, n, e); }
 static inline int store_next_due(store *s, int64_t now, int64_t *d, cherr *e) { return s->ops->next_due(s, now, d, e); }
 static inline int store_mark_inflight(store *s, const store_msg *m, const char *c, cherr *e) { return s->ops->mark_inflight(s, m, c, e); }
@@ -155,5 +195,14 @@ static inline int store_counts(store *s, int64_t now, long *q, long *d, long *l,
 static inline int store_log(store *s, const store_event *ev, cherr *e) { return s->ops->log(s, ev, e); }
 static inline int store_log_each(store *s, const store_logq *q, store_log_fn fn, void *a, cherr *e) { return s->ops->log_each(s, q, fn, a, e); }
 static inline int store_msg_get(store *s, int64_t id, store_msg *m, store_msgstate *st, cherr *e) { return s->ops->msg_get(s, id, m, st, e); }
+
+static inline int store_sends_since(store *s, const char *u, int64_t since, store_send *o, int max, int *n, cherr *e) { return s->ops->sends_since(s, u, since, o, max, n, e); }
+static inline int store_send_reserve(store *s, const char *u, int64_t id, const char *ch, int64_t at, cherr *e) { return s->ops->send_reserve(s, u, id, ch, at, e); }
+static inline int store_send_settle(store *s, int64_t id, int sent, int64_t at, cherr *e) { return s->ops->send_settle(s, id, sent, at, e); }
+static inline int store_optouts_get(store *s, const char *u, store_optout *o, int max, int *n, cherr *e) { return s->ops->optouts_get(s, u, o, max, n, e); }
+static inline int store_optout_put(store *s, const char *u, const store_optout *o, cherr *e) { return s->ops->optout_put(s, u, o, e); }
+static inline int store_optout_del(store *s, const char *u, const char *ch, const char *cat, cherr *e) { return s->ops->optout_del(s, u, ch, cat, e); }
+static inline int store_credits_get(store *s, const char *u, const char *t, long *n, cherr *e) { return s->ops->credits_get(s, u, t, n, e); }
+static inline int store_credits_add(store *s, const char *u, const char *t, long d, int set, int64_t now, cherr *e) { return s->ops->credits_add(s, u, t, d, set, now, e); }
 
 #endif

@@ -29,6 +29,9 @@ enum {
     S_LAST_HASH, S_LOG_INS,
     S_MSG_GET, S_Q_GET, S_DONE_GET,
     S_COUNT_Q, S_COUNT_DUE, S_COUNT_LEASED, S_COUNT_RETRY,
+    S_SENDS_SINCE, S_SEND_RESERVE, S_SEND_GET, S_SEND_DEL, S_SEND_INS,
+    S_OPTOUTS_GET, S_OPTOUT_PUT, S_OPTOUT_DEL,
+    S_CREDITS_GET, S_CREDITS_ADD, S_CREDITS_SET,
     S_COUNT
 };
 
@@ -48,9 +51,9 @@ static const char *const sql_text[S_COUNT] = {
     [S_Q_INS] = "INSERT INTO queue(due_at,id,lease_until,attempts,inflight,skip) "
                 "VALUES(?,?,0,?,NULL,?)",
     [S_CANCEL_KEY] = "SELECT q.id,m.user_id,m.campaign_id FROM msg m JOIN queue q ON q.id=m.id "
-                     "WHERE m.idem_key=? AND q.lease_until=0",
+                     "WHERE m.idem_key=?1 AND q.lease_until<=?2",
     [S_CANCEL_TAG] = "SELECT q.id,m.user_id,m.campaign_id FROM msg m JOIN queue q ON q.id=m.id "
-                     "WHERE m.user_id=? AND m.tag=? AND q.lease_until=0",
+                     "WHERE m.user_id=?1 AND m.tag=?3 AND q.lease_until<=?2",
     [S_Q_DEL_ID] = "DELETE FROM queue WHERE id=?",
     [S_CLAIM] = "SELECT q.due_at,q.id,q.attempts,q.inflight,q.skip,m.user_id,m.template,m.class,"
                 "m.tag,m.channel,m.idem_key,m.vars,m.campaign_id,m.win,m.created_at,"
@@ -78,6 +81,21 @@ static const char *const sql_text[S_COUNT] = {
     [S_COUNT_DUE] = "SELECT count(*) FROM queue WHERE due_at<=?1 AND lease_until<=?1",
     [S_COUNT_LEASED] = "SELECT count(*) FROM queue WHERE lease_until>?1",
     [S_COUNT_RETRY] = "SELECT count(*) FROM queue WHERE attempts>0 AND lease_until<=?1",
+    [S_SENDS_SINCE] = "SELECT at,channel FROM sends WHERE user_id=?1 AND at>=?2 ORDER BY at",
+    [S_SEND_RESERVE] = "INSERT OR REPLACE INTO sends(user_id,at,message_id,channel,state) "
+                       "VALUES(?,?,?,?,'reserved')",
+    [S_SEND_GET] = "SELECT user_id,channel FROM sends WHERE message_id=?",
+    [S_SEND_DEL] = "DELETE FROM sends WHERE message_id=?",
+    [S_SEND_INS] = "INSERT INTO sends(user_id,at,message_id,channel,state) VALUES(?,?,?,?,'sent')",
+    [S_OPTOUTS_GET] = "SELECT channel,category,at,source,reason FROM optouts WHERE user_id=?",
+    [S_OPTOUT_PUT] = "INSERT OR REPLACE INTO optouts(user_id,channel,category,at,source,reason) "
+                     "VALUES(?,?,?,?,?,?)",
+    [S_OPTOUT_DEL] = "DELETE FROM optouts WHERE user_id=? AND channel=? AND category=?",
+    [S_CREDITS_GET] = "SELECT n FROM credits WHERE user_id=? AND template_id=?",
+    [S_CREDITS_ADD] = "INSERT INTO credits(user_id,template_id,n,updated_at) VALUES(?1,?2,max(?3,0),?4) "
+                      "ON CONFLICT(user_id,template_id) DO UPDATE SET n=max(n+?3,0),updated_at=?4",
+    [S_CREDITS_SET] = "INSERT INTO credits(user_id,template_id,n,updated_at) VALUES(?1,?2,max(?3,0),?4) "
+                      "ON CONFLICT(user_id,template_id) DO UPDATE SET n=max(?3,0),updated_at=?4",
 };
 
 typedef struct sq_store {
@@ -347,18 +365,20 @@ static int push_msg(store_msg **v, int *n, int *cap, store_msg *m)
 }
 
 static int sq_cancel(store *base, const char *key, const char *user, const char *tag,
-                     store_msg **out, int *n, cherr *e)
+                     int64_t now, store_msg **out, int *n, cherr *e)
 {
     sq_store *q = (sq_store *)base;
     sqlite3_stmt *s;
+    /* pending: not leased, or its lease expired (the holder died) */
     if (key) {
         s = stmt(q, S_CANCEL_KEY);
         bind_s(s, 1, key);
     } else {
         s = stmt(q, S_CANCEL_TAG);
         bind_s(s, 1, user);
-        bind_s(s, 2, tag);
+        bind_s(s, 3, tag);
     }
+    sqlite3_bind_int64(s, 2, now);
     int cap = 0, rc;
     *out = NULL;
     *n = 0;
@@ -733,6 +753,167 @@ static int sq_msg_get(store *base, int64_t id, store_msg *m, store_msgstate *st,
     return 1;
 }
 
+/* ---- the policy's memory: sends, opt-outs, credits ------------------------------ */
+
+static void copy_col(sqlite3_stmt *s, int i, char *out, size_t len)
+{
+    const unsigned char *t = sqlite3_column_text(s, i);
+    snprintf(out, len, "%s", t ? (const char *)t : "");
+}
+
+static int sq_sends_since(store *base, const char *user, int64_t since, store_send *out, int max,
+                          int *n, cherr *e)
+{
+    sq_store *q = (sq_store *)base;
+    sqlite3_stmt *s = stmt(q, S_SENDS_SINCE);
+    bind_s(s, 1, user);
+    sqlite3_bind_int64(s, 2, since);
+    int rc, k = 0, total = 0;
+    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+        total++;
+        if (k < max) {
+            out[k].at = sqlite3_column_int64(s, 0);
+            copy_col(s, 1, out[k].channel, sizeof out[k].channel);
+            k++;
+        }
+    }
+    sqlite3_reset(s);
+    if (rc != SQLITE_DONE)
+        return db_err(q, e, "read send ledger");
+    *n = k;
+    return 0;
+}
+
+static int sq_send_reserve(store *base, const char *user, int64_t id, const char *channel,
+                           int64_t at, cherr *e)
+{
+    sq_store *q = (sq_store *)base;
+    sqlite3_stmt *s = stmt(q, S_SEND_DEL);     /* one reservation per message */
+    sqlite3_bind_int64(s, 1, id);
+    if (sqlite3_step(s) != SQLITE_DONE)
+        return db_err(q, e, "reserve send");
+    s = stmt(q, S_SEND_RESERVE);
+    bind_s(s, 1, user);
+    sqlite3_bind_int64(s, 2, at);
+    sqlite3_bind_int64(s, 3, id);
+    bind_s(s, 4, channel);
+    if (sqlite3_step(s) != SQLITE_DONE)
+        return db_err(q, e, "reserve send");
+    return 0;
+}
+
+static int sq_send_settle(store *base, int64_t id, int sent, int64_t at, cherr *e)
+{
+    sq_store *q = (sq_store *)base;
+    char user[256] = "", channel[32] = "";
+    sqlite3_stmt *s = stmt(q, S_SEND_GET);
+    sqlite3_bind_int64(s, 1, id);
+    int rc = sqlite3_step(s);
+    if (rc == SQLITE_ROW) {
+        copy_col(s, 0, user, sizeof user);
+        copy_col(s, 1, channel, sizeof channel);
+    }
+    sqlite3_reset(s);
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+        return db_err(q, e, "settle send");
+    if (rc == SQLITE_DONE)
+        return 0;
+    s = stmt(q, S_SEND_DEL);
+    sqlite3_bind_int64(s, 1, id);
+    if (sqlite3_step(s) != SQLITE_DONE)
+        return db_err(q, e, "settle send");
+    if (!sent)
+        return 0;
+    s = stmt(q, S_SEND_INS);
+    bind_s(s, 1, user);
+    sqlite3_bind_int64(s, 2, at);
+    sqlite3_bind_int64(s, 3, id);
+    bind_s(s, 4, channel);
+    if (sqlite3_step(s) != SQLITE_DONE)
+        return db_err(q, e, "record send");
+    return 0;
+}
+
+static int sq_optouts_get(store *base, const char *user, store_optout *out, int max, int *n,
+                          cherr *e)
+{
+    sq_store *q = (sq_store *)base;
+    sqlite3_stmt *s = stmt(q, S_OPTOUTS_GET);
+    bind_s(s, 1, user);
+    int rc, k = 0;
+    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+        if (k == max)
+            continue;
+        copy_col(s, 0, out[k].channel, sizeof out[k].channel);
+        copy_col(s, 1, out[k].category, sizeof out[k].category);
+        out[k].at = sqlite3_column_int64(s, 2);
+        copy_col(s, 3, out[k].source, sizeof out[k].source);
+        copy_col(s, 4, out[k].reason, sizeof out[k].reason);
+        k++;
+    }
+    sqlite3_reset(s);
+    if (rc != SQLITE_DONE)
+        return db_err(q, e, "read opt-outs");
+    *n = k;
+    return 0;
+}
+
+static int sq_optout_put(store *base, const char *user, const store_optout *o, cherr *e)
+{
+    sq_store *q = (sq_store *)base;
+    sqlite3_stmt *s = stmt(q, S_OPTOUT_PUT);
+    bind_s(s, 1, user);
+    bind_s(s, 2, o->channel[0] ? o->channel : "*");
+    bind_s(s, 3, o->category[0] ? o->category : "*");
+    sqlite3_bind_int64(s, 4, o->at);
+    bind_s(s, 5, o->source[0] ? o->source : "operator");
+    bind_s(s, 6, o->reason[0] ? o->reason : NULL);
+    if (sqlite3_step(s) != SQLITE_DONE)
+        return db_err(q, e, "record opt-out");
+    return 0;
+}
+
+static int sq_optout_del(store *base, const char *user, const char *channel, const char *category,
+                         cherr *e)
+{
+    sq_store *q = (sq_store *)base;
+    sqlite3_stmt *s = stmt(q, S_OPTOUT_DEL);
+    bind_s(s, 1, user);
+    bind_s(s, 2, channel && *channel ? channel : "*");
+    bind_s(s, 3, category && *category ? category : "*");
+    if (sqlite3_step(s) != SQLITE_DONE)
+        return db_err(q, e, "remove opt-out");
+    return sqlite3_changes(q->db) > 0;
+}
+
+static int sq_credits_get(store *base, const char *user, const char *tid, long *n, cherr *e)
+{
+    sq_store *q = (sq_store *)base;
+    sqlite3_stmt *s = stmt(q, S_CREDITS_GET);
+    bind_s(s, 1, user);
+    bind_s(s, 2, tid);
+    int rc = sqlite3_step(s);
+    *n = rc == SQLITE_ROW ? (long)sqlite3_column_int64(s, 0) : -1;
+    sqlite3_reset(s);
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+        return db_err(q, e, "read credits");
+    return 0;
+}
+
+static int sq_credits_add(store *base, const char *user, const char *tid, long delta, int set,
+                          int64_t now, cherr *e)
+{
+    sq_store *q = (sq_store *)base;
+    sqlite3_stmt *s = stmt(q, set ? S_CREDITS_SET : S_CREDITS_ADD);
+    bind_s(s, 1, user);
+    bind_s(s, 2, tid);
+    sqlite3_bind_int64(s, 3, delta);
+    sqlite3_bind_int64(s, 4, now);
+    if (sqlite3_step(s) != SQLITE_DONE)
+        return db_err(q, e, "update credits");
+    return 0;
+}
+
 /* ---- open ---------------------------------------------------------------------- */
 
 static const store_ops sqlite_ops = {
@@ -756,6 +937,14 @@ static const store_ops sqlite_ops = {
     .log = sq_log,
     .log_each = sq_log_each,
     .msg_get = sq_msg_get,
+    .sends_since = sq_sends_since,
+    .send_reserve = sq_send_reserve,
+    .send_settle = sq_send_settle,
+    .optouts_get = sq_optouts_get,
+    .optout_put = sq_optout_put,
+    .optout_del = sq_optout_del,
+    .credits_get = sq_credits_get,
+    .credits_add = sq_credits_add,
 };
 
 int store_sqlite_open(const char *path, int create, store **out, cherr *e)
@@ -788,7 +977,10 @@ int store_sqlite_open(const char *path, int create, store **out, cherr *e)
      * at checkpoints, not at every commit: a power cut can lose the last commits, an
      * application crash cannot. */
     if (exec(q, "PRAGMA journal_mode=WAL", e) < 0 || exec(q, "PRAGMA synchronous=NORMAL", e) < 0 ||
-        exec(q, "PRAGMA foreign_keys=OFF", e) < 0 || exec(q, "PRAGMA temp_store=MEMORY", e) < 0) {
+        exec(q, "PRAGMA foreign_keys=OFF", e) < 0 || exec(q, "PRAGMA temp_store=MEMORY", e) < 0 ||
+        /* a 64 MiB ceiling (allocated as needed): imports of shuffled ids spill the
+         * default 2 MiB cache and halve their speed */
+        exec(q, "PRAGMA cache_size=-65536", e) < 0) {
         sq_close(&q->base);
         return -1;
     }

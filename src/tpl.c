@@ -1,13 +1,20 @@
-/* tpl.c — loading and checking copy templates (see tpl.h). */
+/* tpl.c — loading and checking copy templates, A/B variant and holdout assignment
+ * (see tpl.h). */
 #include "tpl.h"
 
 #include <dirent.h>
+#include <mbedtls/sha256.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "channel.h"
+#include "fieldrule.h"
 #include "render.h"
+
+#define MAX_COMBOS 512      /* tier x segment x variant combinations checked at load */
+#define MAX_WEIGHT 1000000
 
 int tpl_class_valid(const char *k)
 {
@@ -22,6 +29,9 @@ void tpl_free(tpl *t)
     for (char **v = t->vars; v && *v; v++)
         free(*v);
     free(t->vars);
+    for (size_t i = 0; i < t->nvariants; i++)
+        free(t->variants[i].name);
+    free(t->variants);
     inif_free(&t->ini);
     memset(t, 0, sizeof *t);
 }
@@ -53,12 +63,56 @@ static char **split_list(const char *s)
     return v;
 }
 
+static int name_char(char c)
+{
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+           c == '_' || c == '-';
+}
+
+/* The variant name of [variant.NAME] or [variant.NAME.CHANNEL] (into buf), or NULL. */
+static const char *variant_of(const char *sec, char *out, size_t len, const char **channel)
+{
+    if (strncmp(sec, "variant.", 8))
+        return NULL;
+    const char *n = sec + 8, *q = n;
+    while (name_char(*q))
+        q++;
+    if (q == n || (size_t)(q - n) >= len || (*q && *q != '.'))
+        return NULL;
+    memcpy(out, n, (size_t)(q - n));
+    out[q - n] = '\0';
+    *channel = *q ? q + 1 : NULL;
+    return out;
+}
+
+/* The channel a section belongs to: CHANNEL, CHANNEL.tier.X, CHANNEL.segment.X or
+ * variant.NAME.CHANNEL (the channel registered), else NULL. */
+static const chan_ops *section_channel(const char *sec)
+{
+    char vb[64], base[64];
+    const char *ch = NULL;
+    if (variant_of(sec, vb, sizeof vb, &ch))
+        return ch ? chan_ops_find(ch) : NULL;
+    const char *dot = strchr(sec, '.');
+    size_t bl = dot ? (size_t)(dot - sec) : strlen(sec);
+    if (bl >= sizeof base)
+        return NULL;
+    memcpy(base, sec, bl);
+    base[bl] = '\0';
+    return chan_ops_find(base);
+}
+
 /* Is `section` one a template may have? [template], [copy], [copy.tier.X],
- * [copy.segment.X], [variant.X], a channel name, or CHANNEL.tier.X / CHANNEL.segment.X. */
+ * [copy.segment.X], [variant.X], [variant.X.CHANNEL], a channel name, or
+ * CHANNEL.tier.X / CHANNEL.segment.X. */
 static int section_known(const char *sec)
 {
-    if (!strcmp(sec, "template") || !strcmp(sec, "copy") || !strncmp(sec, "variant.", 8))
+    if (!strcmp(sec, "template") || !strcmp(sec, "copy"))
         return 1;
+    char vb[64];
+    const char *ch = NULL;
+    if (variant_of(sec, vb, sizeof vb, &ch))
+        return !ch || chan_ops_find(ch) != NULL;
     char base[64];
     const char *dot = strchr(sec, '.');
     size_t bl = dot ? (size_t)(dot - sec) : strlen(sec);
@@ -71,6 +125,181 @@ static int section_known(const char *sec)
     if (dot && !dot[dot[1] == 't' ? 6 : 9])
         return 0;
     return !strcmp(base, "copy") || chan_ops_find(base) != NULL;
+}
+
+int tpl_parse_share(const char *s, int *bp)
+{
+    long whole = 0, frac = 0;
+    int nd = 0, nf = 0;
+    const char *p = s;
+    while (*p == ' ')
+        p++;
+    for (; *p >= '0' && *p <= '9' && nd < 4; p++, nd++)
+        whole = whole * 10 + (*p - '0');
+    if (*p == '.')
+        for (p++; *p >= '0' && *p <= '9' && nf < 2; p++, nf++)
+            frac = frac * 10 + (*p - '0');
+    if (nf == 1)
+        frac *= 10;
+    if (!nd || *p != '%' || p[1] || whole * 100 + frac > 10000)
+        return -1;
+    *bp = (int)(whole * 100 + frac);
+    return 0;
+}
+
+/* [variant.NAME] weight = N for every variant a section names. */
+static int load_variants(tpl *t, cherr *e)
+{
+    const char *path = t->ini.path;
+    for (size_t i = 0; i < t->ini.n; i++) {
+        const inif_entry *en = &t->ini.v[i];
+        char vb[64];
+        const char *ch = NULL, *name = variant_of(en->section, vb, sizeof vb, &ch);
+        if (!name)
+            continue;
+        size_t k = 0;
+        while (k < t->nvariants && strcmp(t->variants[k].name, name))
+            k++;
+        if (k == t->nvariants) {
+            tpl_variant *v = realloc(t->variants, (k + 1) * sizeof *v);
+            if (!v)
+                return err_set(e, "out of memory");
+            t->variants = v;
+            t->variants[k] = (tpl_variant){strdup(name), 0, -en->line};
+            t->nvariants++;
+        }
+        if (!ch && !strcmp(en->key, "weight")) {
+            char *end;
+            long w = strtol(en->value, &end, 10);
+            if (end == en->value || *end || w < 0 || w > MAX_WEIGHT)
+                return err_set(e, "%s:%d: [%s] weight must be a whole number from 0 to %d",
+                               path, en->line, en->section, MAX_WEIGHT);
+            t->variants[k].weight = (unsigned)w;
+            t->variants[k].line = en->line;
+        }
+    }
+    for (size_t k = 0; k < t->nvariants; k++) {
+        if (t->variants[k].line < 0)
+            return err_set(e, "%s:%d: variant '%s' has no weight ([variant.%s] weight = N)", path,
+                           -t->variants[k].line, t->variants[k].name, t->variants[k].name);
+        t->total_weight += t->variants[k].weight;
+    }
+    const inif_entry *h = inif_find(&t->ini, "template", "holdout");
+    if (h) {
+        if (tpl_parse_share(h->value, &t->holdout_bp) < 0)
+            return err_set(e, "%s:%d: holdout '%s' is not a share such as 5%% (0%% to 100%%)",
+                           path, h->line, h->value);
+        if (t->holdout_bp && !strcmp(t->klass, "transactional"))
+            return err_set(e, "%s:%d: a transactional template cannot have a holdout", path,
+                           h->line);
+    }
+    return 0;
+}
+
+/* ---- field rules at load time ----------------------------------------------------------- */
+
+/* Distinct override names: sections "*.tier.X" (what = ".tier.") into list. */
+static size_t collect(const tpl *t, const char *what, const char **list, size_t max)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < t->ini.n; i++) {
+        const char *sec = t->ini.v[i].section, *p = strstr(sec, what);
+        if (!p || !strncmp(sec, "variant.", 8))
+            continue;
+        p += strlen(what);
+        size_t k = 0;
+        while (k < n && strcmp(list[k], p))
+            k++;
+        if (k == n && n < max)
+            list[n++] = p;
+    }
+    return n;
+}
+
+static void combo_name(char *out, size_t len, const char *tier, const char *seg,
+                       const char *variant)
+{
+    snprintf(out, len, "%s%s%s%s%s%s", tier ? "tier " : "", tier ? tier : "",
+             seg ? (tier ? ", segment " : "segment ") : "", seg ? seg : "",
+             variant ? ((tier || seg) ? ", variant " : "variant ") : "",
+             variant ? variant : "");
+    if (!*out)
+        snprintf(out, len, "every user");
+}
+
+/* Render each channel section as short as it can be for one combination and check
+ * the field rules. */
+static int check_combo(const tpl *t, const char *tier, const char *seg, const char *variant,
+                       cherr *e)
+{
+    render_ctx c = {.t = t, .tier = tier, .segment = seg, .variant = variant ? variant : ""};
+    for (const char *const *ch = chan_names(); *ch; ch++) {
+        if (!tpl_has_section(t, *ch))
+            continue;
+        render_out out;
+        int *dyn, *origin;
+        if (render_channel_min(&c, *ch, &out, &dyn, &origin, e) < 0)
+            return -1;
+        fr_report rep;
+        cherr fe;
+        int rc = fr_check_bound(*ch, &out, dyn, NULL, &rep, &fe);
+        if (rc < 0) {
+            for (size_t i = 0; i < rep.n; i++) {
+                if (rep.v[i].ok)
+                    continue;
+                char who[200];
+                combo_name(who, sizeof who, tier, seg, variant);
+                size_t ix = rep.v[i].index < out.n ? rep.v[i].index : 0;
+                err_set(e, "%s:%d: %s (%s)", t->ini.path, out.n ? origin[ix] : 0,
+                        rep.v[i].reason, who);
+                break;
+            }
+        }
+        fr_report_free(&rep);
+        render_out_free(&out);
+        free(dyn);
+        free(origin);
+        if (rc < 0)
+            return -1;
+    }
+    return 0;
+}
+
+static int check_fields(const tpl *t, cherr *e)
+{
+    for (size_t i = 0; i < t->ini.n; i++) {
+        const inif_entry *en = &t->ini.v[i];
+        const chan_ops *ops = section_channel(en->section);
+        if (ops && fr_key_check(ops->name, en->key, e) < 0)
+            return err_prefix(e, "%s:%d: ", t->ini.path, en->line);
+    }
+    const char *tiers[64], *segs[64], *vars[64];
+    size_t nt = collect(t, ".tier.", tiers, 64), ns = collect(t, ".segment.", segs, 64), nv = 0;
+    for (size_t k = 0; k < t->nvariants && nv < 64; k++)
+        if (t->variants[k].weight)
+            vars[nv++] = t->variants[k].name;
+    if (!nv)
+        vars[nv++] = NULL;
+    if ((nt + 1) * (ns + 1) * nv <= MAX_COMBOS) {
+        for (size_t v = 0; v < nv; v++)
+            for (size_t a = 0; a <= nt; a++)
+                for (size_t b = 0; b <= ns; b++)
+                    if (check_combo(t, a ? tiers[a - 1] : NULL, b ? segs[b - 1] : NULL, vars[v],
+                                    e) < 0)
+                        return -1;
+        return 0;
+    }
+    /* too many to try every combination: each override on its own */
+    for (size_t v = 0; v < nv; v++)
+        if (check_combo(t, NULL, NULL, vars[v], e) < 0)
+            return -1;
+    for (size_t a = 0; a < nt; a++)
+        if (check_combo(t, tiers[a], NULL, vars[0], e) < 0)
+            return -1;
+    for (size_t b = 0; b < ns; b++)
+        if (check_combo(t, NULL, segs[b], vars[0], e) < 0)
+            return -1;
+    return 0;
 }
 
 static int check(tpl *t, cherr *e)
@@ -111,7 +340,9 @@ static int check(tpl *t, cherr *e)
             if (ops->check_template(t, t->ini.v[i].section, e) < 0)
                 return -1;
     }
-    return 0;
+    if (load_variants(t, e) < 0)
+        return -1;
+    return check_fields(t, e);
 }
 
 static int finish(tpl *t, const char *name, cherr *e)
@@ -230,4 +461,42 @@ int tpl_has_section(const tpl *t, const char *section)
         if (!strcmp(t->ini.v[i].section, section))
             return 1;
     return 0;
+}
+
+/* First 8 bytes of SHA-256(prefix NUL template NUL user), big-endian. */
+static uint64_t assign_hash(const char *prefix, const tpl *t, const char *user_id)
+{
+    unsigned char out[32];
+    mbedtls_sha256_context c;
+    mbedtls_sha256_init(&c);
+    mbedtls_sha256_starts_ret(&c, 0);
+    mbedtls_sha256_update_ret(&c, (const unsigned char *)prefix, strlen(prefix) + 1);
+    mbedtls_sha256_update_ret(&c, (const unsigned char *)t->name, strlen(t->name) + 1);
+    mbedtls_sha256_update_ret(&c, (const unsigned char *)user_id, strlen(user_id));
+    mbedtls_sha256_finish_ret(&c, out);
+    mbedtls_sha256_free(&c);
+    uint64_t h = 0;
+    for (int i = 0; i < 8; i++)
+        h = h << 8 | out[i];
+    return h;
+}
+
+const char *tpl_variant_for(const tpl *t, const char *user_id)
+{
+    if (!t->total_weight || !user_id)
+        return NULL;
+    uint64_t r = assign_hash("variant", t, user_id) % t->total_weight;
+    for (size_t i = 0; i < t->nvariants; i++) {
+        if (r < t->variants[i].weight)
+            return t->variants[i].name;
+        r -= t->variants[i].weight;
+    }
+    return NULL;
+}
+
+int tpl_in_holdout(const tpl *t, const char *user_id)
+{
+    if (!t->holdout_bp || !user_id)
+        return 0;
+    return assign_hash("holdout", t, user_id) % 10000 < (uint64_t)t->holdout_bp;
 }

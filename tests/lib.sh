@@ -84,11 +84,12 @@ sim_ctl() {     # sim_ctl METHOD PATH [JSON]
 }
 
 # A chuda working directory pointed at the simulator: writes $T_WORK/chuda.conf and a
-# simulator config with one mini program, initialises the database. Extra config lines
-# for chuda may be passed on stdin.
+# simulator config with one mini program, initialises the database. Extra lines for the
+# simulator's config and for chuda's config (appended; a section may be repeated, the
+# last value of a key wins) may be given.
 MP_APPID=wxtest0000000001
 export CHUDA_TEST_MP_SECRET=mp-secret-0123456789abcdef
-chuda_setup() {     # chuda_setup [SIM_EXTRA_INI_LINES]
+chuda_setup() {     # chuda_setup [SIM_EXTRA_INI_LINES] [CHUDA_EXTRA_INI_LINES]
     cat >"$T_WORK/sim.ini" <<SIMEOF
 [wechat.$MP_APPID]
 secret = $CHUDA_TEST_MP_SECRET
@@ -110,7 +111,7 @@ secret_env = CHUDA_TEST_MP_SECRET
 retry_base = 100ms
 retry_cap = 400ms
 CONFEOF
-    if [ ! -t 0 ]; then cat >>"$T_WORK/chuda.conf"; fi
+    [ -n "${2:-}" ] && printf '%s\n' "$2" >>"$T_WORK/chuda.conf"
     chuda init >/dev/null
 }
 

@@ -4,7 +4,11 @@
 # SIGHUP reload, and recovery after SIGKILL.
 . tests/lib.sh "$1"
 cd "$T_WORK"
-chuda_setup
+# the pipeline, not the policy: no quiet hours, no credit bookkeeping (policy.sh tests those)
+chuda_setup "" "[policy]
+quiet_hours = none
+[channel.mp_subscribe]
+credits = off"
 
 cat > users.csv <<'CSV'
 user_id,tier,segment,tz,mp_openid,phone,name,city

@@ -1,0 +1,210 @@
+/* wecom_customer.c — WeCom customer broadcast (企业群发) to an external contact
+ * (providers.md §4.3): the way to reach a user who is a corp's customer
+ * (wecom_external_userid) rather than a member (wecom_userid, channel `wecom`). Put it
+ * after `wecom` in a tier's channel list and a user without a member id gets this.
+ *
+ * It is a channel of its own, not a mode of `wecom`, because everything that matters to
+ * the scheduler differs: the address, the secret (the customer-contact secret or an app
+ * with customer-contact rights), no duplicate check (a resend after no reply creates a
+ * second task: .dedup = 0, so the class's on_uncertain decides), no per-member minute
+ * limit, and a per-customer monthly limit instead.
+ *
+ * Token: GET /cgi-bin/gettoken (wechat.c), one per corp + secret.
+ * Send: POST /cgi-bin/externalcontact/add_msg_template?access_token=T with
+ *   chat_type        "single"
+ *   external_userid  [the user's external userid]
+ *   sender           the member who sends it: [wecom_customer] sender, else the config's
+ *   text             {"content": ..} from content
+ *   attachments      link (link.title, link.url, link.desc, link.picurl), miniprogram
+ *                    (miniprogram.title, .appid, .page, .pic_media_id), image
+ *                    (image.media_id or image.pic_url), in that order, when present
+ * It does not deliver: it creates a task the sender confirms in WeCom. Reply: errcode 0
+ * with our customer in `fail_list` is permanent for this recipient (next channel); 40096
+ * and 41048 likewise; 41063 retries; the rest as wechat.c wc_codes.
+ * A customer receives at most `monthly_limit` broadcasts a month (default 4, the corp
+ * may have another rule, providers.md §4.3); WeCom drops the excess silently, so the
+ * limit must be counted before the request (by the policy, from the send ledger). */
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "channel.h"
+#include "section.h"
+#include "timeutil.h"
+#include "wechat.h"
+
+typedef struct wcc_priv {
+    wc_app app;
+    char sender[128];           /* may be empty when every template names one */
+    long monthly_limit;         /* broadcasts per customer per month; 0: no limit */
+} wcc_priv;
+
+static int wcc_init(chan *c, const config *cfg, const char *section, cherr *e)
+{
+    wcc_priv *p = calloc(1, sizeof *p);
+    if (!p)
+        return err_set(e, "out of memory");
+    const char *sender = cfg_str(cfg, section, "sender", "");
+    if (strlen(sender) >= sizeof p->sender) {
+        free(p);
+        return err_set(e, "[%s] sender is too long", section);
+    }
+    snprintf(p->sender, sizeof p->sender, "%s", sender);
+    if (wc_app_init(&p->app, cfg, section, e) < 0 ||
+        cfg_int(cfg, section, "monthly_limit", 4, 0, 31, &p->monthly_limit, e) < 0) {
+        memset(p->app.secret, 0, sizeof p->app.secret);
+        free(p);
+        return -1;
+    }
+    c->priv = p;
+    return 0;
+}
+
+static void wcc_fini(chan *c)
+{
+    wcc_priv *p = c->priv;
+    if (p)
+        memset(p->app.secret, 0, sizeof p->app.secret);
+    free(p);
+}
+
+static int wcc_check_template(const tpl *t, const char *section, cherr *e)
+{
+    static const char *const keys[] = {
+        "content", "sender", "link.title", "link.url", "link.desc", "link.picurl",
+        "miniprogram.title", "miniprogram.appid", "miniprogram.page", "miniprogram.pic_media_id",
+        "image.media_id", "image.pic_url", NULL};
+    if (sec_check_keys(t, section, keys, NULL,
+                       "content, sender, link.title/url/desc/picurl, "
+                       "miniprogram.title/appid/page/pic_media_id, image.media_id/pic_url",
+                       e) < 0)
+        return -1;
+    if (sec_is_override(section))
+        return 0;
+    int link = sec_count_prefix(t, section, "link."), mini = sec_count_prefix(t, section,
+                                                                            "miniprogram.");
+    int image = sec_count_prefix(t, section, "image.");
+    if (!sec_has(t, section, "content") && !link && !mini && !image)
+        return err_set(e, "%s: [%s] needs content or an attachment (link.*, miniprogram.*, "
+                       "image.*)", t->ini.path, section);
+    if (link && (!sec_has(t, section, "link.title") || !sec_has(t, section, "link.url")))
+        return err_set(e, "%s: [%s] a link needs link.title and link.url", t->ini.path, section);
+    if (mini && mini != 4)
+        return err_set(e, "%s: [%s] a miniprogram needs miniprogram.title, .appid, .page and "
+                       ".pic_media_id", t->ini.path, section);
+    return 0;
+}
+
+static int wcc_token_req(chan *c, int force, http_req *req, cherr *e)
+{
+    wcc_priv *p = c->priv;
+    return wc_token_request(c, &p->app, req, e);
+}
+
+static int wcc_token_parse(chan *c, const http_resp *r, char *token, size_t toklen,
+                           int64_t *ttl_ms, chan_outcome *o)
+{
+    return wx_token_parse(r, wc_token_codes, token, toklen, ttl_ms, o);
+}
+
+/* {"msgtype":TYPE, TYPE:{fields from PREFIX.FIELD}} when any PREFIX.* key is set. */
+static void attach(json_t *list, const render_out *f, const char *type, const char *prefix,
+                   const char *const *fields)
+{
+    json_t *o = json_object();
+    char key[64];
+    for (; *fields; fields++) {
+        snprintf(key, sizeof key, "%s.%s", prefix, *fields);
+        const char *v = render_get(f, key);
+        if (v && *v)
+            json_object_set_new(o, *fields, json_string(v));
+    }
+    if (json_object_size(o))
+        json_array_append_new(list, json_pack("{s:s, s:o}", "msgtype", type, type, o));
+    else
+        json_decref(o);
+}
+
+static int wcc_build(chan *c, const chan_msg *m, const char *token, int64_t now, http_req *req,
+                     cherr *e)
+{
+    wcc_priv *p = c->priv;
+    const char *sender = render_get(m->f, "sender");
+    if (!sender || !*sender)
+        sender = p->sender;
+    if (!*sender)
+        return err_set(e, "[wecom_customer] no sender: set it in [channel.wecom_customer] or "
+                       "the template");
+    json_t *j = json_pack("{s:s, s:[s], s:s}", "chat_type", "single", "external_userid", m->to,
+                          "sender", sender);
+    if (!j)
+        return err_set(e, "[wecom_customer] external_userid or sender is not valid UTF-8");
+    const char *content = render_get(m->f, "content");
+    if (content && *content)
+        json_object_set_new(j, "text", json_pack("{s:s}", "content", content));
+    static const char *const link[] = {"title", "picurl", "desc", "url", NULL};
+    static const char *const mini[] = {"title", "pic_media_id", "appid", "page", NULL};
+    static const char *const image[] = {"media_id", "pic_url", NULL};
+    json_t *att = json_array();
+    attach(att, m->f, "link", "link", link);
+    attach(att, m->f, "miniprogram", "miniprogram", mini);
+    attach(att, m->f, "image", "image", image);
+    if (json_array_size(att))
+        json_object_set_new(j, "attachments", att);
+    else
+        json_decref(att);
+    req->body = wx_dump(j);
+    if (!req->body)
+        return err_set(e, "[wecom_customer] a value is not valid UTF-8");
+    req->body_len = strlen(req->body);
+    char *tok = http_escape(token ? token : "");
+    int rc = tok ? asprintf(&req->url, "%s/cgi-bin/externalcontact/add_msg_template"
+                            "?access_token=%s", c->base_url, tok) : -1;
+    free(tok);
+    if (rc < 0) {
+        req->url = NULL;
+        return err_set(e, "out of memory");
+    }
+    req->method = "POST";
+    req->headers = http_headers_add(NULL, "Content-Type: application/json");
+    return 0;
+}
+
+static void wcc_parse(chan *c, const chan_msg *m, const http_resp *r, int64_t now,
+                      chan_outcome *o)
+{
+    json_t *j;
+    long errcode;
+    if (wx_parse(r, &j, &errcode, o) < 0)
+        return;
+    wx_classify(errcode, json_string_value(json_object_get(j, "errmsg")), wc_codes, now, o);
+    if (o->cls == CHAN_OK) {
+        size_t i;
+        json_t *v;
+        json_array_foreach(json_object_get(j, "fail_list"), i, v) {
+            if (json_is_string(v) && !strcmp(json_string_value(v), m->to)) {
+                chan_outcome_set(o, CHAN_PERMANENT, "fail_list",
+                                 "WeCom cannot send to this customer (fail_list)");
+                o->recipient = 1;
+                break;
+            }
+        }
+    }
+    wx_msgid(j, o);
+    json_decref(j);
+}
+
+const chan_ops chan_wecom_customer = {
+    .name = "wecom_customer",
+    .address = "wecom_external_userid",
+    .default_base_url = "https://qyapi.weixin.qq.com",
+    .dedup = 0,
+    .init = wcc_init,
+    .fini = wcc_fini,
+    .check_template = wcc_check_template,
+    .token_request = wcc_token_req,
+    .token_parse = wcc_token_parse,
+    .build = wcc_build,
+    .parse = wcc_parse,
+};

@@ -1,0 +1,146 @@
+/* tz.c — local time in IANA zones via the C library, memoised (see tz.h). */
+#include "tz.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "timeutil.h"
+
+#define MEMO_SIZE 4096
+
+/* (zone, UTC hour) -> offset in minutes. Offsets change only at transitions, which
+ * happen on whole minutes; zones with offsets changing inside an hour are handled by
+ * memoising per hour and checking the offset is constant across the hour. */
+typedef struct memo {
+    char zone[64];
+    int64_t hour;
+    int offset_min;
+    int valid;
+} memo;
+
+static memo cache[MEMO_SIZE];
+static char current_tz[64];
+
+static void use_zone(const char *zone)
+{
+    if (!strcmp(current_tz, zone))
+        return;
+    snprintf(current_tz, sizeof current_tz, "%s", zone);
+    setenv("TZ", zone[0] ? zone : "UTC", 1);
+    tzset();
+}
+
+int tz_valid(const char *zone)
+{
+    if (!zone || !*zone || zone[0] == '/' || strstr(zone, "..") || strlen(zone) > 60)
+        return 0;
+    char path[128];
+    snprintf(path, sizeof path, "/usr/share/zoneinfo/%s", zone);
+    return access(path, R_OK) == 0;
+}
+
+static int offset_at(const char *zone, time_t t)
+{
+    use_zone(zone);
+    struct tm tm;
+    localtime_r(&t, &tm);
+    return (int)(tm.tm_gmtoff / 60);
+}
+
+static unsigned hash(const char *zone, int64_t hour)
+{
+    unsigned h = 2166136261u;
+    for (const char *p = zone; *p; p++)
+        h = (h ^ (unsigned char)*p) * 16777619u;
+    h ^= (unsigned)(hour * 2654435761u);
+    return h % MEMO_SIZE;
+}
+
+/* Offset (minutes) at utc_ms in zone, memoised per hour when constant over the hour. */
+static int zone_offset(const char *zone, int64_t utc_ms)
+{
+    const char *z = tz_valid(zone) ? zone : "UTC";
+    int64_t hour = utc_ms >= 0 ? utc_ms / TU_HOUR : (utc_ms - TU_HOUR + 1) / TU_HOUR;
+    memo *m = &cache[hash(z, hour)];
+    if (m->valid && m->hour == hour && !strcmp(m->zone, z))
+        return m->offset_min;
+    time_t start = (time_t)(hour * 3600);
+    int a = offset_at(z, start), b = offset_at(z, start + 3599);
+    if (a != b)
+        return offset_at(z, (time_t)(utc_ms / 1000));   /* a transition inside this hour */
+    snprintf(m->zone, sizeof m->zone, "%s", z);
+    m->hour = hour;
+    m->offset_min = a;
+    m->valid = 1;
+    return a;
+}
+
+static void civil(int64_t days, int *y, int *m, int *d)
+{
+    /* Howard Hinnant's civil_from_days */
+    days += 719468;
+    int64_t era = (days >= 0 ? days : days - 146096) / 146097;
+    int64_t doe = days - era * 146097;
+    int64_t yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+    int64_t yy = yoe + era * 400;
+    int64_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    int64_t mp = (5 * doy + 2) / 153;
+    *d = (int)(doy - (153 * mp + 2) / 5 + 1);
+    *m = (int)(mp < 10 ? mp + 3 : mp - 9);
+    *y = (int)(yy + (*m <= 2));
+}
+
+void tz_to_local(const char *zone, int64_t utc_ms, tz_local *out)
+{
+    int off = zone_offset(zone, utc_ms);
+    int64_t local = utc_ms + (int64_t)off * TU_MIN;
+    int64_t days = local >= 0 ? local / TU_DAY : (local - TU_DAY + 1) / TU_DAY;
+    int64_t rem = local - days * TU_DAY;
+    civil(days, &out->year, &out->month, &out->day);
+    out->hour = (int)(rem / TU_HOUR);
+    out->min = (int)(rem % TU_HOUR / TU_MIN);
+    out->sec = (int)(rem % TU_MIN / TU_SEC);
+    out->wday = (int)(((days % 7) + 11) % 7);   /* 1970-01-01 was a Thursday */
+    out->offset_min = off;
+}
+
+/* Local wall clock of an instant, as ms since the local epoch. */
+static int64_t wall_of(const char *zone, int64_t utc_ms)
+{
+    return utc_ms + (int64_t)zone_offset(zone, utc_ms) * TU_MIN;
+}
+
+int64_t tz_next_wall(const char *zone, int64_t from_ms, int hh, int mm)
+{
+    int64_t from_wall = wall_of(zone, from_ms);
+    int64_t day0 = (from_wall >= 0 ? from_wall / TU_DAY : (from_wall - TU_DAY + 1) / TU_DAY);
+    for (int64_t day = day0; day < day0 + 3; day++) {
+        int64_t w = day * TU_DAY + (int64_t)hh * TU_HOUR + (int64_t)mm * TU_MIN;
+        /* the instant(s) whose wall time is w: try the offsets in force 12 h either side */
+        int64_t a = w - (int64_t)zone_offset(zone, w - 12 * TU_HOUR) * TU_MIN;
+        int64_t b = w - (int64_t)zone_offset(zone, w + 12 * TU_HOUR) * TU_MIN;
+        int64_t lo = a < b ? a : b, hi = a < b ? b : a, best = -1;
+        if (wall_of(zone, lo) == w && lo >= from_ms)
+            best = lo;
+        else if (wall_of(zone, hi) == w && hi >= from_ms)
+            best = hi;
+        if (best >= 0)
+            return best;
+        if (wall_of(zone, lo) != w && wall_of(zone, hi) != w && hi > lo) {
+            /* w falls in a DST gap: the first instant whose wall time passes w */
+            while (hi - lo > TU_SEC) {
+                int64_t mid = lo + (hi - lo) / 2;
+                if (wall_of(zone, mid) >= w)
+                    hi = mid;
+                else
+                    lo = mid;
+            }
+            if (hi >= from_ms)
+                return hi;
+        }
+    }
+    return from_ms;
+}

@@ -1,0 +1,132 @@
+# preview.sh — `chuda preview` prints exactly the request body each channel sends: for
+# messages on every channel the shipped templates use (mp_subscribe, oa_template, sms
+# over Tencent, wecom), the body the simulator received equals, byte for byte, what
+# `chuda preview --user U --message-id ID --body` prints for the same message. Also: the
+# verdict listing, a field-rule failure (exit 1, reason with length and limit), usage
+# errors, and that previewing needs no secret.
+. tests/lib.sh "$1"
+cd "$T_WORK"
+
+export CHUDA_TEST_OA_SECRET=oa-secret-0123456789
+export CHUDA_TEST_TC_SECRET=tc-secret-key-0123456789
+export CHUDA_TEST_WC_SECRET=wc-secret-0123456789
+chuda_setup "[wechat.wxoa0000000001]
+secret = $CHUDA_TEST_OA_SECRET
+[wecom.wwcorp0000001]
+secret = $CHUDA_TEST_WC_SECRET
+agentid = 1000002
+[tencent.AKIDpreviewtest]
+secret_key = $CHUDA_TEST_TC_SECRET
+sdk_app_id = 1400006666
+sign_names = 好物小铺"
+cat >> chuda.conf <<EOF
+[chuda]
+default_tz = UTC
+[policy]
+quiet_hours = none
+[channel.oa_template]
+base_url = $SIM_URL
+appid = wxoa0000000001
+secret_env = CHUDA_TEST_OA_SECRET
+[channel.sms]
+provider = tencent
+base_url = $SIM_URL
+secret_id = AKIDpreviewtest
+secret_env = CHUDA_TEST_TC_SECRET
+sdk_app_id = 1400006666
+sign_name = 好物小铺
+[channel.wecom]
+base_url = $SIM_URL
+corpid = wwcorp0000001
+secret_env = CHUDA_TEST_WC_SECRET
+agentid = 1000002
+EOF
+cat > users.csv <<'CSV'
+user_id,tier,segment,tz,mp_openid,oa_openid,phone,wecom_userid,name
+p1,high_value,,,oP1xxxxxxxxxxxxxxxxxxxxxxxxx,oA1xxxxxxxxxxxxxxxxxxxxxxxxx,+8613800000101,p1member,张三
+p2,potential,,,oP2xxxxxxxxxxxxxxxxxxxxxxxxx,oA2xxxxxxxxxxxxxxxxxxxxxxxxx,+8613800000102,p2member,李四
+p3,potential,,,oP3xxxxxxxxxxxxxxxxxxxxxxxxx,oA3xxxxxxxxxxxxxxxxxxxxxxxxx,+8613800000103,p3member,王五
+p4,potential,,,oP4xxxxxxxxxxxxxxxxxxxxxxxxx,oA4xxxxxxxxxxxxxxxxxxxxxxxxx,+8613800000104,p4member,赵六
+p5,potential,,,oP5xxxxxxxxxxxxxxxxxxxxxxxxx,oA5xxxxxxxxxxxxxxxxxxxxxxxxx,+8613800000105,p5member,孙七
+p6,high_value,,,oP6xxxxxxxxxxxxxxxxxxxxxxxxx,oA6xxxxxxxxxxxxxxxxxxxxxxxxx,+8613800000106,p6member,周八
+CSV
+t_ok "users import" chuda users import users.csv
+
+# One message per (user, template, channel); the vars of each line are used twice:
+# for the enqueue and for the preview.
+cat > cases.txt <<'EOF'
+p1 cart_abandoned mp_subscribe product=羊绒围巾
+p2 welcome_24h mp_subscribe expires=2026-11-24T12:00:00Z coupon=1990
+p3 recall_30d mp_subscribe
+p4 member_day oa_template day=2026-11-28T00:00:00Z
+p5 order_shipped sms order_no=SO20261123000123 product=Apple苹果iPhone15手机壳超薄磨砂防摔款 carrier=顺丰速运 tracking_no=SF1234567890123
+p6 order_shipped wecom order_no=SO20261123000124 product=羊绒围巾 carrier=京东快递 tracking_no=JD0012345678 shipped_at=1795000000
+EOF
+while read -r user tpl ch vars; do
+    set --
+    for kv in $vars; do set -- "$@" --var "$kv"; done
+    id=$(chuda enqueue --user "$user" --template "$tpl" --channel "$ch" "$@")
+    t_match "enqueue $tpl for $user on $ch" '^[0-9]+$' "$id"
+    echo "$user $tpl $ch $id $vars" >> ids.txt
+done < cases.txt
+t_ok "run --until-idle" chuda run --until-idle
+t_eq "all sent" 6 "$(log_count sent)"
+
+# the body the simulator received for a request whose body mentions ADDRESS, as bytes
+sim_body() {    # sim_body PATH ADDRESS OUTFILE
+    sim_ctl GET /_sim/requests | python3 -c '
+import json, sys
+path, addr, out = sys.argv[1:4]
+bodies = [r["body"] for r in json.load(sys.stdin) if r["path"] == path and addr in r["body"]]
+open(out, "wb").write(bodies[-1].encode("utf-8") if bodies else b"")' "$1" "$2" "$3"
+}
+
+while read -r user tpl ch id vars; do
+    set --
+    for kv in $vars; do set -- "$@" --var "$kv"; done
+    chuda preview --template "$tpl" --user "$user" --channel "$ch" --message-id "$id" --body \
+        "$@" > "preview.$id" 2>"preview.$id.err"
+    rc=$?
+    case $ch in
+        mp_subscribe) path=/cgi-bin/message/subscribe/send addr=$(grep "^$user," users.csv | cut -d, -f5) ;;
+        oa_template) path=/cgi-bin/message/template/send addr=$(grep "^$user," users.csv | cut -d, -f6) ;;
+        sms) path=/ addr=$(grep "^$user," users.csv | cut -d, -f7) ;;
+        wecom) path=/cgi-bin/message/send addr=$(grep "^$user," users.csv | cut -d, -f8) ;;
+    esac
+    sim_body "$path" "\"$addr\"" "sim.$id"
+    t_eq "preview of $tpl on $ch exits 0" 0 "$rc"
+    t_ok "sim received a $ch request for $user" test -s "sim.$id"
+    t_ok "$tpl on $ch: preview body = received body, byte for byte" cmp "preview.$id" "sim.$id"
+done < ids.txt
+
+# --- the full listing ------------------------------------------------------------------
+out=$(chuda preview --template cart_abandoned --tier high_value --var product=羊绒围巾)
+t_match "header" '^template cart_abandoned \(lifecycle\) · tier high_value' "$out"
+t_match "mp_subscribe request line" 'POST /cgi-bin/message/subscribe/send\?access_token=PREVIEW_TOKEN' "$out"
+t_match "sms request line" '== sms' "$out"
+t_match "verdict with length and limit" '✓ data.thing3 +16/20 characters +会员专享包邮，今天下单最快明天到' "$out"
+t_match "sms parameter verdict" '✓ param 1 +4/12 characters +羊绒围巾' "$out"
+t_eq "no secret in the preview" 0 "$(printf '%s' "$out" | grep -c -e "$CHUDA_TEST_MP_SECRET" -e "$CHUDA_TEST_TC_SECRET")"
+
+out=$(chuda preview --template cart_abandoned --tier dormant --var product=这是一个非常非常非常非常长的商品名称超过二十个字)
+rc=$?
+t_eq "a broken field rule exits 1" 1 "$rc"
+t_match "the reason names field, length and limit" '✗ data.thing1 +24/20 characters' "$out"
+t_match "the reason line" '\[mp_subscribe\] data.thing1: 24 characters, limit 20' "$out"
+t_match "trunc keeps the sms parameter in its limit" '✓ param 1 +12/12 characters +这是一个非常非常非常非常…' "$out"
+
+out=$(chuda preview --template recall_30d --user p3)
+t_match "variant and holdout shown for a user" "variant (a|b)" "$out"
+t_match "holdout line" 'holdout: 5.00% of users; p3 (IS|is not) held out' "$out"
+t_match "the variant is the user's own" "variant $(chuda preview --template recall_30d --user p3 | sed -n 's/.*· variant \([ab]\).*/\1/p')" "$out"
+
+# --- errors -----------------------------------------------------------------------------
+t_fails "no --user or --tier" chuda preview --template cart_abandoned
+t_fails "unknown tier" chuda preview --template cart_abandoned --tier vip
+t_match "unknown tier named" "unknown tier" "$(chuda preview --template cart_abandoned --tier vip 2>&1)"
+t_fails "unknown template" chuda preview --template nope --tier new
+t_fails "--body needs --channel" chuda preview --template cart_abandoned --tier new --body
+t_match "missing variable named" "missing variable 'product'" \
+    "$(chuda preview --template cart_abandoned --tier new 2>&1)"
+t_fails "unknown variant" chuda preview --template recall_30d --tier new --variant z
+t_done
