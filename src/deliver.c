@@ -490,6 +490,8 @@ static void retry_or_fail(sched *s, job *j, const chan_outcome *o, const char *c
     snprintf(why, sizeof why, "attempt %d of %d: %s; next at %s", j->m.attempts, c->max_attempts,
              o->reason, tu_format(due, t, sizeof t));
     reschedule(s, j, due, "retry", chname, o->code, why);
+    if (due > s->retry_until)
+        s->retry_until = due;
     s->stats.retried++;
 }
 

@@ -270,13 +270,13 @@ static void on_wake(struct ev_loop *loop, ev_timer *w, int revents)
         return;
     }
     if (s->opts.until_idle && s->active == 0 && !s->parked) {
-        /* idle: nothing due now, nothing in flight, no retry pending */
-        long due, retrying;
-        if (store_counts(s->a->st, tu_now(), NULL, &due, NULL, &retrying, &e) < 0) {
+        /* idle: nothing due now, nothing in flight, no retry of ours still to come */
+        long due;
+        if (store_counts(s->a->st, tu_now(), NULL, &due, NULL, NULL, &e) < 0) {
             sched_fail(s, &e);
             return;
         }
-        if (due == 0 && retrying == 0) {
+        if (due == 0 && tu_now() >= s->retry_until) {
             stop(s);
             return;
         }

@@ -64,6 +64,8 @@ typedef struct sched {
     int64_t lease_ms, poll_ms, grace_ms;
     int active;                 /* claimed, not yet finished or returned */
     int full;                   /* stopped claiming at max_active */
+    int64_t retry_until;        /* latest retry this process scheduled (--until-idle
+                                   waits for it) */
     job *parked;                /* built, waiting for the commit that marks them in flight */
     int in_tx;
     int stopping;

@@ -29,6 +29,7 @@ need libmbedtls-dev has_h mbedtls/md.h
 need libcsv-dev has_h csv.h
 need sqlite3 command -v sqlite3
 need python3 command -v python3     # tests read JSON with it
+need faketime command -v faketime   # tests run chuda at chosen instants
 
 if [ -z "$missing" ]; then
     echo "deps: everything chuda needs is installed"
