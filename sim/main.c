@@ -144,13 +144,14 @@ static int cmd_sign_aliyun(int argc, char **argv)
 
 /* ---- main ---------------------------------------------------------------- */
 
-int main(int argc, char **argv)
-{
-    if (argc > 1 && !strcmp(argv[1], "--sign-tc3"))
-        return cmd_sign_tc3(argc, argv);
-    if (argc > 1 && !strcmp(argv[1], "--sign-aliyun"))
-        return cmd_sign_aliyun(argc, argv);
+struct args {
+    const char *cert, *key, *port_file, *config, *record, *cb_url, *cb_ca;
+    long port, threads;
+};
 
+/* Returns -1 to go on, else the exit code (0 after --help). */
+static int parse_args(int argc, char **argv, struct args *a)
+{
     static const struct option opts[] = {
         {"cert", required_argument, NULL, 'c'},
         {"key", required_argument, NULL, 'k'},
@@ -164,31 +165,30 @@ int main(int argc, char **argv)
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0}
     };
-    const char *cert = NULL, *key = NULL, *port_file = NULL, *config = NULL,
-               *record = NULL, *cb_url = NULL, *cb_ca = NULL;
-    long port = 0, threads = -1;
     int c;
     char *end;
 
+    memset(a, 0, sizeof *a);
+    a->threads = -1;
     while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
         switch (c) {
-        case 'c': cert = optarg; break;
-        case 'k': key = optarg; break;
-        case 'P': port_file = optarg; break;
-        case 'f': config = optarg; break;
-        case 'r': record = optarg; break;
-        case 'u': cb_url = optarg; break;
-        case 'a': cb_ca = optarg; break;
+        case 'c': a->cert = optarg; break;
+        case 'k': a->key = optarg; break;
+        case 'P': a->port_file = optarg; break;
+        case 'f': a->config = optarg; break;
+        case 'r': a->record = optarg; break;
+        case 'u': a->cb_url = optarg; break;
+        case 'a': a->cb_ca = optarg; break;
         case 'p':
-            port = strtol(optarg, &end, 10);
-            if (*end || port < 0 || port > 65535) {
+            a->port = strtol(optarg, &end, 10);
+            if (*end || a->port < 0 || a->port > 65535) {
                 fprintf(stderr, "chuda-sim: --port: not a port: %s\n", optarg);
                 return 2;
             }
             break;
         case 't':
-            threads = strtol(optarg, &end, 10);
-            if (*end || threads < 1 || threads > 256) {
+            a->threads = strtol(optarg, &end, 10);
+            if (*end || a->threads < 1 || a->threads > 256) {
                 fprintf(stderr, "chuda-sim: --threads: want 1..256: %s\n",
                         optarg);
                 return 2;
@@ -206,11 +206,26 @@ int main(int argc, char **argv)
         fprintf(stderr, "chuda-sim: unexpected argument: %s\n", argv[optind]);
         return 2;
     }
-    if (!cert || !key) {
+    if (!a->cert || !a->key) {
         fputs("chuda-sim: --cert and --key are required\n", stderr);
         usage(stderr);
         return 2;
     }
+    return -1;
+}
+
+
+int main(int argc, char **argv)
+{
+    if (argc > 1 && !strcmp(argv[1], "--sign-tc3"))
+        return cmd_sign_tc3(argc, argv);
+    if (argc > 1 && !strcmp(argv[1], "--sign-aliyun"))
+        return cmd_sign_aliyun(argc, argv);
+
+    struct args a;
+    int rc = parse_args(argc, argv, &a);
+    if (rc >= 0)
+        return rc;
 
     /* Block the stop signals before any thread exists; main waits for them
      * with sigwait, every other thread inherits the mask. */
@@ -224,22 +239,22 @@ int main(int argc, char **argv)
     struct scfg cfg;
     char err[512];
     scfg_defaults(&cfg);
-    if (config && scfg_load(&cfg, config, err, sizeof err) != 0) {
+    if (a.config && scfg_load(&cfg, a.config, err, sizeof err) != 0) {
         fprintf(stderr, "chuda-sim: %s\n", err);
         scfg_free(&cfg);
         return 2;
     }
-    if (cb_url)
-        cfg.callback_url = su_strdup(cb_url);
-    if (cb_ca) {
+    if (a.cb_url)
+        cfg.callback_url = su_strdup(a.cb_url);
+    if (a.cb_ca) {
         free(cfg.callback_ca);
-        cfg.callback_ca = su_strdup(cb_ca);
+        cfg.callback_ca = su_strdup(a.cb_ca);
     }
-    if (threads > 0)
-        cfg.threads = threads;
+    if (a.threads > 0)
+        cfg.threads = a.threads;
 
-    char *cert_pem = read_file(cert, err, sizeof err);
-    char *key_pem = cert_pem ? read_file(key, err, sizeof err) : NULL;
+    char *cert_pem = read_file(a.cert, err, sizeof err);
+    char *key_pem = cert_pem ? read_file(a.key, err, sizeof err) : NULL;
     if (!cert_pem || !key_pem) {
         fprintf(stderr, "chuda-sim: %s\n", err);
         free(cert_pem);
@@ -248,7 +263,7 @@ int main(int argc, char **argv)
     }
 
     su_rand_seed(cfg.seed);
-    if (srec_open(record, (size_t)cfg.keep_requests, err, sizeof err) != 0) {
+    if (srec_open(a.record, (size_t)cfg.keep_requests, err, sizeof err) != 0) {
         fprintf(stderr, "chuda-sim: --record %s\n", err);
         return 2;
     }
@@ -263,10 +278,10 @@ int main(int argc, char **argv)
 
     struct sim_server_opts so = {
         .cfg = &cfg, .cert_pem = cert_pem, .key_pem = key_pem,
-        .port = (unsigned)port, .threads = (unsigned)cfg.threads,
+        .port = (unsigned)a.port, .threads = (unsigned)cfg.threads,
     };
     unsigned bound = sim_server_start(&so, err, sizeof err);
-    int rc = 0;
+    rc = 0;
     if (!bound) {
         fprintf(stderr, "chuda-sim: %s\n", err);
         rc = 1;
@@ -274,8 +289,8 @@ int main(int argc, char **argv)
     }
     printf("chuda-sim listening on https://127.0.0.1:%u\n", bound);
     fflush(stdout);
-    if (port_file && write_port_file(port_file, bound) != 0) {
-        fprintf(stderr, "chuda-sim: --port-file %s: %s\n", port_file,
+    if (a.port_file && write_port_file(a.port_file, bound) != 0) {
+        fprintf(stderr, "chuda-sim: --port-file %s: %s\n", a.port_file,
                 strerror(errno));
         rc = 1;
     } else {

@@ -306,9 +306,9 @@ static const struct scfg_aliyun *authenticate(struct sim_req *r,
 
 /* ---- SendSms -------------------------------------------------------------------------- */
 
-/* Flow control for one number without counting; NULL when allowed. */
-static const char *flow_check(const struct scfg_aliyun *a, const char *e164,
-                              int64_t now, struct number **out)
+/* The window state of one number of an account. */
+static struct number *number_state(const struct scfg_aliyun *a,
+                                   const char *e164, int64_t now)
 {
     char k[256];
     snprintf(k, sizeof k, "%s\x1f%s", a->access_key_id, e164);
@@ -317,18 +317,74 @@ static const char *flow_check(const struct scfg_aliyun *a, const char *e164,
         n = su_xcalloc(1, sizeof *n);
         smap_put(&numbers, k, n);
     }
-    *out = n;
     int64_t day = su_beijing_day(now);
     if (n->day != day)
         n->day = day, n->day_n = 0;
-    if (su_win_count(&n->minute, now, 60000) >= (size_t)a->per_number_minute)
-        return "minute";
-    if (a->per_number_hour &&
-        su_win_count(&n->hour, now, 3600000) >= (size_t)a->per_number_hour)
-        return "hour";
-    if (n->day_n >= a->per_number_daily)
-        return "day";
-    return NULL;
+    return n;
+}
+
+/* Per-number flow control, all or nothing: if any number is over a limit
+ * nothing is counted and msg says which window; else every number is
+ * counted.  Returns 0 when the send may go. */
+static int flow_control(const struct scfg_aliyun *a, char (*e164)[32],
+                        size_t count, int64_t now, char *msg, size_t msgsz)
+{
+    int rc = 0;
+    pthread_mutex_lock(&lock);
+    for (size_t i = 0; i < count && !rc; i++) {
+        struct number *n = number_state(a, e164[i], now);
+        rc = -1;
+        if (su_win_count(&n->minute, now, 60000) >=
+            (size_t)a->per_number_minute)
+            snprintf(msg, msgsz, "触发分钟级流控Permits:%ld",
+                     a->per_number_minute);
+        else if (a->per_number_hour &&
+                 su_win_count(&n->hour, now, 3600000) >=
+                     (size_t)a->per_number_hour)
+            snprintf(msg, msgsz, "触发小时级流控Permits:%ld",
+                     a->per_number_hour);
+        else if (n->day_n >= a->per_number_daily)
+            snprintf(msg, msgsz, "触发天级流控Permits:%ld",
+                     a->per_number_daily);
+        else
+            rc = 0;
+    }
+    for (size_t i = 0; i < count && !rc; i++) {
+        struct number *n = number_state(a, e164[i], now);
+        su_win_add(&n->minute, now);
+        if (a->per_number_hour)
+            su_win_add(&n->hour, now);
+        n->day_n++;
+    }
+    pthread_mutex_unlock(&lock);
+    return rc;
+}
+
+/* PhoneNumbers -> E.164 array (malloc'd); returns an error code or NULL. */
+static const char *parse_numbers(const char *text, char (**out)[32],
+                                 size_t *count)
+{
+    char *list = su_strdup(text), *save = NULL;
+    char (*e164)[32] = NULL;
+    const char *code = NULL;
+    size_t n = 0;
+    for (char *t = strtok_r(list, ",", &save); t && !code;
+         t = strtok_r(NULL, ",", &save)) {
+        char (*grown)[32] = n < 1000 ? realloc(e164, (n + 1) * sizeof *e164)
+                                     : NULL;
+        if (!grown)
+            code = n < 1000 ? "isp.SYSTEM_ERROR" : "isv.MOBILE_COUNT_OVER_LIMIT";
+        else if (!su_phone_normalize(t, (e164 = grown)[n], sizeof *e164))
+            code = "isv.MOBILE_NUMBER_ILLEGAL";
+        else
+            n++;
+    }
+    free(list);
+    if (!code && !n)
+        code = "isv.MOBILE_NUMBER_ILLEGAL";
+    *out = e164;
+    *count = n;
+    return code;
 }
 
 static const char *check_business(const struct scfg_aliyun *a,
@@ -415,25 +471,10 @@ static void send_sms(struct sim_req *r, const struct scfg_aliyun *a,
         return;
     }
 
-    /* numbers: all valid, then flow control for all, then count */
-    char *list = su_strdup(param(p, "PhoneNumbers")), *save = NULL;
     char (*e164)[32] = NULL;
     size_t n = 0;
-    for (char *t = strtok_r(list, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
-        if (n == 1000) {
-            code = "isv.MOBILE_COUNT_OVER_LIMIT";
-            break;
-        }
-        e164 = realloc(e164, (n + 1) * sizeof *e164);
-        if (!e164 || !su_phone_normalize(t, e164[n], sizeof e164[n])) {
-            code = "isv.MOBILE_NUMBER_ILLEGAL";
-            break;
-        }
-        n++;
-    }
-    free(list);
-    if (!code && !n)
-        code = "isv.MOBILE_NUMBER_ILLEGAL";
+    char limit_msg[64];
+    code = parse_numbers(param(p, "PhoneNumbers"), &e164, &n);
     if (!code && sim_busy(r))
         code = "isp.SYSTEM_ERROR";
     if (code) {
@@ -441,34 +482,14 @@ static void send_sms(struct sim_req *r, const struct scfg_aliyun *a,
         reply_error(r, p, code, message_of(code));
         return;
     }
-    char limit_msg[64] = "";
-    pthread_mutex_lock(&lock);
-    struct number **nums = su_xcalloc(n, sizeof *nums);
-    for (size_t i = 0; i < n && !limit_msg[0]; i++) {
-        const char *w = flow_check(a, e164[i], r->at_ms, &nums[i]);
-        if (w)
-            snprintf(limit_msg, sizeof limit_msg, "触发%s级流控Permits:%ld",
-                     !strcmp(w, "minute") ? "分钟" : !strcmp(w, "hour")
-                     ? "小时" : "天",
-                     !strcmp(w, "minute") ? a->per_number_minute
-                     : !strcmp(w, "hour") ? a->per_number_hour
-                     : a->per_number_daily);
-    }
-    if (!limit_msg[0])
-        for (size_t i = 0; i < n; i++) {
-            su_win_add(&nums[i]->minute, r->at_ms);
-            if (a->per_number_hour)
-                su_win_add(&nums[i]->hour, r->at_ms);
-            nums[i]->day_n++;
-        }
-    uint64_t seq = ++biz_seq;
-    pthread_mutex_unlock(&lock);
-    free(nums);
-    if (limit_msg[0]) {
+    if (flow_control(a, e164, n, r->at_ms, limit_msg, sizeof limit_msg)) {
         free(e164);
         reply_error(r, p, "isv.BUSINESS_LIMIT_CONTROL", limit_msg);
         return;
     }
+    pthread_mutex_lock(&lock);
+    uint64_t seq = ++biz_seq;
+    pthread_mutex_unlock(&lock);
 
     char biz[48], rid[37];
     snprintf(biz, sizeof biz, "%" PRIu64 "%06" PRIu64 "^0", seq,

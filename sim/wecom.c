@@ -292,10 +292,47 @@ static bool duplicate(struct sim_req *r, const struct scfg_wecom *c,
     return false;
 }
 
-static void lower(char *s)
+/* Count the valid members of "a|b|c"; the others go, lower-cased and
+ * '|'-joined, into invalid. */
+static size_t check_users(const struct scfg_wecom *c, const char *touser,
+                          struct su_buf *invalid)
 {
-    for (; *s; s++)
-        *s = (char)tolower((unsigned char)*s);
+    size_t valid = 0;
+    char *list = su_strdup(touser), *save = NULL;
+    for (char *u = strtok_r(list, "|", &save); u;
+         u = strtok_r(NULL, "|", &save)) {
+        if (su_list_has(&c->users, u)) {
+            valid++;
+            continue;
+        }
+        for (char *q = u; *q; q++)
+            *q = (char)tolower((unsigned char)*q);
+        if (invalid->len)
+            su_buf_add(invalid, "|", 1);
+        su_buf_str(invalid, u);
+    }
+    free(list);
+    return valid;
+}
+
+/* Count a send for each valid member; members over their rate are
+ * silently dropped (listed in dropped).  Returns how many got it. */
+static size_t deliver_members(const struct scfg_wecom *c, const char *touser,
+                              int64_t now, json_t *dropped)
+{
+    size_t delivered = 0;
+    char *list = su_strdup(touser), *save = NULL;
+    for (char *u = strtok_r(list, "|", &save); u;
+         u = strtok_r(NULL, "|", &save)) {
+        if (!su_list_has(&c->users, u))
+            continue;
+        if (member_allows(c, u, now))
+            delivered++;
+        else
+            json_array_append_new(dropped, json_string(u));
+    }
+    free(list);
+    return delivered;
 }
 
 void wcsim_send(struct sim_req *r)
@@ -337,28 +374,7 @@ void wcsim_send(struct sim_req *r)
         goto out;
     }
 
-    /* recipients: valid members get it (within their rate), the others
-     * are listed in invaliduser */
-    size_t valid = 0, delivered = 0;
-    if (to_all) {
-        valid = delivered = 1;
-    } else if (touser) {
-        char *list = su_strdup(touser), *save = NULL;
-        for (char *u = strtok_r(list, "|", &save); u;
-             u = strtok_r(NULL, "|", &save)) {
-            if (!su_list_has(&c->users, u)) {
-                char *lu = su_strdup(u);
-                lower(lu);
-                if (invalid.len)
-                    su_buf_add(&invalid, "|", 1);
-                su_buf_str(&invalid, lu);
-                free(lu);
-                continue;
-            }
-            valid++;
-        }
-        free(list);
-    }
+    size_t valid = to_all ? 1 : touser ? check_users(c, touser, &invalid) : 0;
     if (!valid && !toparty && !totag) {
         sim_reply_errcode(r, 81013, "user & party & tag all invalid");
         sim_record_set(r, "invaliduser", json_string(invalid.p ? invalid.p
@@ -370,19 +386,9 @@ void wcsim_send(struct sim_req *r)
         goto out;
     }
     bool dup = duplicate(r, c, req);
-    if (!dup && touser && !to_all) {
-        char *list = su_strdup(touser), *save = NULL;
-        for (char *u = strtok_r(list, "|", &save); u;
-             u = strtok_r(NULL, "|", &save)) {
-            if (!su_list_has(&c->users, u))
-                continue;
-            if (member_allows(c, u, r->at_ms))
-                delivered++;
-            else
-                json_array_append_new(dropped_users, json_string(u));
-        }
-        free(list);
-    }
+    size_t delivered = to_all ? 1 : 0;
+    if (!dup && touser && !to_all)
+        delivered = deliver_members(c, touser, r->at_ms, dropped_users);
     char msgid[41];
     random_msgid(msgid, sizeof msgid);
     json_t *o = json_object();

@@ -103,10 +103,10 @@ t_eq "status fault" 503 "$($C -o /dev/null -w '%{http_code}' -d "$ok_body" "$SIM
 sim_ctl POST /_sim/fault '{"path":"*","body":"{\"errcode\":0,\"errm"}' >/dev/null
 t_eq "body fault returns the raw text" '{"errcode":0,"errm' "$(post "$SEND" "$ok_body")"
 # a slow reply keeps the openid busy: a concurrent send to it is 43108
-sim_ctl POST /_sim/fault '{"path":"/cgi-bin/message/subscribe/send","delay_ms":800}' >/dev/null
+sim_ctl POST /_sim/fault '{"path":"/cgi-bin/message/subscribe/send","delay_ms":2000}' >/dev/null
 post "$SEND" "$ok_body" > slow.out &
 slow=$!
-sleep 0.3
+sleep 0.5
 t_eq "concurrent send to the same openid is 43108" 43108 "$(post "$SEND" "$ok_body" | jget 'd["errcode"]')"
 wait $slow
 t_eq "the delayed send itself succeeds" 0 "$(jget 'd["errcode"]' < slow.out)"

@@ -13,7 +13,7 @@ force_refresh_daily = 1
 force_refresh_gap = 0
 [wechat.wxclassic]
 secret = s
-token_grace = 1
+token_grace = 2
 token_daily_quota = 3
 [wechat.wxgap]
 secret = s
@@ -51,7 +51,7 @@ C1=$(tk | jget 'd["access_token"]')
 C2=$(tk | jget 'd["access_token"]')
 t_ok "classic token rotates on every call" test "$C1" != "$C2"
 t_eq "the old one still works at once" 0 "$(send "$C1")"
-sleep 1.1
+sleep 2.1
 t_eq "after the grace period it is 40001" 40001 "$(send "$C1")"
 t_eq "the current one works" 0 "$(send "$C2")"
 t_eq "classic token daily quota is 45009" 45009 "$(tk >/dev/null; tk | jget 'd["errcode"]')"
