@@ -20,9 +20,9 @@ SANFLAGS =
 endif
 
 # Libraries with a pkg-config file; libev, mbedtls and libcsv ship none on Debian 12.
-PKGS    := libcurl sqlite3 jansson inih libutf8proc libmicrohttpd cmocka
+PKGS    := libcurl sqlite3 jansson inih libutf8proc libmicrohttpd zlib cmocka
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
-PKG_LIBS   := $(shell pkg-config --libs libcurl sqlite3 jansson inih libutf8proc libmicrohttpd 2>/dev/null)
+PKG_LIBS   := $(shell pkg-config --libs libcurl sqlite3 jansson inih libutf8proc libmicrohttpd zlib 2>/dev/null)
 
 OPT     ?= -O2
 CFLAGS  ?= $(OPT) -g
@@ -88,6 +88,27 @@ bench: all
 
 deps:
 	sh tools/deps.sh
+
+# Fuzzing (clang + libFuzzer): the core built with coverage and sanitizers into
+# build/fuzz, then each harness tests/fuzz/fuzz_NAME.c run for FUZZ_SECONDS on its seeds
+# (tests/fuzz/corpus/NAME; new inputs go to build/fuzz/corpus/NAME, crashes to build/fuzz).
+FUZZ_SECONDS ?= 60
+FUZZ_BUILD   := build/fuzz
+FUZZ_SAN     := -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer
+
+fuzz:
+	$(MAKE) CC=clang BUILD=$(FUZZ_BUILD) SANFLAGS='-fsanitize=fuzzer-no-link $(FUZZ_SAN)' \
+	    $(FUZZ_BUILD)/libchuda.a
+	@set -e; for src in $(wildcard tests/fuzz/fuzz_*.c); do \
+	    name=$$(basename $$src .c); seeds=tests/fuzz/corpus/$${name#fuzz_}; \
+	    work=$(FUZZ_BUILD)/corpus/$${name#fuzz_}; mkdir -p $$work; \
+	    echo "clang -fsanitize=fuzzer $$src -> $(FUZZ_BUILD)/$$name"; \
+	    clang $(filter-out $(SANFLAGS),$(CFLAGS)) -fsanitize=fuzzer $(FUZZ_SAN) \
+	        -o $(FUZZ_BUILD)/$$name $$src $(FUZZ_BUILD)/libchuda.a $(LDLIBS); \
+	    echo "== $$name for $(FUZZ_SECONDS)s"; \
+	    $(FUZZ_BUILD)/$$name -max_total_time=$(FUZZ_SECONDS) -timeout=10 -rss_limit_mb=2048 \
+	        -artifact_prefix=$(FUZZ_BUILD)/$$name- -print_final_stats=1 $$work $$seeds; \
+	done
 
 install: $(BUILD)/chuda $(BUILD)/chuda-sim
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/chuda/templates \

@@ -65,6 +65,7 @@ CREATE TABLE log (
     reason      TEXT,
     code        TEXT,
     detail      TEXT,
+    target      TEXT,                  -- the address used (phone, openid): masked on output
     hash        BLOB NOT NULL
 );
 CREATE INDEX log_message ON log(message_id) WHERE message_id IS NOT NULL;

@@ -26,7 +26,7 @@ static void put_str(mbedtls_sha256_context *c, const char *s)
 void audit_hash(const unsigned char prev[AUDIT_HASH_LEN], int64_t seq, int64_t at,
                 int64_t message_id, int64_t campaign_id, const char *user_id, const char *event,
                 const char *channel, const char *reason, const char *code, const char *detail,
-                unsigned char out[AUDIT_HASH_LEN])
+                const char *target, unsigned char out[AUDIT_HASH_LEN])
 {
     mbedtls_sha256_context c;
     mbedtls_sha256_init(&c);
@@ -42,6 +42,7 @@ void audit_hash(const unsigned char prev[AUDIT_HASH_LEN], int64_t seq, int64_t a
     put_str(&c, reason);
     put_str(&c, code);
     put_str(&c, detail);
+    put_str(&c, target);
     mbedtls_sha256_finish_ret(&c, out);
     mbedtls_sha256_free(&c);
 }

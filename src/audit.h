@@ -14,6 +14,6 @@
 void audit_hash(const unsigned char prev[AUDIT_HASH_LEN], int64_t seq, int64_t at,
                 int64_t message_id, int64_t campaign_id, const char *user_id, const char *event,
                 const char *channel, const char *reason, const char *code, const char *detail,
-                unsigned char out[AUDIT_HASH_LEN]);
+                const char *target, unsigned char out[AUDIT_HASH_LEN]);
 
 #endif

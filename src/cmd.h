@@ -16,6 +16,7 @@ int cmd_cancel(const cmd_globals *g, int argc, char **argv);
 int cmd_show(const cmd_globals *g, int argc, char **argv);
 int cmd_preview(const cmd_globals *g, int argc, char **argv);
 int cmd_log(const cmd_globals *g, int argc, char **argv);
+int cmd_stats(const cmd_globals *g, int argc, char **argv);
 int cmd_run(const cmd_globals *g, int argc, char **argv);
 int cmd_optout(const cmd_globals *g, int argc, char **argv);
 int cmd_credits(const cmd_globals *g, int argc, char **argv);

@@ -22,13 +22,13 @@ typedef struct schema_sect {
 
 static const schema_sect schema[] = {
     {"chuda", {"db", "templates", "ca_file", "default_tz", "batch", "lease", "max_inflight",
-               "poll", "shutdown_grace", NULL}},
+               "poll", "shutdown_grace", "allow_unmasked", NULL}},
     {"channel.*", {"base_url", "appid", "secret_env", "secret_file", "concurrency", "rate",
                    "burst", "timeout", "miniprogram_state", "lang", "max_attempts", "retry_base",
                    "retry_cap", "credits", "provider", "secret_id", "sign_name", "sdk_app_id",
                    "region", "corpid", "agentid", "duplicate_check_interval",
                    "member_per_minute", "member_per_hour", "sender", "monthly_limit",
-                   "key_env", "key_file", NULL}},
+                   "key_env", "key_file", "param_max_chars", "content_max_chars", NULL}},
     {"tier.*", {"channels", "cap", "cap.*", "quiet_hours", NULL}},
     {"class.*", {"on_uncertain", "on_cap", "quiet_hours", "category", NULL}},
     {"policy", {"quiet_hours", "quiet_release_spread", "marketing_sms_hours", NULL}},

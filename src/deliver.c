@@ -56,6 +56,15 @@ static void job_end(sched *s, job *j)
     }
 }
 
+/* Log an event about this job: with the user's tier, and the address once a channel
+ * was chosen. */
+static void jlog(sched *s, job *j, const char *event, const char *channel, const char *code,
+                 const char *reason, const char *detail)
+{
+    sched_log_to(s, &j->m, j->u.tier, channel ? j->cm.to : NULL, event, channel, code, reason,
+                 detail);
+}
+
 static void finish(sched *s, job *j, const char *state, const char *event, const char *channel,
                    const char *code, const char *reason, const char *detail)
 {
@@ -66,7 +75,7 @@ static void finish(sched *s, job *j, const char *state, const char *event, const
         sched_fail(s, &e);
         return;
     }
-    sched_log(s, &j->m, event, channel, code, reason, detail);
+    jlog(s, j, event, channel, code, reason, detail);
 }
 
 static void reschedule(sched *s, job *j, int64_t due, const char *event, const char *channel,
@@ -80,7 +89,7 @@ static void reschedule(sched *s, job *j, int64_t due, const char *event, const c
         return;
     }
     if (event)
-        sched_log(s, &j->m, event, channel, code, reason, NULL);
+        jlog(s, j, event, channel, code, reason, NULL);
 }
 
 /* Add `ch` to the message's skip list (the next decision will not pick it). */
@@ -597,7 +606,7 @@ static void handle_outcome(sched *s, job *j, const chan_outcome *o)
         if (o->uncertain && !(sc && sc->dedup)) {
             snprintf(why, sizeof why, "no reply from %s, it may have been delivered: %s", chname,
                      o->reason);
-            sched_log(s, &j->m, "uncertain", chname, o->code, why, NULL);
+            jlog(s, j, "uncertain", chname, o->code, why, NULL);
             s->stats.uncertain++;
             if (!strcmp(sched_on_uncertain(s, j->m.klass), "drop")) {
                 finish(s, j, "uncertain", "failed", chname, o->code,

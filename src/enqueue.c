@@ -80,8 +80,8 @@ int enq_one(app *a, const enq_request *r, int64_t now, int64_t *id, int *dup, ch
         return err_set(e, "user: no user '%s' (import it with `chuda users import`)", r->user);
     json_t *vars = r->vars ? json_incref(r->vars) : json_object();
     int rc = check_renders(a, t, &u, vars, r->channel, e);
-    store_user_free(&u);
     if (rc < 0) {
+        store_user_free(&u);
         json_decref(vars);
         return -1;
     }
@@ -101,9 +101,10 @@ int enq_one(app *a, const enq_request *r, int64_t now, int64_t *id, int *dup, ch
                  tu_format(due, ts, sizeof ts));
         store_event ev = {.at = now, .message_id = m.id, .campaign_id = r->campaign_id,
                           .user_id = r->user, .event = "enqueued", .channel = r->channel,
-                          .reason = reason, .detail = r->tag};
+                          .reason = reason, .detail = r->tag, .tier = u.tier};
         rc = store_log(a->st, &ev, e);
     }
+    store_user_free(&u);
     free(vtext);
     *id = m.id;
     return rc;

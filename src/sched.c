@@ -65,6 +65,13 @@ double sched_random(sched *s)
 void sched_log(sched *s, const store_msg *m, const char *event, const char *channel,
                const char *code, const char *reason, const char *detail)
 {
+    sched_log_to(s, m, NULL, NULL, event, channel, code, reason, detail);
+}
+
+void sched_log_to(sched *s, const store_msg *m, const char *tier, const char *target,
+                  const char *event, const char *channel, const char *code, const char *reason,
+                  const char *detail)
+{
     if (sched_tx(s) < 0)
         return;
     store_event ev = {
@@ -77,6 +84,8 @@ void sched_log(sched *s, const store_msg *m, const char *event, const char *chan
         .reason = reason,
         .code = code,
         .detail = detail,
+        .target = target,
+        .tier = tier,
     };
     cherr e;
     if (store_log(s->a->st, &ev, &e) < 0) {

@@ -84,6 +84,10 @@ void sched_kick(sched *s);              /* claim again soon (capacity freed) */
 double sched_random(sched *s);          /* [0, 1) */
 void sched_log(sched *s, const store_msg *m, const char *event, const char *channel,
                const char *code, const char *reason, const char *detail);
+/* The same, with the user's tier (for the counts) and the address used. */
+void sched_log_to(sched *s, const store_msg *m, const char *tier, const char *target,
+                  const char *event, const char *channel, const char *code, const char *reason,
+                  const char *detail);
 sched_chan *sched_chan_find(sched *s, const char *name);
 /* [class.K] on_uncertain: "retry" or "drop". */
 const char *sched_on_uncertain(sched *s, const char *klass);

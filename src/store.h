@@ -47,12 +47,14 @@ typedef struct store_event {
     int64_t message_id;          /* 0: not about a message */
     int64_t campaign_id;
     const char *user_id, *event, *channel, *reason, *code, *detail;
+    const char *target;          /* the address used (phone, openid); masked on output */
+    const char *tier;            /* the user's tier, for the aggregate counts (not hashed) */
 } store_event;
 
 /* One audit log row as read back. */
 typedef struct store_logrow {
     int64_t seq, at, message_id, campaign_id;
-    const char *user_id, *event, *channel, *reason, *code, *detail;
+    const char *user_id, *event, *channel, *reason, *code, *detail, *target;
     const unsigned char *hash;   /* 32 bytes */
 } store_logrow;
 
@@ -74,6 +76,26 @@ typedef struct store_msgstate {
 } store_msgstate;
 
 typedef int (*store_log_fn)(const store_logrow *row, void *arg);
+
+/* Where the verifiable chain starts: after the last archived row (seq 0: the start). */
+typedef struct store_anchor {
+    int64_t seq;
+    unsigned char hash[32];
+    int64_t archived_at;
+    char file[512];
+} store_anchor;
+
+/* A stats query over the aggregate counts. `by` is a subset of "channel", "tier",
+ * "event", "code", "hour", "day", "campaign". */
+typedef struct store_statq {
+    int64_t campaign_id;         /* 0: all */
+    int64_t since, until;        /* 0: open (hour granularity) */
+    const char *by[8];
+    int nby;
+} store_statq;
+
+/* One group: the values of the `by` dimensions in order (hour/day as ISO text), n. */
+typedef int (*store_stat_fn)(const char *const *values, int nvalues, int64_t n, void *arg);
 
 /* A send in the ledger (for caps). */
 typedef struct store_send {
@@ -155,6 +177,15 @@ typedef struct store_ops {
     int (*optout_del)(store *s, const char *user_id, const char *channel, const char *category,
                       cherr *e);
 
+    /* The audit log's anchor (seq 0 when nothing was archived). */
+    int (*log_anchor)(store *s, store_anchor *a, cherr *e);
+    /* Archive every row up to the last one written before `before`: each row goes to
+     * `fn` in order (a non-zero return aborts), then the rows leave the log and the
+     * anchor moves to the last of them. One transaction (the caller's). *n set. */
+    int (*log_archive)(store *s, int64_t before, const char *file, store_log_fn fn, void *arg,
+                       long *n, cherr *e);
+    int (*stats)(store *s, const store_statq *q, store_stat_fn fn, void *arg, cherr *e);
+
     /* Subscription credits: -1 when never granted (unknown), else the count. */
     int (*credits_get)(store *s, const char *user_id, const char *template_id, long *n,
                        cherr *e);
@@ -202,6 +233,9 @@ static inline int store_send_settle(store *s, int64_t id, int sent, int64_t at, 
 static inline int store_optouts_get(store *s, const char *u, store_optout *o, int max, int *n, cherr *e) { return s->ops->optouts_get(s, u, o, max, n, e); }
 static inline int store_optout_put(store *s, const char *u, const store_optout *o, cherr *e) { return s->ops->optout_put(s, u, o, e); }
 static inline int store_optout_del(store *s, const char *u, const char *ch, const char *cat, cherr *e) { return s->ops->optout_del(s, u, ch, cat, e); }
+static inline int store_log_anchor(store *s, store_anchor *a, cherr *e) { return s->ops->log_anchor(s, a, e); }
+static inline int store_log_archive(store *s, int64_t before, const char *f, store_log_fn fn, void *arg, long *n, cherr *e) { return s->ops->log_archive(s, before, f, fn, arg, n, e); }
+static inline int store_stats(store *s, const store_statq *q, store_stat_fn fn, void *arg, cherr *e) { return s->ops->stats(s, q, fn, arg, e); }
 static inline int store_credits_get(store *s, const char *u, const char *t, long *n, cherr *e) { return s->ops->credits_get(s, u, t, n, e); }
 static inline int store_credits_add(store *s, const char *u, const char *t, long d, int set, int64_t now, cherr *e) { return s->ops->credits_add(s, u, t, d, set, now, e); }
 

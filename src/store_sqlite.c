@@ -13,9 +13,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "audit.h"
+#include "buf.h"
 
 extern const char *const store_migrations[];
 
@@ -32,6 +34,7 @@ enum {
     S_SENDS_SINCE, S_SEND_RESERVE, S_SEND_GET, S_SEND_DEL, S_SEND_INS,
     S_OPTOUTS_GET, S_OPTOUT_PUT, S_OPTOUT_DEL,
     S_CREDITS_GET, S_CREDITS_ADD, S_CREDITS_SET,
+    S_LOG_COUNT, S_ANCHOR_GET,
     S_COUNT
 };
 
@@ -72,7 +75,10 @@ static const char *const sql_text[S_COUNT] = {
     [S_RECOVER_UPD] = "UPDATE queue SET lease_until=0, inflight=NULL WHERE lease_until>0",
     [S_LAST_HASH] = "SELECT seq,hash FROM log ORDER BY seq DESC LIMIT 1",
     [S_LOG_INS] = "INSERT INTO log(seq,at,message_id,user_id,campaign_id,event,channel,reason,"
-                  "code,detail,hash) VALUES(?,?,?,?,?,?,?,?,?,?,?)",
+                  "code,detail,target,hash) VALUES(?,?,?,?,?,?,?,?,?,?,?,?)",
+    [S_LOG_COUNT] = "INSERT INTO log_counts(campaign_id,hour,channel,tier,event,code,n) "
+                    "VALUES(?,?,?,?,?,?,1) ON CONFLICT DO UPDATE SET n=n+1",
+    [S_ANCHOR_GET] = "SELECT seq,hash,archived_at,file FROM log_anchor WHERE id=1",
     [S_MSG_GET] = "SELECT id,user_id,template,class,tag,channel,idem_key,vars,campaign_id,win,"
                   "created_at,expires_at FROM msg WHERE id=?",
     [S_Q_GET] = "SELECT due_at,lease_until,attempts,inflight,skip FROM queue WHERE id=?",
@@ -147,6 +153,12 @@ static char *col_s(sqlite3_stmt *s, int i)
 {
     const unsigned char *t = sqlite3_column_text(s, i);
     return t ? strdup((const char *)t) : NULL;
+}
+
+static void copy_col(sqlite3_stmt *s, int i, char *out, size_t len)
+{
+    const unsigned char *t = sqlite3_column_text(s, i);
+    snprintf(out, len, "%s", t ? (const char *)t : "");
 }
 
 /* A prepared statement, reset and unbound. Every caller resets it again as soon as it
@@ -586,8 +598,13 @@ static int load_last_hash(sq_store *q, cherr *e)
                            (long long)(q->next_seq - 1));
         memcpy(q->prev_hash, h, AUDIT_HASH_LEN);
     } else if (rc == SQLITE_DONE) {
-        q->next_seq = 1;
-        memset(q->prev_hash, 0, AUDIT_HASH_LEN);
+        /* empty: the chain continues from the last archived row, if any */
+        sqlite3_reset(s);
+        store_anchor an;
+        if (q->base.ops->log_anchor(&q->base, &an, e) < 0)
+            return -1;
+        q->next_seq = an.seq + 1;
+        memcpy(q->prev_hash, an.hash, AUDIT_HASH_LEN);
     } else {
         return db_err(q, e, "read last log hash");
     }
@@ -605,7 +622,7 @@ static int sq_log(store *base, const store_event *ev, cherr *e)
         return -1;
     unsigned char h[AUDIT_HASH_LEN];
     audit_hash(q->prev_hash, q->next_seq, ev->at, ev->message_id, ev->campaign_id, ev->user_id,
-               ev->event, ev->channel, ev->reason, ev->code, ev->detail, h);
+               ev->event, ev->channel, ev->reason, ev->code, ev->detail, ev->target, h);
     sqlite3_stmt *s = stmt(q, S_LOG_INS);
     sqlite3_bind_int64(s, 1, q->next_seq);
     sqlite3_bind_int64(s, 2, ev->at);
@@ -618,10 +635,23 @@ static int sq_log(store *base, const store_event *ev, cherr *e)
     bind_s(s, 8, ev->reason);
     bind_s(s, 9, ev->code);
     bind_s(s, 10, ev->detail);
-    sqlite3_bind_blob(s, 11, h, AUDIT_HASH_LEN, SQLITE_TRANSIENT);
+    bind_s(s, 11, ev->target);
+    sqlite3_bind_blob(s, 12, h, AUDIT_HASH_LEN, SQLITE_TRANSIENT);
     if (sqlite3_step(s) != SQLITE_DONE) {
         q->hash_loaded = 0;
         return db_err(q, e, "append to audit log");
+    }
+    /* the aggregate the stats answer from */
+    s = stmt(q, S_LOG_COUNT);
+    sqlite3_bind_int64(s, 1, ev->campaign_id);
+    sqlite3_bind_int64(s, 2, ev->at - ev->at % 3600000);
+    bind_s(s, 3, ev->channel ? ev->channel : "");
+    bind_s(s, 4, ev->tier ? ev->tier : "");
+    bind_s(s, 5, ev->event);
+    bind_s(s, 6, ev->code ? ev->code : "");
+    if (sqlite3_step(s) != SQLITE_DONE) {
+        q->hash_loaded = 0;
+        return db_err(q, e, "count audit event");
     }
     memcpy(q->prev_hash, h, AUDIT_HASH_LEN);
     q->next_seq++;
@@ -633,8 +663,8 @@ static int sq_log_each(store *base, const store_logq *lq, store_log_fn fn, void 
     sq_store *q = (sq_store *)base;
     char sql[1024];
     size_t len = (size_t)snprintf(sql, sizeof sql,
-        "SELECT seq,at,message_id,user_id,campaign_id,event,channel,reason,code,detail,hash "
-        "FROM log WHERE seq>?1");
+        "SELECT seq,at,message_id,user_id,campaign_id,event,channel,reason,code,detail,hash,"
+        "target FROM log WHERE seq>?1");
     /* Each filter is a fixed clause with a numbered parameter: no caller text in SQL. */
     if (lq->message_id)
         len += (size_t)snprintf(sql + len, sizeof sql - len, " AND message_id=?2");
@@ -680,11 +710,167 @@ static int sq_log_each(store *base, const store_logq *lq, store_log_fn fn, void 
             .detail = (const char *)sqlite3_column_text(s, 9),
             .hash = sqlite3_column_bytes(s, 10) == AUDIT_HASH_LEN ? sqlite3_column_blob(s, 10)
                                                                   : NULL,
+            .target = (const char *)sqlite3_column_text(s, 11),
         };
         stop = fn(&r, arg) != 0;
     }
     if (!stop && rc != SQLITE_DONE) {
         db_err(q, e, "log query");
+        sqlite3_finalize(s);
+        return -1;
+    }
+    sqlite3_finalize(s);
+    return 0;
+}
+
+static int sq_log_anchor(store *base, store_anchor *an, cherr *e)
+{
+    sq_store *q = (sq_store *)base;
+    memset(an, 0, sizeof *an);
+    sqlite3_stmt *s = stmt(q, S_ANCHOR_GET);
+    int rc = sqlite3_step(s);
+    if (rc == SQLITE_ROW) {
+        an->seq = sqlite3_column_int64(s, 0);
+        if (sqlite3_column_bytes(s, 1) == AUDIT_HASH_LEN)
+            memcpy(an->hash, sqlite3_column_blob(s, 1), AUDIT_HASH_LEN);
+        an->archived_at = sqlite3_column_int64(s, 2);
+        copy_col(s, 3, an->file, sizeof an->file);
+    }
+    sqlite3_reset(s);
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+        return db_err(q, e, "read log anchor");
+    return 0;
+}
+
+/* Hands each archived row to the caller and remembers the last one's seq and hash. */
+typedef struct archive_ctx {
+    store_log_fn fn;
+    void *arg;
+    int64_t last_seq;
+    unsigned char last_hash[AUDIT_HASH_LEN];
+    long n;
+} archive_ctx;
+
+static int archive_row(const store_logrow *r, void *arg)
+{
+    archive_ctx *ac = arg;
+    if (ac->fn(r, ac->arg))
+        return 1;
+    ac->last_seq = r->seq;
+    if (r->hash)
+        memcpy(ac->last_hash, r->hash, AUDIT_HASH_LEN);
+    ac->n++;
+    return 0;
+}
+
+static int sq_log_archive(store *base, int64_t before, const char *file, store_log_fn fn,
+                          void *arg, long *n, cherr *e)
+{
+    sq_store *q = (sq_store *)base;
+    *n = 0;
+    if (!q->in_tx)
+        return err_set(e, "store: archive outside a transaction");
+    sqlite3_stmt *s;
+    int64_t upto = 0;
+    if (sqlite3_prepare_v2(q->db, "SELECT max(seq) FROM log WHERE at<?", -1, &s, NULL) != SQLITE_OK)
+        return db_err(q, e, "archive");
+    sqlite3_bind_int64(s, 1, before);
+    if (sqlite3_step(s) == SQLITE_ROW)
+        upto = sqlite3_column_int64(s, 0);
+    sqlite3_finalize(s);
+    if (!upto)
+        return 0;
+    store_anchor an;
+    if (sq_log_anchor(base, &an, e) < 0)
+        return -1;
+    archive_ctx ac = {fn, arg, 0, {0}, 0};
+    store_logq lq = {.after_seq = an.seq};
+    /* rows up to `upto`, in order: log_each stops when archive_row says so */
+    lq.limit = upto - an.seq;
+    if (q->base.ops->log_each(base, &lq, archive_row, &ac, e) < 0)
+        return -1;
+    if (ac.last_seq != upto)
+        return err_set(e, "archive: stopped at row %lld of %lld", (long long)ac.last_seq,
+                       (long long)upto);
+    char sql[256];
+    snprintf(sql, sizeof sql,
+             "UPDATE log_meta SET archiving=1; DELETE FROM log WHERE seq<=%lld; "
+             "UPDATE log_meta SET archiving=0", (long long)upto);
+    if (exec(q, sql, e) < 0)
+        return -1;
+    if (sqlite3_prepare_v2(q->db, "INSERT OR REPLACE INTO log_anchor(id,seq,hash,archived_at,file) "
+                           "VALUES(1,?,?,?,?)", -1, &s, NULL) != SQLITE_OK)
+        return db_err(q, e, "archive anchor");
+    sqlite3_bind_int64(s, 1, ac.last_seq);
+    sqlite3_bind_blob(s, 2, ac.last_hash, AUDIT_HASH_LEN, SQLITE_TRANSIENT);
+    sqlite3_bind_int64(s, 3, (int64_t)time(NULL) * 1000);
+    bind_s(s, 4, file);
+    int rc = sqlite3_step(s);
+    sqlite3_finalize(s);
+    if (rc != SQLITE_DONE)
+        return db_err(q, e, "archive anchor");
+    q->hash_loaded = 0;
+    *n = ac.n;
+    return 0;
+}
+
+/* The dimensions a stats query may group by, and their SQL expressions. */
+static const struct {
+    const char *name, *expr;
+} stat_dims[] = {
+    {"channel", "channel"},
+    {"tier", "tier"},
+    {"event", "event"},
+    {"code", "code"},
+    {"campaign", "campaign_id"},
+    {"hour", "strftime('%Y-%m-%dT%H:00Z', hour/1000, 'unixepoch')"},
+    {"day", "strftime('%Y-%m-%d', hour/1000, 'unixepoch')"},
+};
+
+static int sq_stats(store *base, const store_statq *sq, store_stat_fn fn, void *arg, cherr *e)
+{
+    sq_store *q = (sq_store *)base;
+    buf sql = {0};
+    buf grp = {0};
+    buf_puts(&sql, "SELECT ");
+    for (int i = 0; i < sq->nby; i++) {
+        const char *expr = NULL;
+        for (size_t k = 0; k < sizeof stat_dims / sizeof stat_dims[0]; k++)
+            if (!strcmp(stat_dims[k].name, sq->by[i]))
+                expr = stat_dims[k].expr;
+        if (!expr) {
+            buf_free(&sql);
+            buf_free(&grp);
+            return err_set(e, "--by %s: not one of channel, tier, event, code, campaign, hour, day",
+                           sq->by[i]);
+        }
+        buf_printf(&sql, "%s, ", expr);
+        buf_printf(&grp, "%s%d", i ? ", " : "", i + 1);
+    }
+    buf_puts(&sql, "sum(n) FROM log_counts WHERE (?1 = 0 OR campaign_id = ?1) "
+                   "AND hour >= ?2 AND (?3 = 0 OR hour < ?3)");
+    if (sq->nby)
+        buf_printf(&sql, " GROUP BY %s ORDER BY %s", grp.s, grp.s);
+    sqlite3_stmt *s;
+    int rc = sqlite3_prepare_v2(q->db, sql.s, -1, &s, NULL);
+    buf_free(&sql);
+    buf_free(&grp);
+    if (rc != SQLITE_OK)
+        return db_err(q, e, "stats");
+    sqlite3_bind_int64(s, 1, sq->campaign_id);
+    sqlite3_bind_int64(s, 2, sq->since - sq->since % 3600000);
+    sqlite3_bind_int64(s, 3, sq->until);
+    const char *vals[8];
+    int stop = 0;
+    while (!stop && (rc = sqlite3_step(s)) == SQLITE_ROW) {
+        for (int i = 0; i < sq->nby; i++)
+            vals[i] = (const char *)sqlite3_column_text(s, i);
+        if (sqlite3_column_type(s, sq->nby) == SQLITE_NULL)
+            continue;   /* no rows at all */
+        stop = fn(vals, sq->nby, sqlite3_column_int64(s, sq->nby), arg) != 0;
+    }
+    if (!stop && rc != SQLITE_DONE) {
+        db_err(q, e, "stats");
         sqlite3_finalize(s);
         return -1;
     }
@@ -754,12 +940,6 @@ static int sq_msg_get(store *base, int64_t id, store_msg *m, store_msgstate *st,
 }
 
 /* ---- the policy's memory: sends, opt-outs, credits ------------------------------ */
-
-static void copy_col(sqlite3_stmt *s, int i, char *out, size_t len)
-{
-    const unsigned char *t = sqlite3_column_text(s, i);
-    snprintf(out, len, "%s", t ? (const char *)t : "");
-}
 
 static int sq_sends_since(store *base, const char *user, int64_t since, store_send *out, int max,
                           int *n, cherr *e)
@@ -943,6 +1123,9 @@ static const store_ops sqlite_ops = {
     .optouts_get = sq_optouts_get,
     .optout_put = sq_optout_put,
     .optout_del = sq_optout_del,
+    .log_anchor = sq_log_anchor,
+    .log_archive = sq_log_archive,
+    .stats = sq_stats,
     .credits_get = sq_credits_get,
     .credits_add = sq_credits_add,
 };

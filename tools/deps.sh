@@ -24,6 +24,7 @@ need libinih-dev has_pc inih
 need libutf8proc-dev has_pc libutf8proc
 need libmicrohttpd-dev has_pc libmicrohttpd
 need libcmocka-dev has_pc cmocka
+need zlib1g-dev has_pc zlib
 need libev-dev has_h ev.h
 need libmbedtls-dev has_h mbedtls/md.h
 need libcsv-dev has_h csv.h

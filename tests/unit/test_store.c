@@ -545,7 +545,7 @@ static int collect(const store_logrow *r, void *arg)
         return 1;
     unsigned char h[AUDIT_HASH_LEN];
     audit_hash(o->prev, r->seq, r->at, r->message_id, r->campaign_id, r->user_id, r->event,
-               r->channel, r->reason, r->code, r->detail, h);
+               r->channel, r->reason, r->code, r->detail, r->target, h);
     if (!r->hash || memcmp(h, r->hash, AUDIT_HASH_LEN))
         o->chain_ok = 0;
     memcpy(o->prev, h, AUDIT_HASH_LEN);
@@ -598,10 +598,10 @@ static void test_log_chain(void **state)
         assert_int_equal(r.seq[i], i + 1);
     /* the first row chains from 32 zero bytes */
     unsigned char zero[AUDIT_HASH_LEN] = {0}, h[AUDIT_HASH_LEN];
-    audit_hash(zero, 1, 1000, 1, 0, "u1", "enqueue", NULL, NULL, NULL, NULL, h);
+    audit_hash(zero, 1, 1000, 1, 0, "u1", "enqueue", NULL, NULL, NULL, NULL, NULL, h);
     assert_memory_equal(h, r.hash[0], AUDIT_HASH_LEN);
     /* a changed field changes the hash */
-    audit_hash(zero, 1, 1000, 1, 0, "u2", "enqueue", NULL, NULL, NULL, NULL, h);
+    audit_hash(zero, 1, 1000, 1, 0, "u2", "enqueue", NULL, NULL, NULL, NULL, NULL, h);
     assert_memory_not_equal(h, r.hash[0], AUDIT_HASH_LEN);
 
     /* logging outside a transaction is refused */
