@@ -32,6 +32,7 @@ static const schema_sect schema[] = {
     {"tier.*", {"channels", "cap", "cap.*", "quiet_hours", NULL}},
     {"class.*", {"on_uncertain", "on_cap", "quiet_hours", "category", NULL}},
     {"policy", {"quiet_hours", "quiet_release_spread", "marketing_sms_hours", NULL}},
+    {"api", {"listen", "token_env", "token_file", "max_body", NULL}},
 };
 
 static const schema_sect *find_schema(const char *section)

@@ -428,9 +428,22 @@ void dlv_send_parked(sched *s)
     }
 }
 
+static void record_latency(sched *s, job *j, double seconds)
+{
+    sched_chan *sc = sched_chan_find(s, j->chname);
+    if (!sc)
+        return;
+    int k = 0;
+    while (k < SCHED_LAT_BUCKETS && seconds > sched_lat_bounds[k])
+        k++;
+    sc->lat_bucket[k]++;
+    sc->lat_sum += seconds;
+}
+
 static void on_reply(void *arg, const http_resp *r)
 {
     job *j = arg;
+    record_latency(j->s, j, r->seconds);
     chan_outcome o;
     memset(&o, 0, sizeof o);
     j->c->ops->parse(j->c, &j->cm, r, tu_now(), &o);

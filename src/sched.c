@@ -10,8 +10,12 @@
 #include <sys/file.h>
 #include <unistd.h>
 
+#include "api.h"
 #include "timeutil.h"
 #include "token.h"
+
+const double sched_lat_bounds[SCHED_LAT_BUCKETS] = {0.005, 0.01, 0.025, 0.05, 0.1,
+                                                    0.25, 0.5, 1, 2.5, 10};
 
 /* ---- shared helpers -------------------------------------------------------------- */
 
@@ -41,6 +45,7 @@ void sched_fail(sched *s, const cherr *e)
         store_rollback(s->a->st);
         s->in_tx = 0;
     }
+    api_failed(s->api);
     ev_break(s->loop, EVBREAK_ALL);
 }
 
@@ -313,6 +318,7 @@ static void on_prepare(struct ev_loop *loop, ev_prepare *w, int revents)
             return;
         }
     }
+    api_committed(s->api);
     if (s->parked && !s->failed)
         dlv_send_parked(s);
     if (s->stopping && s->active == 0 && !s->in_tx)
@@ -421,6 +427,7 @@ int sched_run(app *a, const sched_opts *o, cherr *e)
     int lockfd = -1, rc = -1;
     s->a = a;
     s->opts = *o;
+    e->msg[0] = '\0';
     s->rng = (uint64_t)tu_now() ^ ((uint64_t)getpid() << 32) ^ 0x9E3779B97F4A7C15ULL;
     s->loop = ev_default_loop(EVFLAG_AUTO);
     if (load_options(s, e) < 0 || lock_db(a->db_path, &lockfd, e) < 0)
@@ -431,6 +438,9 @@ int sched_run(app *a, const sched_opts *o, cherr *e)
         goto out;
     /* the stored message carries its inflight mark; recovery frees the lease */
     if (recover(s, e) < 0)
+        goto out;
+    s->api = api_start(s, e);
+    if (!s->api && e->msg[0])
         goto out;
     if (o->verbose)
         fprintf(stderr, "chuda: running on %s with %d channel%s\n", a->db_path, s->nchans,
@@ -471,6 +481,7 @@ int sched_run(app *a, const sched_opts *o, cherr *e)
                 s->stats.failed, s->stats.uncertain);
     rc = 0;
 out:
+    api_stop(s->api);
     ev_prepare_stop(s->loop, &s->commit);
     ev_signal_stop(s->loop, &s->sig_term);
     ev_signal_stop(s->loop, &s->sig_int);

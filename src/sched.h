@@ -21,6 +21,10 @@
 #include "strset.h"
 
 #define SCHED_MAX_CHANNELS 16
+#define SCHED_LAT_BUCKETS 10
+
+/* Upper bounds (seconds) of the provider-latency histogram buckets. */
+extern const double sched_lat_bounds[SCHED_LAT_BUCKETS];
 
 typedef struct job job;
 
@@ -32,6 +36,8 @@ typedef struct sched_chan {
     int dedup;                  /* the provider de-duplicates resends */
     strset busy;                /* recipients with a request in flight: one at a time
                                    (WeChat answers 43108 to concurrent calls per openid) */
+    uint64_t lat_bucket[SCHED_LAT_BUCKETS + 1];   /* provider latency histogram (+Inf last) */
+    double lat_sum;
 } sched_chan;
 
 typedef struct sched_opts {
@@ -43,8 +49,11 @@ typedef struct sched_stats {
     long claimed, sent, failed, retried, deferred, suppressed, expired, uncertain;
 } sched_stats;
 
+struct api;
+
 typedef struct sched {
     app *a;
+    struct api *api;            /* the HTTP API, NULL when not configured */
     sched_opts opts;
     struct ev_loop *loop;
     http *http;

@@ -1,0 +1,34 @@
+/* api.h — the HTTP API inside `chuda run` (libmicrohttpd on the libev loop).
+ *
+ * Configured by [api] (listen, default 127.0.0.1:8787; token_env or token_file; max_body).
+ * Every request needs `Authorization: Bearer TOKEN`; JSON in and out; errors are
+ * {"error": "...", "field": "..."} with a 4xx status. A request that writes (enqueue,
+ * cancel, opt-out, credits) does so in the loop's current transaction and gets its
+ * answer only after that transaction commits: a 201 means the message is durable.
+ *
+ *   POST   /v1/messages              enqueue (the fields of `chuda enqueue --from`)
+ *   DELETE /v1/messages?key=K        cancel by idempotency key
+ *   DELETE /v1/messages?user=U&tag=T cancel by user and tag
+ *   GET    /v1/messages/ID           state and history
+ *   POST   /v1/optouts               {"user", "channel"?, "category"?, "reason"?}
+ *   DELETE /v1/optouts?user=U[&channel=C][&category=K]
+ *   POST   /v1/credits               {"user", "template_id", "n"?}
+ *   GET    /metrics                  Prometheus text
+ *   GET    /healthz                  {"status": "ok"}                                   */
+#ifndef CHUDA_API_H
+#define CHUDA_API_H
+
+#include "err.h"
+
+struct sched;
+typedef struct api api;
+
+/* NULL with no error when the config has no [api] section. */
+api *api_start(struct sched *s, cherr *e);
+void api_stop(api *a);
+/* After the loop's commit: answer the requests whose writes it made durable. */
+void api_committed(api *a);
+/* The storage failed: answer waiting requests with 503. */
+void api_failed(api *a);
+
+#endif

@@ -1,0 +1,75 @@
+# api.sh — the HTTP API inside `chuda run`: bearer authentication (401, logged without
+# the token), enqueue with idempotency, the answer only after the commit (the message is
+# in the database when the client reads its id), message state, cancel, opt-outs,
+# credits, bad input naming the field (malformed JSON, wrong types, unknown fields,
+# a 10 MB body), /metrics and /healthz.
+. tests/lib.sh "$1"
+cd "$T_WORK"
+PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+export CHUDA_TEST_API_TOKEN=tok-0123456789abcdef-secret
+chuda_setup "" "[policy]
+quiet_hours = none
+[channel.mp_subscribe]
+credits = off
+[api]
+listen = 127.0.0.1:$PORT
+token_env = CHUDA_TEST_API_TOKEN"
+printf 'user_id,tier,mp_openid\nh1,potential,oH1xxxxxxxxxxxxxxxxxxxxxxxxx\nh2,potential,oH2xxxxxxxxxxxxxxxxxxxxxxxxx\n' >users.csv
+chuda users import users.csv >/dev/null
+"$CHUDA" -c chuda.conf run >run.log 2>&1 &
+T_PIDS="$T_PIDS $!"
+API="http://127.0.0.1:$PORT"
+wait_for 5 curl -sf "$API/healthz"
+api() {     # api METHOD PATH [BODY]: prints "STATUS BODY"
+    curl -s -o body.out -w '%{http_code}' -X "$1" -H "Authorization: Bearer $CHUDA_TEST_API_TOKEN" \
+        ${3:+-H 'Content-Type: application/json' --data-binary "$3"} "$API$2"
+    printf ' %s' "$(cat body.out)"
+}
+
+t_match "healthz" '^\{"status":"ok"\}$' "$(curl -s "$API/healthz")"
+t_match "no token: 401" '^401 .*"field":"authorization"' "$(curl -s -w '%{http_code} ' -o body.out -X POST "$API/v1/messages" -d '{}'; cat body.out)"
+t_eq "wrong token: 401" 401 "$(curl -s -o /dev/null -w '%{http_code}' -H 'Authorization: Bearer nope' "$API/metrics")"
+t_match "refusals are logged" "no token" "$(cat run.log)"
+t_eq "the token is never logged" 0 "$(grep -c "$CHUDA_TEST_API_TOKEN\|nope" run.log)"
+
+r=$(api POST /v1/messages '{"user":"h1","template":"cart_abandoned","vars":{"product":"围巾"},"key":"api:1"}')
+t_match "enqueue: 201 with an id" '^201 \{"id":[0-9]+,"duplicate":false\}$' "$r"
+id=$(echo "$r" | sed 's/.*"id":\([0-9]*\).*/\1/')
+t_eq "durable when answered" 1 "$(sqlite3 chuda.db "select count(*) from msg where id=$id")"
+t_match "same key: 200 duplicate, same id" "^200 \{\"id\":$id,\"duplicate\":true\}$" \
+    "$(api POST /v1/messages '{"user":"h1","template":"cart_abandoned","vars":{"product":"围巾"},"key":"api:1"}')"
+t_ok "then sent" wait_for 5 sh -c "curl -s -H 'Authorization: Bearer $CHUDA_TEST_API_TOKEN' $API/v1/messages/$id | grep -q '\"state\":\"sent\"'"
+t_match "message history" '"history":\[\{"seq":[0-9]+,"at":"[^"]+","event":"enqueued"' "$(api GET /v1/messages/$id)"
+t_match "unknown message: 404" '^404 ' "$(api GET /v1/messages/999999)"
+
+t_match "malformed JSON: 400 naming the body" '^400 .*"field":"body"' "$(api POST /v1/messages '{"user": ')"
+t_match "wrong type: 400 naming the field" '^400 .*"field":"vars.product"' \
+    "$(api POST /v1/messages '{"user":"h1","template":"cart_abandoned","vars":{"product":3}}')"
+t_match "unknown field: 400" '^400 .*"field":"colour"' "$(api POST /v1/messages '{"user":"h1","colour":"red"}')"
+t_match "unknown user: 400" '^400 .*"field":"user"' \
+    "$(api POST /v1/messages '{"user":"zz","template":"cart_abandoned","vars":{"product":"x"}}')"
+t_match "missing variable: 400" "^400 .*missing variable 'product'" \
+    "$(api POST /v1/messages '{"user":"h1","template":"cart_abandoned"}')"
+head -c 10485760 /dev/zero | tr '\0' 'a' >big.json
+t_eq "10 MB body: 413" 413 "$(curl -s -o /dev/null -w '%{http_code}' -X POST -H "Authorization: Bearer $CHUDA_TEST_API_TOKEN" --data-binary @big.json "$API/v1/messages")"
+t_match "wrong method: 405" '^405 ' "$(api PUT /v1/messages '{}')"
+t_match "unknown path: 404" '^404 ' "$(api GET /v2/nothing)"
+t_eq "bad requests queued nothing" 1 "$(sqlite3 chuda.db 'select count(*) from msg')"
+
+later=$(api POST /v1/messages '{"user":"h2","template":"cart_abandoned","vars":{"product":"伞"},"key":"api:2","tag":"cart","at":"+1h"}')
+t_match "cancel by key" '^200 \{"cancelled":1\}$' "$(api DELETE '/v1/messages?key=api:2')"
+t_match "cancel needs key or user+tag" '^400 ' "$(api DELETE '/v1/messages?user=h2')"
+t_match "opt-out" '^201 \{"user":"h2","channel":"mp_subscribe","category":"\*"\}$' \
+    "$(api POST /v1/optouts '{"user":"h2","channel":"mp_subscribe","reason":"api test"}')"
+t_match "opt-out is visible to the CLI" "mp_subscribe .* api .*api test" "$(chuda optout list h2)"
+t_match "remove it" '^200 \{"removed":1\}$' "$(api DELETE '/v1/optouts?user=h2&channel=mp_subscribe')"
+t_match "credits" '^201 \{"user":"h2","template_id":"TPL_CART_1","credits":3\}$' \
+    "$(api POST /v1/credits '{"user":"h2","template_id":"TPL_CART_1","n":3}')"
+t_match "credits: bad n" '^400 .*"field":"n"' "$(api POST /v1/credits '{"user":"h2","template_id":"T","n":0}')"
+
+m=$(api GET /metrics)
+t_match "metrics: queue depth" 'chuda_queue_depth [0-9]+' "$m"
+t_match "metrics: events by channel" 'chuda_events_total\{channel="mp_subscribe",event="sent"\} 1' "$m"
+t_match "metrics: latency histogram" 'chuda_provider_latency_seconds_count\{channel="mp_subscribe"\} 1' "$m"
+t_match "metrics: token refreshes" 'chuda_token_refreshes_total\{channel="mp_subscribe"\} 1' "$m"
+t_done
