@@ -92,7 +92,7 @@ t_match "restricted to mp_subscribe: no openid" "suppressed.*mp_subscribe: user 
 RUN=$!; T_PIDS="$T_PIDS $RUN"
 id8=$(chuda enqueue --user u2 --template cart_abandoned --var product=雨衣 --at +2s)
 t_ok "not sent before it is due" test "$(chuda show "$id8" | grep -c 'state     queued')" = 1
-t_ok "sent once due (daemon woke)" wait_for 6 sh -c "\"$CHUDA\" -c chuda.conf show $id8 | grep -q 'state     sent'"
+t_ok "sent once due (daemon woke)" wait_for 15 sh -c "\"$CHUDA\" -c chuda.conf show $id8 | grep -q 'state     sent'"
 t_ok "sent no earlier than due" python3 -c "
 import json,subprocess,sys,datetime
 rows=[json.loads(l) for l in subprocess.run(['$CHUDA','-c','chuda.conf','log','--format','json','--message','$id8'],capture_output=True,text=True).stdout.splitlines()]
@@ -100,12 +100,12 @@ enq=[r for r in rows if r['event']=='enqueued'][0]; sent=[r for r in rows if r['
 due=enq['reason'].split('due ')[1]
 sys.exit(0 if sent['at']>=due else 1)"
 cp "$T_WORK/templates/cart_abandoned.ini" "$T_WORK/templates/cart_copy.ini"
+kill -HUP $RUN
+t_ok "SIGHUP reloads (logged)" wait_for 15 grep -q "reloaded config" run.log
 id9=$(chuda enqueue --user u2 --template cart_copy --var product=帽子)
-t_ok "new template sent after SIGHUP" sh -c "kill -HUP $RUN; sleep 0.5; exit 0"
-t_ok "message on a reloaded template sent" wait_for 6 sh -c "\"$CHUDA\" -c chuda.conf show $id9 | grep -q 'state     sent'"
+t_ok "message on a reloaded template sent" wait_for 15 sh -c "\"$CHUDA\" -c chuda.conf show $id9 | grep -q 'state     sent'"
 kill -TERM $RUN; wait $RUN; rc=$?
 t_eq "SIGTERM: exit 0" 0 "$rc"
-t_match "reload was logged" "reloaded config" "$(cat run.log)"
 
 # --- SIGKILL mid-batch: nothing lost, resends only where marked uncertain --------------
 sim_ctl POST /_sim/reset '{}' >/dev/null
