@@ -293,7 +293,7 @@ static void test_cancel(void **state)
     store_msgs_free(v, n);
 
     assert_int_equal(store_begin(f->st, &e), 0);
-    assert_int_equal(store_cancel(f->st, NULL, "u1", "cart", &v, &n, &e), 0);
+    assert_int_equal(store_cancel(f->st, NULL, "u1", "cart", 100, &v, &n, &e), 0);
     assert_int_equal(store_commit(f->st, &e), 0);
     assert_int_equal(n, 2);                           /* pending ones only */
     int64_t got[2] = {v[0].id, v[1].id};
@@ -303,7 +303,7 @@ static void test_cancel(void **state)
     assert_int_equal(queued(f), 4);                   /* leased, other tag/user, keyed */
 
     assert_int_equal(store_begin(f->st, &e), 0);
-    assert_int_equal(store_cancel(f->st, "k-1", NULL, NULL, &v, &n, &e), 0);
+    assert_int_equal(store_cancel(f->st, "k-1", NULL, NULL, 100, &v, &n, &e), 0);
     assert_int_equal(store_commit(f->st, &e), 0);
     assert_int_equal(n, 1);
     assert_int_equal(v[0].id, keyed);
@@ -313,10 +313,18 @@ static void test_cancel(void **state)
 
     /* nothing left to cancel: an empty answer, not an error */
     assert_int_equal(store_begin(f->st, &e), 0);
-    assert_int_equal(store_cancel(f->st, "k-1", NULL, NULL, &v, &n, &e), 0);
+    assert_int_equal(store_cancel(f->st, "k-1", NULL, NULL, 100, &v, &n, &e), 0);
     assert_int_equal(store_commit(f->st, &e), 0);
     assert_int_equal(n, 0);
     free(v);
+
+    /* once its lease has expired (the holder died), the leased one can be cancelled */
+    assert_int_equal(store_begin(f->st, &e), 0);
+    assert_int_equal(store_cancel(f->st, NULL, "u1", "cart", 10000, &v, &n, &e), 0);
+    assert_int_equal(store_commit(f->st, &e), 0);
+    assert_int_equal(n, 1);
+    assert_int_equal(v[0].id, leased);
+    store_msgs_free(v, n);
 
     store_msg m;
     store_msgstate ms;
