@@ -83,7 +83,11 @@ demo:
 	$(MAKE) all
 	sh tools/demo.sh $(BUILD)
 
-bench: all
+$(BUILD)/bench/ceiling: bench/ceiling.c $(BUILD)/libchuda.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(BUILD)/libchuda.a $(LDLIBS)
+
+bench: all $(BUILD)/bench/ceiling
 	sh bench/run $(BUILD)
 
 deps:
