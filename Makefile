@@ -20,13 +20,13 @@ SANFLAGS =
 endif
 
 # Libraries with a pkg-config file; libev, mbedtls and libcsv ship none on Debian 12.
-PKGS    := libcurl sqlite3 jansson inih libutf8proc libmicrohttpd zlib cmocka
+PKGS    := libcurl sqlite3 jansson inih libutf8proc libmicrohttpd zlib expat cmocka
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
-PKG_LIBS   := $(shell pkg-config --libs libcurl sqlite3 jansson inih libutf8proc libmicrohttpd zlib 2>/dev/null)
+PKG_LIBS   := $(shell pkg-config --libs libcurl sqlite3 jansson inih libutf8proc libmicrohttpd zlib expat 2>/dev/null)
 
 OPT     ?= -O2
 CFLAGS  ?= $(OPT) -g
-CFLAGS  += -std=c11 -D_GNU_SOURCE -Wall -Wextra -Wshadow -Wno-unused-parameter \
+CFLAGS  += -DCHUDA_WITH_EXPAT -std=c11 -D_GNU_SOURCE -Wall -Wextra -Wshadow -Wno-unused-parameter \
            -Wstrict-prototypes -Wmissing-prototypes -iquote src -iquote channels $(PKG_CFLAGS) $(SANFLAGS)
 LDFLAGS += $(SANFLAGS)
 LDLIBS  := $(PKG_LIBS) -lev -lmbedtls -lmbedx509 -lmbedcrypto -lcsv -lm

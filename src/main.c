@@ -18,9 +18,11 @@ static const struct {
     {"preview", cmd_preview, "the request each channel would send for a template"},
     {"log", cmd_log, "the audit log: list, verify, archive"},
     {"stats", cmd_stats, "counts of events by channel, tier, event, hour..."},
+    {"report", cmd_report, "a self-contained HTML report for operators"},
     {"run", cmd_run, "the scheduler"},
     {"optout", cmd_optout, "opt a user out (add, remove, list)"},
     {"credits", cmd_credits, "mini-program subscription credits (grant, show)"},
+    {"campaign", cmd_campaign, "campaigns: create, list, show, pause, resume, cancel"},
 };
 
 static void usage(FILE *fp)

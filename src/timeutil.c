@@ -85,11 +85,11 @@ int tu_parse_time(const char *s, int64_t now, int64_t *ms, cherr *e)
         *ms = now;
         return 0;
     }
-    if (*s == '+') {
+    if (*s == '+' || *s == '-') {
         int64_t d;
         if (tu_parse_duration(s + 1, &d, e) < 0)
             return err_prefix(e, "bad relative time: ");
-        *ms = now + d;
+        *ms = *s == '+' ? now + d : now - d;
         return 0;
     }
     const char *p = s;
@@ -148,7 +148,7 @@ int tu_parse_time(const char *s, int64_t now, int64_t *ms, cherr *e)
     return 0;
 bad:
     return err_set(e, "bad time '%s': expected ISO 8601 with an offset "
-                      "(2026-11-23T10:00:00+08:00) or +DURATION (+90s, +1h, +2d)", s);
+                      "(2026-11-23T10:00:00+08:00) or +DURATION / -DURATION (+90s, -1h, +2d)", s);
 }
 
 char *tu_format(int64_t ms, char *buf, size_t len)

@@ -23,7 +23,7 @@ int64_t tu_now(void);
 /* Parse a duration: digits followed by ms, s, m, h, d or w ("90s", "1h", "2d"). */
 int tu_parse_duration(const char *s, int64_t *ms, cherr *e);
 
-/* Parse a point in time: "now", "+DURATION" (relative to `now`), or ISO 8601 with an
+/* Parse a point in time: "now", "+DURATION" or "-DURATION" (relative to `now`), or ISO 8601 with an
  * offset: 2026-11-23T10:00:00+08:00, 2026-11-23T02:00:00Z, fractional seconds allowed,
  * and "2026-11-23 10:00+08:00". A time without an offset is refused (ambiguous). */
 int tu_parse_time(const char *s, int64_t now, int64_t *ms, cherr *e);

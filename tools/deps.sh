@@ -25,12 +25,15 @@ need libutf8proc-dev has_pc libutf8proc
 need libmicrohttpd-dev has_pc libmicrohttpd
 need libcmocka-dev has_pc cmocka
 need zlib1g-dev has_pc zlib
+need libexpat1-dev has_pc expat
 need libev-dev has_h ev.h
 need libmbedtls-dev has_h mbedtls/md.h
 need libcsv-dev has_h csv.h
 need sqlite3 command -v sqlite3
 need python3 command -v python3     # tests read JSON with it
 need faketime command -v faketime   # tests run chuda at chosen instants
+need chromium command -v chromium   # the report test renders the page headless
+need fonts-wqy-microhei test -f /usr/share/fonts/truetype/wqy/wqy-microhei.ttc
 
 if [ -z "$missing" ]; then
     echo "deps: everything chuda needs is installed"

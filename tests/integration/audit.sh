@@ -37,6 +37,8 @@ t_match "stats by event" "sent +4" "$(chuda stats)"
 t_match "stats by tier,event as csv" "high_value,sent,3" "$(chuda stats --by tier,event --format csv)"
 t_match "stats json" '"channel":"mp_subscribe","n":4' "$(chuda stats --by channel --format json)"
 t_fails "stats rejects an unknown dimension" chuda stats --by colour
+t_match "report writes a page" "report written to r.html" "$(chuda report --since -1d --html r.html)"
+t_ok "the page shows the sends and the channel" sh -c 'grep -q "mp_subscribe" r.html && grep -q "<svg" r.html && ! grep -qi "<script" r.html'
 
 # --- the log is append-only, and verify proves the chain ---
 t_fails "UPDATE is refused" sqlite3 chuda.db "update log set reason='x' where seq=2"

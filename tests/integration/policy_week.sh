@@ -162,7 +162,9 @@ for b in bad[:20]:
 sys.exit(1 if bad else 0)
 PY
 sed 's/^/    # /' "$T_WORK/.out" | head -3
-t_eq "the simulator received exactly the sent messages" \
-    "$(grep -c '"event":"sent"' log.jsonl)" \
-    "$(sim_requests /cgi-bin/message/subscribe/send | grep -c '"status": 200')"
+sent=$(grep -c '"event":"sent"' log.jsonl)
+unc=$(grep -c '"event":"uncertain"' log.jsonl)
+got=$(sim_requests /cgi-bin/message/subscribe/send | grep -c '"delivered": true')
+t_ok "the simulator delivered every sent message; extras only for uncertain ones ($got vs $sent, $unc uncertain)" \
+    test "$got" -ge "$sent" -a "$((got - sent))" -le "$unc"
 t_done
