@@ -362,6 +362,29 @@ static void no_address_no_channel(void **state)
     assert_non_null(strstr(f->d.reason, "mp_subscribe: user has no mp_openid"));
 }
 
+static void marketing_sms_only_in_the_day(void **state)
+{
+    fx *f = setup_cfg("[tier.potential]\nchannels = sms\n");
+    static const char sms_tpl[] = "[template]\nclass = marketing\n"
+                                  "[sms]\ntemplate_id = 1234\nparams = hi\n";
+    cherr e;
+    tpl_free(&f->t);
+    if (tpl_parse(&f->t, "s.ini", sms_tpl, &e) < 0)
+        fail_msg("%s", e.msg);
+    f->u.phone = "+8613800000000";
+    f->chans[0] = (policy_chan){"sms", 1, 0, 0};
+    f->m.klass = "marketing";
+    decide_at(f, "2026-11-19T22:30:00+08:00");   /* before quiet hours, after 22:00 */
+    assert_int_equal(f->d.verdict, POLICY_DEFER);
+    assert_true(f->d.until == T("2026-11-20T08:00:00+08:00"));
+    assert_non_null(strstr(f->d.reason, "sms: marketing SMS only 08:00-22:00 China time"));
+    f->m.klass = "lifecycle";                     /* the rule is for marketing only */
+    decide_at(f, "2026-11-19T22:30:00+08:00");
+    assert_int_equal(f->d.verdict, POLICY_SEND);
+    assert_string_equal(f->d.channel, "sms");
+    *state = f;
+}
+
 /* ---- expiry, best time ---- */
 
 static void expiry_and_deferral_past_expiry(void **state)
@@ -497,6 +520,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(refused_channel_is_skipped, setup, teardown),
         cmocka_unit_test_setup_teardown(paused_channel_defers, setup, teardown),
         cmocka_unit_test_setup_teardown(no_address_no_channel, setup, teardown),
+        cmocka_unit_test_teardown(marketing_sms_only_in_the_day, teardown),
         cmocka_unit_test_setup_teardown(expiry_and_deferral_past_expiry, setup, teardown),
         cmocka_unit_test_setup_teardown(best_time_moves_to_active_hour, setup, teardown),
         cmocka_unit_test_setup_teardown(two_messages_one_batch_respect_the_cap, setup, teardown),
