@@ -26,7 +26,7 @@ int app_open(app *a, const char *cfg_path_arg, const char *db_override, unsigned
         a->cfg_path = strdup(cp);
     if (cfg_load(&a->cfg, a->cfg_path, e) < 0)
         goto fail;
-    if (load_paths(a, db_override, e) < 0)
+    if (load_paths(a, db_override, e) < 0 || fr_limits_load(&a->fr, &a->cfg, e) < 0)
         goto fail;
     if ((what & APP_POLICY) && policy_load(&a->pol, &a->cfg, e) < 0)
         goto fail;
@@ -59,9 +59,10 @@ int app_reload(app *a, cherr *e)
     config cfg;
     policy pol;
     tpl_set tpls;
+    fr_limits fr;
     if (cfg_load(&cfg, a->cfg_path, e) < 0)
         return -1;
-    if (policy_load(&pol, &cfg, e) < 0) {
+    if (fr_limits_load(&fr, &cfg, e) < 0 || policy_load(&pol, &cfg, e) < 0) {
         cfg_free(&cfg);
         return -1;
     }
@@ -78,6 +79,7 @@ int app_reload(app *a, cherr *e)
     free(a->templates_dir);
     a->cfg = cfg;
     a->pol = pol;
+    a->fr = fr;
     a->tpls = tpls;
     a->templates_dir = dir;
     return 0;

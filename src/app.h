@@ -7,6 +7,7 @@
 
 #include "config.h"
 #include "err.h"
+#include "fieldrule.h"
 #include "policy.h"
 #include "store.h"
 #include "tpl.h"
@@ -28,6 +29,7 @@ typedef struct app {
     store *st;
     tpl_set tpls;
     policy pol;
+    fr_limits fr;               /* channel field limits that depend on config (SMS) */
 } app;
 
 int app_open(app *a, const char *cfg_path, const char *db_override, unsigned what, cherr *e);

@@ -37,14 +37,14 @@ typedef struct out_ctx {
     gzFile gz;                  /* archive */
 } out_ctx;
 
-static void target_text(const out_ctx *o, const char *t, char *buf, size_t len)
+static void target_text(const out_ctx *o, const char *t, char *out, size_t len)
 {
     if (!t)
-        buf[0] = '\0';
+        out[0] = '\0';
     else if (o->unmasked)
-        snprintf(buf, len, "%s", t);
+        snprintf(out, len, "%s", t);
     else
-        mask_target(t, buf, len);
+        mask_target(t, out, len);
 }
 
 static json_t *row_json(const store_logrow *r, const char *target, int with_hash)

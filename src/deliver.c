@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "fieldrule.h"
 #include "policy.h"
 #include "render.h"
 #include "sched.h"
@@ -31,6 +32,7 @@ struct job {
     int reserved;               /* a cap reservation is held in the send ledger */
     int refreshed;              /* token refreshed once for this attempt */
     int marked;                 /* this attempt was recorded as in flight */
+    const char *variant;        /* the user's A/B variant of the template (static text) */
     char token[600];
 };
 
@@ -180,8 +182,10 @@ void dlv_start(sched *s, store_msg *m)
 
     /* what the policy needs: recent sends, opt-outs, subscription credits */
     json_t *vars = parse_obj(j->m.vars), *attrs = parse_obj(j->u.attrs);
+    j->variant = tpl_variant_for(t, j->u.user_id);
     render_ctx rc = {.t = t, .vars = vars, .attrs = attrs, .user_id = j->u.user_id,
-                     .tier = j->u.tier, .segment = j->u.segment};
+                     .tier = j->u.tier, .segment = j->u.segment, .variant = j->variant,
+                     .tz = j->u.tz && *j->u.tz ? j->u.tz : a->default_tz};
     store_send sends[POLICY_MAX_SENDS];
     store_optout outs[64];
     int nsends = 0, nouts = 0;
@@ -255,6 +259,19 @@ void dlv_start(sched *s, store_msg *m)
         break;
     }
 
+    /* A/B holdout: the control group is decided like a send, and nothing goes out */
+    if (tpl_in_holdout(t, j->u.user_id)) {
+        json_decref(vars);
+        json_decref(attrs);
+        char why[200];
+        snprintf(why, sizeof why, "holdout: %s keeps this user in its control group",
+                 t->name);
+        finish(s, j, "suppressed", "suppressed", NULL, "holdout", why, NULL);
+        s->stats.suppressed++;
+        job_end(s, j);
+        return;
+    }
+
     /* the decision and the cap reservation are one step: the next message to this user
      * in the same batch sees the reservation. Transactional messages are not capped and
      * do not count toward caps. */
@@ -273,11 +290,17 @@ void dlv_start(sched *s, store_msg *m)
     }
     sched_chan *sc = sched_chan_find(s, d.channel);
     int rr = render_channel(&rc, d.channel, &j->f, &e);
+    const char *code = "render";
+    /* the channel's field rules: a value over its limit fails here, before any request */
+    if (rr == 0 && fr_check(d.channel, &j->f, &a->fr, NULL, &e) < 0) {
+        rr = -1;
+        code = "field_rule";
+    }
     json_decref(vars);
     json_decref(attrs);
     if (rr < 0) {
         settle(s, j, 0);
-        finish(s, j, "failed", "failed", d.channel, "render", e.msg, NULL);
+        finish(s, j, "failed", "failed", d.channel, code, e.msg, NULL);
         s->stats.failed++;
         job_end(s, j);
         return;
@@ -573,9 +596,12 @@ static void handle_outcome(sched *s, job *j, const chan_outcome *o)
 
     switch (o->cls) {
     case CHAN_OK: {
-        char detail[128] = "";
+        char detail[200] = "";
         if (o->provider_id[0])
             snprintf(detail, sizeof detail, "provider_id=%s", o->provider_id);
+        if (j->variant)
+            snprintf(detail + strlen(detail), sizeof detail - strlen(detail), "%svariant=%s",
+                     detail[0] ? " " : "", j->variant);
         snprintf(why, sizeof why, "accepted by %s", chname);
         finish(s, j, "sent", "sent", chname, o->code, why, detail[0] ? detail : NULL);
         s->stats.sent++;

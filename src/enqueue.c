@@ -6,17 +6,24 @@
 #include <string.h>
 
 #include "channel.h"
+#include "fieldrule.h"
 #include "render.h"
 #include "timeutil.h"
 
 /* Render every section the message could use, so a missing variable fails now. */
+/* Render every section the message could use, so that a missing variable fails now.
+ * Field rules (lengths) are checked too, but a message is refused for them only when
+ * no channel can carry it: SMS's 12-character parameters should not refuse a message
+ * the mini program can send. */
 static int check_renders(const app *a, const tpl *t, const store_user *u, json_t *vars,
                          const char *only_channel, cherr *e)
 {
     json_t *attrs = u->attrs ? json_loads(u->attrs, 0, NULL) : NULL;
     render_ctx rc = {.t = t, .vars = vars, .attrs = attrs, .user_id = u->user_id,
-                     .tier = u->tier, .segment = u->segment};
-    int rc_ok = 0, any = 0;
+                     .tier = u->tier, .segment = u->segment,
+                     .tz = u->tz && *u->tz ? u->tz : a->default_tz};
+    int rc_ok = 0, any = 0, fits = 0, usable = 0;
+    cherr first_rule = {{0}};
     for (const char *const *n = chan_names(); *n && rc_ok == 0; n++) {
         if (only_channel && strcmp(*n, only_channel))
             continue;
@@ -32,6 +39,21 @@ static int check_renders(const app *a, const tpl *t, const store_user *u, json_t
             if (!out.v[i].value[0] && strcmp(out.v[i].key, "page"))
                 rc_ok = err_set(e, "%s:%d: [%s] %s renders empty for user %s", t->ini.path,
                                 out.v[i].line, *n, out.v[i].key, u->user_id);
+        /* only a channel that is configured and that the user has an address for can
+         * carry the message */
+        char section[48];
+        snprintf(section, sizeof section, "channel.%s", *n);
+        int configured = 0;
+        for (size_t i = 0; i < a->cfg.ini.n && !configured; i++)
+            configured = !strcmp(a->cfg.ini.v[i].section, section);
+        cherr fe;
+        if (rc_ok == 0 && configured && chan_address(chan_ops_find(*n), u)) {
+            usable = 1;
+            if (fr_check(*n, &out, &a->fr, NULL, &fe) == 0)
+                fits = 1;
+            else if (!first_rule.msg[0])
+                first_rule = fe;
+        }
         render_out_free(&out);
     }
     for (char **v = t->vars; rc_ok == 0 && v && *v; v++)
@@ -40,6 +62,8 @@ static int check_renders(const app *a, const tpl *t, const store_user *u, json_t
     json_decref(attrs);
     if (rc_ok == 0 && only_channel && !any)
         return err_set(e, "template %s has no [%s] section", t->name, only_channel);
+    if (rc_ok == 0 && usable && !fits)
+        return err_set(e, "no channel can carry it: %s", first_rule.msg);
     return rc_ok;
 }
 

@@ -166,11 +166,30 @@ static int parse_filter(const char *s, size_t n, rfilter *f, cherr *e)
         f->n = (int)v;
         return 1;
     }
+    if (wl == 7 && !strncmp(s, "default", 7))
+        return err_set(e, "default needs a text: default:TEXT");
     const char *near = near_filter(s, wl);
     if (near)
         return err_set(e, "unknown filter '%.*s' (did you mean '%s'?)", (int)wl, s, near);
     return err_set(e, "unknown filter '%.*s' (filters: time, date, yuan, trunc, default)",
                    (int)wl, s);
+}
+
+/* Is the first segment after the name an inline default rather than a filter? Anything
+ * that is not a lowercase word is (朋友, 10:00, the empty string); so is a bare word that
+ * is no filter's name and not one edit away from one ({{x|none}}). "word:..." is always
+ * meant as a filter, and a misspelt filter is an error, not a default. */
+static int first_is_default(const char *t, size_t tl)
+{
+    size_t wl;
+    if (!filter_like(t, tl, &wl))
+        return 1;
+    if (wl != tl || near_filter(t, wl))
+        return 0;
+    for (size_t i = 0; i < sizeof filter_names / sizeof filter_names[0]; i++)
+        if (strlen(filter_names[i]) == wl && !strncmp(t, filter_names[i], wl))
+            return 0;
+    return 1;
 }
 
 /* Parse the text between {{ and }}. Errors: "empty placeholder", unknown filters. */
@@ -202,19 +221,11 @@ static int ph_parse(const char *s, size_t n, ph *p, cherr *e)
             p->dlen = tl - 8;
             continue;
         }
-        size_t wl;
-        int looks = filter_like(t, tl, &wl);
-        /* a first segment that is not a filter is the inline default ({{name|朋友}}) */
-        if (seg == 1 && !p->has_dflt && (!looks || (wl == tl && !near_filter(t, wl) &&
-                                                    strncmp(t, "trunc", 5)))) {
-            cherr e2;
-            rfilter f;
-            if (!looks || parse_filter(t, tl, &f, &e2) < 0) {
-                p->has_dflt = 1;
-                p->dflt = raw;
-                p->dlen = rl;
-                continue;
-            }
+        if (seg == 1 && !p->has_dflt && first_is_default(t, tl)) {
+            p->has_dflt = 1;            /* {{name|朋友}}: kept as written, spaces too */
+            p->dflt = raw;
+            p->dlen = rl;
+            continue;
         }
         if (p->nf == MAX_FILTERS)
             return err_set(e, "more than %d filters on '%s'", MAX_FILTERS, p->name);
@@ -272,7 +283,8 @@ static long cp_count(const char *s, size_t n)
     return k;
 }
 
-/* At most `limit` code points; when cut, whole grapheme clusters then "…". */
+/* At most `limit` code points; when cut, whole grapheme clusters then "…" (which
+ * counts as one). */
 static int f_trunc(const char *s, size_t n, int limit, buf *out, cherr *e)
 {
     long total = cp_count(s, n);
@@ -281,22 +293,23 @@ static int f_trunc(const char *s, size_t n, int limit, buf *out, cherr *e)
     if (total <= limit)
         return buf_add(out, s, n);
     const utf8proc_uint8_t *p = (const utf8proc_uint8_t *)s;
-    size_t i = 0, keep = 0;     /* bytes: scanned, and up to the last safe boundary */
+    size_t i = 0, keep = 0;     /* bytes scanned; bytes up to the last cluster boundary */
     long cps = 0;
     utf8proc_int32_t prev = -1, state = 0;
-    while (i < n) {
+    while (cps < limit - 1) {   /* room for one more code point beside the "…" */
         utf8proc_int32_t c;
         utf8proc_ssize_t l = utf8proc_iterate(p + i, (utf8proc_ssize_t)(n - i), &c);
         if (prev >= 0 && utf8proc_grapheme_break_stateful(prev, c, &state))
             keep = i;           /* a cluster ended before c */
-        if (cps + 1 > limit - 1)
-            break;              /* c would not fit beside the ellipsis */
-        cps++;
         prev = c;
         i += (size_t)l;
+        cps++;
     }
-    if (i >= n)
-        keep = n;               /* unreachable (total > limit), kept for safety */
+    /* does the last code point taken end its cluster? (total > limit, so one follows) */
+    utf8proc_int32_t next;
+    utf8proc_iterate(p + i, (utf8proc_ssize_t)(n - i), &next);
+    if (prev >= 0 && utf8proc_grapheme_break_stateful(prev, next, &state))
+        keep = i;
     buf_add(out, s, keep);
     return buf_puts(out, "…");
 }

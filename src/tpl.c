@@ -69,7 +69,7 @@ static int name_char(char c)
            c == '_' || c == '-';
 }
 
-/* The variant name of [variant.NAME] or [variant.NAME.CHANNEL] (into buf), or NULL. */
+/* The variant name of [variant.NAME] or [variant.NAME.CHANNEL] (into out), or NULL. */
 static const char *variant_of(const char *sec, char *out, size_t len, const char **channel)
 {
     if (strncmp(sec, "variant.", 8))
@@ -233,6 +233,9 @@ static int check_combo(const tpl *t, const char *tier, const char *seg, const ch
                        cherr *e)
 {
     render_ctx c = {.t = t, .tier = tier, .segment = seg, .variant = variant ? variant : ""};
+    fr_limits lim;          /* the SMS parameter length is the account's: checked at send */
+    fr_limits_default(&lim);
+    lim.sms_param_chars = 0;
     for (const char *const *ch = chan_names(); *ch; ch++) {
         if (!tpl_has_section(t, *ch))
             continue;
@@ -242,7 +245,7 @@ static int check_combo(const tpl *t, const char *tier, const char *seg, const ch
             return -1;
         fr_report rep;
         cherr fe;
-        int rc = fr_check_bound(*ch, &out, dyn, NULL, &rep, &fe);
+        int rc = fr_check_bound(*ch, &out, dyn, &lim, &rep, &fe);
         if (rc < 0) {
             for (size_t i = 0; i < rep.n; i++) {
                 if (rep.v[i].ok)

@@ -75,9 +75,12 @@ id5=$(chuda enqueue --user u1 --template cart_abandoned --var product=围巾)
 t_ok "run with one busy reply" chuda run --until-idle
 t_eq "one retry logged" 1 "$(log_count retry "$id5")"
 t_match "then sent" "state +sent" "$(chuda show "$id5")"
-id6=$(chuda enqueue --user u1 --template cart_abandoned --var product=这是一个非常非常非常非常非常非常长的商品名称超过二十个字)
+t_match "a value over a keyword's limit is refused at enqueue" "no channel can carry it: .*data.thing1: 28 characters, limit 20" \
+    "$(chuda enqueue --user u1 --template cart_abandoned --var product=这是一个非常非常非常非常非常非常长的商品名称超过二十个字 2>&1)"
+sim_ctl POST /_sim/fault '{"path":"/cgi-bin/message/subscribe/send","count":1,"errcode":47003,"errmsg":"argument invalid! data.thing1.value"}' >/dev/null
+id6=$(chuda enqueue --user u1 --template cart_abandoned --var product=手表)
 chuda run --until-idle 2>/dev/null
-t_match "47003 fails the message" "state +failed.*47003" "$(chuda show "$id6" | tr '\n' ' ')"
+t_match "a 47003 from the provider fails the message" "state +failed.*47003" "$(chuda show "$id6" | tr '\n' ' ')"
 
 # --- no channel: u4 has no openid and no other channel is configured --------------------
 id7=$(chuda enqueue --user u4 --template cart_abandoned --var product=伞)

@@ -1,6 +1,6 @@
 # preview.sh — `chuda preview` prints exactly the request body each channel sends: for
-# messages on every channel the shipped templates use (mp_subscribe, oa_template, sms
-# over Tencent, wecom), the body the simulator received equals, byte for byte, what
+# messages on every registered channel (mp_subscribe, oa_template, sms over Tencent,
+# wecom, wecom_customer, wecom_robot), the body the simulator received equals, byte for byte, what
 # `chuda preview --user U --message-id ID --body` prints for the same message. Also: the
 # verdict listing, a field-rule failure (exit 1, reason with length and limit), usage
 # errors, and that previewing needs no secret.
@@ -15,6 +15,7 @@ secret = $CHUDA_TEST_OA_SECRET
 [wecom.wwcorp0000001]
 secret = $CHUDA_TEST_WC_SECRET
 agentid = 1000002
+robot_keys = robot-key-preview
 [tencent.AKIDpreviewtest]
 secret_key = $CHUDA_TEST_TC_SECRET
 sdk_app_id = 1400006666
@@ -24,6 +25,8 @@ cat >> chuda.conf <<EOF
 default_tz = UTC
 [policy]
 quiet_hours = none
+[channel.mp_subscribe]
+credits = off
 [channel.oa_template]
 base_url = $SIM_URL
 appid = wxoa0000000001
@@ -40,15 +43,39 @@ base_url = $SIM_URL
 corpid = wwcorp0000001
 secret_env = CHUDA_TEST_WC_SECRET
 agentid = 1000002
+[channel.wecom_customer]
+base_url = $SIM_URL
+corpid = wwcorp0000001
+secret_env = CHUDA_TEST_WC_SECRET
+sender = zhangsan
+[channel.wecom_robot]
+base_url = $SIM_URL
+key_env = CHUDA_TEST_ROBOT_KEY
+EOF
+export CHUDA_TEST_ROBOT_KEY=robot-key-preview
+# the shipped templates have no customer-broadcast or robot sections: one made for this
+cat > templates/group_note.ini <<'EOF'
+[template]
+class = transactional
+vars = product
+[copy]
+line = **{{product|trunc:10}}** 已补货
+[wecom_customer]
+content = {{name|你好}}，你关注的{{product}}到货了
+link.title = {{product|trunc:20}}
+link.url = https://shop.example.com/goods
+[wecom_robot]
+msgtype = markdown
+content = {{line}}\n> 到货时间：{{at|time:%-m月%-d日 %H:%M}}
 EOF
 cat > users.csv <<'CSV'
-user_id,tier,segment,tz,mp_openid,oa_openid,phone,wecom_userid,name
-p1,high_value,,,oP1xxxxxxxxxxxxxxxxxxxxxxxxx,oA1xxxxxxxxxxxxxxxxxxxxxxxxx,+8613800000101,p1member,张三
-p2,potential,,,oP2xxxxxxxxxxxxxxxxxxxxxxxxx,oA2xxxxxxxxxxxxxxxxxxxxxxxxx,+8613800000102,p2member,李四
-p3,potential,,,oP3xxxxxxxxxxxxxxxxxxxxxxxxx,oA3xxxxxxxxxxxxxxxxxxxxxxxxx,+8613800000103,p3member,王五
-p4,potential,,,oP4xxxxxxxxxxxxxxxxxxxxxxxxx,oA4xxxxxxxxxxxxxxxxxxxxxxxxx,+8613800000104,p4member,赵六
-p5,potential,,,oP5xxxxxxxxxxxxxxxxxxxxxxxxx,oA5xxxxxxxxxxxxxxxxxxxxxxxxx,+8613800000105,p5member,孙七
-p6,high_value,,,oP6xxxxxxxxxxxxxxxxxxxxxxxxx,oA6xxxxxxxxxxxxxxxxxxxxxxxxx,+8613800000106,p6member,周八
+user_id,tier,segment,tz,mp_openid,oa_openid,phone,wecom_userid,wecom_external_userid,name
+p1,high_value,,,oP1xxxxxxxxxxxxxxxxxxxxxxxxx,oA1xxxxxxxxxxxxxxxxxxxxxxxxx,+8613800000101,p1member,wmP1customer,张三
+p2,potential,,,oP2xxxxxxxxxxxxxxxxxxxxxxxxx,oA2xxxxxxxxxxxxxxxxxxxxxxxxx,+8613800000102,p2member,wmP2customer,李四
+p3,potential,,,oP3xxxxxxxxxxxxxxxxxxxxxxxxx,oA3xxxxxxxxxxxxxxxxxxxxxxxxx,+8613800000103,p3member,wmP3customer,王五
+p4,potential,,,oP4xxxxxxxxxxxxxxxxxxxxxxxxx,oA4xxxxxxxxxxxxxxxxxxxxxxxxx,+8613800000104,p4member,wmP4customer,赵六
+p5,potential,,,oP5xxxxxxxxxxxxxxxxxxxxxxxxx,oA5xxxxxxxxxxxxxxxxxxxxxxxxx,+8613800000105,p5member,wmP5customer,孙七
+p6,high_value,,,oP6xxxxxxxxxxxxxxxxxxxxxxxxx,oA6xxxxxxxxxxxxxxxxxxxxxxxxx,+8613800000106,p6member,wmP6customer,周八
 CSV
 t_ok "users import" chuda users import users.csv
 
@@ -61,6 +88,8 @@ p3 recall_30d mp_subscribe
 p4 member_day oa_template day=2026-11-28T00:00:00Z
 p5 order_shipped sms order_no=SO20261123000123 product=Apple苹果iPhone15手机壳超薄磨砂防摔款 carrier=顺丰速运 tracking_no=SF1234567890123
 p6 order_shipped wecom order_no=SO20261123000124 product=羊绒围巾 carrier=京东快递 tracking_no=JD0012345678 shipped_at=1795000000
+p1 group_note wecom_customer product=山茶花护手霜礼盒装
+p2 group_note wecom_robot product=山茶花护手霜礼盒装 at=2026-11-23T08:30:00Z
 EOF
 while read -r user tpl ch vars; do
     set --
@@ -70,7 +99,7 @@ while read -r user tpl ch vars; do
     echo "$user $tpl $ch $id $vars" >> ids.txt
 done < cases.txt
 t_ok "run --until-idle" chuda run --until-idle
-t_eq "all sent" 6 "$(log_count sent)"
+t_eq "all sent" 8 "$(log_count sent)"
 
 # the body the simulator received for a request whose body mentions ADDRESS, as bytes
 sim_body() {    # sim_body PATH ADDRESS OUTFILE
@@ -92,12 +121,17 @@ while read -r user tpl ch id vars; do
         oa_template) path=/cgi-bin/message/template/send addr=$(grep "^$user," users.csv | cut -d, -f6) ;;
         sms) path=/ addr=$(grep "^$user," users.csv | cut -d, -f7) ;;
         wecom) path=/cgi-bin/message/send addr=$(grep "^$user," users.csv | cut -d, -f8) ;;
+        wecom_customer) path=/cgi-bin/externalcontact/add_msg_template addr=$(grep "^$user," users.csv | cut -d, -f9) ;;
+        wecom_robot) path=/cgi-bin/webhook/send addr=已补货 ;;
     esac
-    sim_body "$path" "\"$addr\"" "sim.$id"
+    case $ch in wecom_robot) ;; *) addr="\"$addr\"" ;; esac
+    sim_body "$path" "$addr" "sim.$id"
     t_eq "preview of $tpl on $ch exits 0" 0 "$rc"
     t_ok "sim received a $ch request for $user" test -s "sim.$id"
     t_ok "$tpl on $ch: preview body = received body, byte for byte" cmp "preview.$id" "sim.$id"
 done < ids.txt
+
+t_eq "the robot's key is in no preview" 0 "$(chuda preview --template group_note --user p2 --var product=x --var at=0 | grep -c robot-key-preview)"
 
 # --- the full listing ------------------------------------------------------------------
 out=$(chuda preview --template cart_abandoned --tier high_value --var product=羊绒围巾)
@@ -113,7 +147,7 @@ rc=$?
 t_eq "a broken field rule exits 1" 1 "$rc"
 t_match "the reason names field, length and limit" '✗ data.thing1 +24/20 characters' "$out"
 t_match "the reason line" '\[mp_subscribe\] data.thing1: 24 characters, limit 20' "$out"
-t_match "trunc keeps the sms parameter in its limit" '✓ param 1 +12/12 characters +这是一个非常非常非常非常…' "$out"
+t_match "trunc keeps the sms parameter in its limit" '✓ param 1 +12/12 characters +这是一个非常非常非常非…' "$out"
 
 out=$(chuda preview --template recall_30d --user p3)
 t_match "variant and holdout shown for a user" "variant (a|b)" "$out"

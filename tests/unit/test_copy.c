@@ -458,6 +458,44 @@ static void test_channel_overrides(void **state)
     drop(t);
 }
 
+static void test_sms_sections(void **state)
+{
+    (void)state;
+    /* [sms.tier.dormant] and [variant.b.sms] override the SMS section key by key; a
+     * literal parameter longer than 12 loads (the account's limit is checked at send) */
+    tpl *t = load("s.ini", HEAD "[copy]\nhint = 库存有限\n[variant.a]\nweight = 1\n"
+                  "[variant.b]\nweight = 1\n"
+                  "[sms]\ntemplate_id = 1234\nparams = {{product|trunc:12}}, {{hint}}\n"
+                  "[sms.tier.dormant]\nparams = {{product|trunc:12}}, 好久不见甚是想念十五个字的参数\n"
+                  "[variant.b.sms]\ntemplate_id = 5678\n");
+    json_t *vars = json_pack("{s:s}", "product", "羊绒围巾");
+    render_ctx c = {.t = t, .vars = vars, .tier = "dormant", .variant = "b"};
+    render_out o;
+    cherr e;
+    if (render_channel(&c, "sms", &o, &e) < 0)
+        fail_msg("%s", e.msg);
+    assert_string_equal(render_get(&o, "template_id"), "5678");
+    assert_string_equal(render_get(&o, "params"), "羊绒围巾, 好久不见甚是想念十五个字的参数");
+    render_out_free(&o);
+    c.tier = "potential";
+    c.variant = "a";
+    if (render_channel(&c, "sms", &o, &e) < 0)
+        fail_msg("%s", e.msg);
+    assert_string_equal(render_get(&o, "template_id"), "1234");
+    assert_string_equal(render_get(&o, "params"), "羊绒围巾, 库存有限");
+    render_out_free(&o);
+    json_decref(vars);
+    drop(t);
+    /* a URL in a literal parameter can never pass */
+    parse_fails("u2.ini", HEAD "[sms]\ntemplate_id = 1\nparams = {{x}}, 详见 shop.example.com\n",
+                "u2.ini:5: [sms] param 2: a URL is not allowed in an SMS parameter (every user)");
+    /* an oa_template keyword whose literal part is over 20 */
+    parse_fails("o2.ini", HEAD "[oa_template]\ntemplate_id = 1\n"
+                "data.keyword1 = {{x}}这一段文字本身就已经超过了二十个字的上限啦\n",
+                "o2.ini:5: [oa_template] data.keyword1: at least 21 characters, limit 20 "
+                "(every user)");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -470,6 +508,7 @@ int main(void)
         cmocka_unit_test(test_syntax),
         cmocka_unit_test(test_load_errors),
         cmocka_unit_test(test_channel_overrides),
+        cmocka_unit_test(test_sms_sections),
     };
     return cmocka_run_group_tests_name("copy", tests, NULL, NULL);
 }
