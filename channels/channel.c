@@ -79,6 +79,15 @@ int chan_open(chan **out, const chan_ops *ops, const config *cfg, cherr *e)
                           cfg_line(cfg, section, "credits"), section);
     }
     c->credits = ops->credits && !strcmp(cr, "on");
+    long monthly = 0;
+    if (cfg_str(cfg, section, "monthly_limit", NULL) &&
+        cfg_int(cfg, section, "monthly_limit", 0, 0, 31, &monthly, e) < 0) {
+        free(c);
+        return -1;
+    }
+    if (!strcmp(ops->name, "wecom_customer") && !cfg_str(cfg, section, "monthly_limit", NULL))
+        monthly = 4;        /* providers.md §4.3; the channel's own default */
+    c->monthly_limit = (int)monthly;
     c->concurrency = (int)conc;
     c->rate = rate;
     c->burst = burst > 0 ? burst : (rate > 0 ? (rate < 1 ? 1 : rate) : 0);

@@ -96,6 +96,7 @@ struct chan {
     int64_t bucket_at;          /* when `bucket` was last topped up */
     int64_t paused_until;       /* provider backoff for the whole channel */
     int credits;                /* track subscription credits ([channel.X] credits = on) */
+    int monthly_limit;          /* sends per user per calendar month, China time (0: none) */
     int max_attempts;
     int64_t retry_base, retry_cap;
     long timeout_ms;

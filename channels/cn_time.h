@@ -32,16 +32,23 @@ static inline int64_t cn_next_at(int64_t now, int hour)
     return t > now ? t : t + TU_DAY;
 }
 
-/* Midnight China time on the 1st of next month. */
-static inline int64_t cn_next_month(int64_t now)
+/* Midnight China time on the 1st of the month `months` after the one of `now`
+ * (0: this month's start). */
+static inline int64_t cn_month_start(int64_t now, int months)
 {
     time_t s = (time_t)((now + CN_OFFSET) / 1000);
     struct tm tm;
     gmtime_r(&s, &tm);
     tm.tm_mday = 1;
     tm.tm_hour = tm.tm_min = tm.tm_sec = 0;
-    tm.tm_mon += 1;
+    tm.tm_mon += months;
     return (int64_t)timegm(&tm) * 1000 - CN_OFFSET;
+}
+
+/* Midnight China time on the 1st of next month. */
+static inline int64_t cn_next_month(int64_t now)
+{
+    return cn_month_start(now, 1);
 }
 
 #endif

@@ -23,7 +23,8 @@
  * and 41048 likewise; 41063 retries; the rest as wechat.c wc_codes.
  * A customer receives at most `monthly_limit` broadcasts a month (default 4, the corp
  * may have another rule, providers.md §4.3); WeCom drops the excess silently, so the
- * limit must be counted before the request (by the policy, from the send ledger). */
+ * limit must be counted before the request: channel.c reads it into chan.monthly_limit
+ * and the policy counts it from the send ledger (China calendar months). */
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -37,7 +38,6 @@
 typedef struct wcc_priv {
     wc_app app;
     char sender[128];           /* may be empty when every template names one */
-    long monthly_limit;         /* broadcasts per customer per month; 0: no limit */
 } wcc_priv;
 
 static int wcc_init(chan *c, const config *cfg, const char *section, cherr *e)
@@ -51,8 +51,7 @@ static int wcc_init(chan *c, const config *cfg, const char *section, cherr *e)
         return err_set(e, "[%s] sender is too long", section);
     }
     snprintf(p->sender, sizeof p->sender, "%s", sender);
-    if (wc_app_init(&p->app, cfg, section, e) < 0 ||
-        cfg_int(cfg, section, "monthly_limit", 4, 0, 31, &p->monthly_limit, e) < 0) {
+    if (wc_app_init(&p->app, cfg, section, e) < 0) {
         memset(p->app.secret, 0, sizeof p->app.secret);
         free(p);
         return -1;

@@ -48,11 +48,12 @@ static int robot_init(chan *c, const config *cfg, const char *section, cherr *e)
         return -1;
     }
     /* 20 per minute per robot unless configured (see the top comment) */
-    if (!cfg_str(cfg, section, "rate", NULL))
+    if (!cfg_str(cfg, section, "rate", NULL)) {
         c->rate = 0.3;
-    if (!cfg_str(cfg, section, "burst", NULL))
-        c->burst = 2;
-    c->bucket = c->burst;
+        if (!cfg_str(cfg, section, "burst", NULL))
+            c->burst = 2;
+        c->bucket = c->burst;
+    }
     c->priv = p;
     return 0;
 }

@@ -190,7 +190,7 @@ void dlv_start(sched *s, store_msg *m)
     store_optout outs[64];
     int nsends = 0, nouts = 0;
     long credits = -1;
-    if (store_sends_since(a->st, j->m.user_id, now - policy_history(&a->pol), sends,
+    if (store_sends_since(a->st, j->m.user_id, now - policy_history(&a->pol, now), sends,
                           POLICY_MAX_SENDS, &nsends, &e) < 0 ||
         store_optouts_get(a->st, j->m.user_id, outs, 64, &nouts, &e) < 0) {
         json_decref(vars);
@@ -202,7 +202,7 @@ void dlv_start(sched *s, store_msg *m)
     policy_chan pcs[SCHED_MAX_CHANNELS];
     for (int i = 0; i < s->nchans; i++) {
         chan *c = s->chans[i].c;
-        pcs[i] = (policy_chan){c->name, 1, c->paused_until, c->credits};
+        pcs[i] = (policy_chan){c->name, 1, c->paused_until, c->credits, c->monthly_limit};
         if (c->credits && tpl_has_section(t, c->name) && !j->credit_tid[0]) {
             render_out ro;
             if (render_channel(&rc, c->name, &ro, &e) == 0) {
@@ -414,6 +414,15 @@ void dlv_pump(sched *s, sched_chan *sc)
         if (!j) {
             chan_rate_refund(c);
             return;     /* every waiting recipient is busy: a reply will pump again */
+        }
+        /* a provider limit the channel must honour before sending (WeCom drops the
+         * excess over 30 per minute per member silently) */
+        chan_outcome ao;
+        memset(&ao, 0, sizeof ao);
+        if (c->ops->admit && !c->ops->admit(c, &j->cm, now, &ao)) {
+            chan_rate_refund(c);
+            handle_outcome(s, j, &ao);      /* j->c is NULL: no slot to give back */
+            continue;
         }
         strset_add(&sc->busy, j->cm.to);
         c->inflight++;

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "channel.h"
+#include "cn_time.h"
 #include "timeutil.h"
 #include "tz.h"
 
@@ -271,9 +272,9 @@ void policy_tier_names(const policy *p, char *out, size_t len)
         used += (size_t)snprintf(out + used, len - used, "%s%s", i ? ", " : "", p->tiers[i].name);
 }
 
-int64_t policy_history(const policy *p)
+int64_t policy_history(const policy *p, int64_t now)
 {
-    int64_t w = 0;
+    int64_t w = now - cn_month_start(now, 0);
     for (int i = 0; i < p->ntiers; i++) {
         if (p->tiers[i].cap.window_ms > w)
             w = p->tiers[i].cap.window_ms;
@@ -607,6 +608,21 @@ static int channel_usable(const policy *p, const policy_class *k, const policy_t
             cap_reason(cr, sizeof cr, what, &t->chcap[i], n, oldest, next_free);
             snprintf(w, left, "%s%s: %s", sep, ch, cr);
             *later = k->on_cap_drop ? 0 : next_free;
+            return 0;
+        }
+    }
+    if (st->monthly_limit > 0) {
+        int64_t since = cn_month_start(in->now, 0), next = cn_month_start(in->now, 1);
+        int n = 0;
+        for (int i = 0; i < in->nsends; i++)
+            n += in->sends[i].at >= since && in->sends[i].at <= in->now &&
+                 !strcmp(in->sends[i].channel, ch);
+        if (n >= st->monthly_limit) {
+            char t1[32];
+            *later = k->on_cap_drop ? 0 : next;
+            snprintf(w, left, "%s%s: %d of %d this month (China time) already, next from %s", sep,
+                     ch, n, st->monthly_limit,
+                     tu_format_min(next, t1, sizeof t1));
             return 0;
         }
     }

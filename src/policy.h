@@ -81,6 +81,7 @@ typedef struct policy_chan {
     int configured;             /* a [channel.NAME] section opened it */
     int64_t paused_until;       /* provider backoff */
     int credits;                /* sending needs a subscription credit (mp_subscribe) */
+    int monthly_limit;          /* sends per user per calendar month, China time (0: none) */
 } policy_chan;
 
 typedef struct policy_input {
@@ -122,8 +123,9 @@ const policy_tier *policy_tier_find(const policy *p, const char *name);
 const policy_class *policy_class_find(const policy *p, const char *name);
 /* Comma-separated tier names, for error messages. */
 void policy_tier_names(const policy *p, char *out, size_t len);
-/* How far back the send history must reach for every cap (ms). */
-int64_t policy_history(const policy *p);
+/* How far back (ms before `now`) the send history must reach for every cap and for
+ * this calendar month (monthly channel limits). */
+int64_t policy_history(const policy *p, int64_t now);
 
 void policy_decide(const policy *p, const policy_input *in, policy_decision *d);
 

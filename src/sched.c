@@ -149,8 +149,12 @@ static int open_one(const char *section, void *arg)
         for (size_t i = 0; i < oc->cfg->ini.n && !line; i++)
             if (!strcmp(oc->cfg->ini.v[i].section, section))
                 line = oc->cfg->ini.v[i].line;
-        return err_set(oc->e, "%s:%d: unknown channel [%s] (known: mp_subscribe)",
-                       oc->cfg->ini.path ? oc->cfg->ini.path : "config", line, section);
+        char known[200] = "";
+        for (const char *const *n = chan_names(); *n; n++)
+            snprintf(known + strlen(known), sizeof known - strlen(known), "%s%s",
+                     known[0] ? ", " : "", *n);
+        return err_set(oc->e, "%s:%d: unknown channel [%s] (known: %s)",
+                       oc->cfg->ini.path ? oc->cfg->ini.path : "config", line, section, known);
     }
     if (oc->n == SCHED_MAX_CHANNELS)
         return err_set(oc->e, "too many channels");

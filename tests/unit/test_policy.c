@@ -66,7 +66,7 @@ static fx *setup_cfg(const char *conf)
     f->m = (store_msg){.id = 42, .klass = "lifecycle", .user_id = "u1"};
     f->u = (store_user){.user_id = "u1", .tier = "potential", .tz = "Asia/Shanghai",
                         .mp_openid = "oX"};
-    f->chans[0] = (policy_chan){"mp_subscribe", 1, 0, 0};
+    f->chans[0] = (policy_chan){"mp_subscribe", 1, 0, 0, 0};
     f->in = (policy_input){.m = &f->m, .u = &f->u, .t = &f->t, .chans = f->chans, .nchans = 1,
                            .sends = f->sends, .optouts = f->outs, .mp_template_id = "TPL_A",
                            .mp_credits = -1, .active_hour = -1};
@@ -372,7 +372,7 @@ static void marketing_sms_only_in_the_day(void **state)
     if (tpl_parse(&f->t, "s.ini", sms_tpl, &e) < 0)
         fail_msg("%s", e.msg);
     f->u.phone = "+8613800000000";
-    f->chans[0] = (policy_chan){"sms", 1, 0, 0};
+    f->chans[0] = (policy_chan){"sms", 1, 0, 0, 0};
     f->m.klass = "marketing";
     decide_at(f, "2026-11-19T22:30:00+08:00");   /* before quiet hours, after 22:00 */
     assert_int_equal(f->d.verdict, POLICY_DEFER);
@@ -383,6 +383,23 @@ static void marketing_sms_only_in_the_day(void **state)
     assert_int_equal(f->d.verdict, POLICY_SEND);
     assert_string_equal(f->d.channel, "sms");
     *state = f;
+}
+
+static void monthly_limit_is_a_calendar_month_in_china(void **state)
+{
+    fx *f = setup_cfg("[tier.potential]\ncap = 10/7d\n");   /* the tier cap stays out of it */
+    *state = f;
+    f->chans[0].monthly_limit = 2;
+    add_send(f, "2026-11-30T20:00:00+08:00", "mp_subscribe");   /* November, China time */
+    add_send(f, "2026-12-01T00:30:00+08:00", "mp_subscribe");   /* December */
+    decide_at(f, "2026-12-02T10:00:00+08:00");
+    assert_int_equal(f->d.verdict, POLICY_SEND);                /* 1 of 2 this month */
+    add_send(f, "2026-12-02T10:00:00+08:00", "mp_subscribe");
+    decide_at(f, "2026-12-03T10:00:00+08:00");
+    assert_int_equal(f->d.verdict, POLICY_DEFER);
+    assert_true(f->d.until == T("2027-01-01T00:00:00+08:00"));
+    assert_non_null(strstr(f->d.reason, "2 of 2 this month"));
+    assert_true(policy_history(&f->pol, T("2026-12-31T23:00:00+08:00")) >= 30 * TU_DAY);
 }
 
 /* ---- expiry, best time ---- */
@@ -521,6 +538,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(paused_channel_defers, setup, teardown),
         cmocka_unit_test_setup_teardown(no_address_no_channel, setup, teardown),
         cmocka_unit_test_teardown(marketing_sms_only_in_the_day, teardown),
+        cmocka_unit_test_teardown(monthly_limit_is_a_calendar_month_in_china, teardown),
         cmocka_unit_test_setup_teardown(expiry_and_deferral_past_expiry, setup, teardown),
         cmocka_unit_test_setup_teardown(best_time_moves_to_active_hour, setup, teardown),
         cmocka_unit_test_setup_teardown(two_messages_one_batch_respect_the_cap, setup, teardown),
