@@ -21,6 +21,7 @@ int cmd_report(const cmd_globals *g, int argc, char **argv);
 int cmd_run(const cmd_globals *g, int argc, char **argv);
 int cmd_optout(const cmd_globals *g, int argc, char **argv);
 int cmd_credits(const cmd_globals *g, int argc, char **argv);
+int cmd_campaign(const cmd_globals *g, int argc, char **argv);
 
 /* Shared: print "chuda: <msg>" on stderr. */
 void cmd_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

@@ -1,34 +1,26 @@
 /* import.c — streaming a user CSV into the store in one transaction (see import.h).
  *
- * libcsv does the RFC 4180 parsing (strict). libcsv reports no positions, so this
- * file scans the bytes beside it, tracking quotes, and hands libcsv one physical line
- * at a time: when libcsv ends a record, `rec_line` is the line the record started on.
- * Fields are copied into one reused row buffer; the record is checked, turned into a
- * store_user (extra columns become a JSON object) and upserted. The first error
- * stops the import and rolls the transaction back. Memory is bounded by the longest
- * record plus the set of user ids seen (for the duplicate check). */
+ * csvr.c reads the file (libcsv, line tracking, field cap, field count and UTF-8
+ * checks); this file owns the user columns: the header's names, each record checked,
+ * turned into a store_user (extra columns become a JSON object) and upserted. The
+ * first error stops the import and rolls the transaction back. Memory is bounded by
+ * the longest record plus the set of user ids seen (for the duplicate check). */
 #include "import.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <jansson.h>
-#include <stdarg.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <sys/stat.h>
 #include <unistd.h>
-#include <utf8proc.h>
-
-#include <csv.h>
 
 #include "buf.h"
+#include "csvr.h"
 
-#define MAX_COLS      256              /* columns in the header */
-#define CSV_BUF_CAP   (16u << 20)      /* libcsv's field buffer stops growing here */
-#define CSV_BLK       (64u << 10)      /* ... and grows by this much at a time */
-#define READ_BLK      (64u << 10)
+#define MAX_COLS      CSVR_MAX_COLS    /* columns in the header */
 #define TZ_CACHE      64               /* zone names already found valid */
 #define PHONE_MIN     7
 #define PHONE_MAX     20
@@ -58,17 +50,11 @@ typedef struct id_set {
 
 typedef struct imp {
     store *st;
-    const char *name;                  /* file name for messages */
     const imp_rules *rules;
     const char *zoneinfo;
     imp_stats stats;
     cherr *e;
-    int failed;
-
-    /* where we are (the scanner beside libcsv) */
-    long line;                         /* physical line being scanned, 1-based */
-    long rec_line;                     /* line the current record started on */
-    int in_quotes, row_open;
+    csvr *r;                           /* the reader, during a callback */
 
     /* the header */
     int have_header;
@@ -76,11 +62,6 @@ typedef struct imp {
     int kind[MAX_COLS];                /* K_* per column */
     char *colname[MAX_COLS];
     int col_of[K_COUNT];               /* column of each known field, -1 if absent */
-
-    /* the current record */
-    buf row;                           /* field bytes, each NUL-terminated */
-    size_t off[MAX_COLS], len[MAX_COLS];
-    size_t nfields;                    /* fields seen, even past MAX_COLS */
 
     id_set ids;
     char *tz_ok[TZ_CACHE];
@@ -91,55 +72,20 @@ typedef struct imp {
 
 /* ---- errors ----------------------------------------------------------------------- */
 
-/* A column's name as errors show it: "tier", "attrs column 'note'", "field 12". */
-static const char *col_label(const imp *im, size_t i, char *b, size_t len)
+/* A column's name as errors show it: "tier", "attrs column 'note'" (csvr_label_fn). */
+static void col_label(void *arg, size_t i, char *b, size_t len)
 {
-    if (!im->have_header || i >= im->ncols)
-        snprintf(b, len, "field %zu", i + 1);
-    else if (im->kind[i] == K_ATTR)
+    const imp *im = arg;
+    if (im->kind[i] == K_ATTR)
         snprintf(b, len, "attrs column '%.64s'", im->colname[i]);
     else
         snprintf(b, len, "%s", im->colname[i]);
-    return b;
 }
 
 /* Fail the import: "FILE:LINE: " + reason (first failure wins). */
-static void fail(imp *im, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void fail(imp *im, const char *fmt, ...)
-{
-    if (im->failed)
-        return;
-    im->failed = 1;
-    char msg[sizeof im->e->msg];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(msg, sizeof msg, fmt, ap);
-    va_end(ap);
-    err_set(im->e, "%s:%ld: %s", im->name, im->rec_line, msg);
-}
+#define fail(im, ...) csvr_fail((im)->r, __VA_ARGS__)
 
 /* ---- checks on one field ---------------------------------------------------------- */
-
-/* 0 if s[0..n) is UTF-8 without NUL; else the 1-based byte of the first bad sequence. */
-static size_t utf8_bad_at(const char *s, size_t n)
-{
-    const utf8proc_uint8_t *p = (const utf8proc_uint8_t *)s;
-    size_t i = 0;
-    while (i < n) {
-        if (p[i] && p[i] < 0x80) {
-            i++;
-            continue;
-        }
-        if (!p[i])
-            return i + 1;
-        utf8proc_int32_t cp;
-        utf8proc_ssize_t k = utf8proc_iterate(p + i, (utf8proc_ssize_t)(n - i), &cp);
-        if (k <= 0)
-            return i + 1;
-        i += (size_t)k;
-    }
-    return 0;
-}
 
 static int tier_known(const imp *im, const char *t)
 {
@@ -300,7 +246,12 @@ static void id_free(id_set *s)
 
 static char *field(imp *im, size_t i)
 {
-    return im->row.s + im->off[i];
+    return csvr_field(im->r, i);
+}
+
+static size_t flen(const imp *im, size_t i)
+{
+    return csvr_len(im->r, i);
 }
 
 /* "a, b, c" for messages about the header. */
@@ -316,31 +267,18 @@ static void header_names(const imp *im, char *b, size_t len)
     }
 }
 
-static void header(imp *im)
+static int header(csvr *r, void *arg)
 {
+    imp *im = arg;
     char names[256];
-    im->ncols = im->nfields;
+    im->r = r;
+    im->ncols = csvr_nfields(r);
     for (int k = 0; k < K_COUNT; k++)
         im->col_of[k] = -1;
     for (size_t i = 0; i < im->ncols; i++) {
-        char *s = field(im, i);
-        size_t n = im->len[i], bad;
-        if ((bad = utf8_bad_at(s, n)))
-            return fail(im, "column %zu: %s in the header at byte %zu", i + 1,
-                        s[bad - 1] ? "invalid UTF-8" : "NUL byte", bad);
-        while (n && (s[n - 1] == ' ' || s[n - 1] == '\t'))
-            s[--n] = '\0';
-        while (*s == ' ' || *s == '\t')
-            s++, n--;
-        if (!n)
-            return fail(im, "column %zu has no name in the header", i + 1);
-        if (strpbrk(s, "{}|\r\n"))
-            return fail(im, "column %zu: '%.64s' cannot be a column name (no braces, '|' or "
-                        "line breaks: attributes are used as {{name}})", i + 1, s);
-        for (size_t j = 0; j < i; j++)
-            if (!strcmp(im->colname[j], s))
-                return fail(im, "column '%.64s' appears twice in the header (columns %zu and "
-                            "%zu)", s, j + 1, i + 1);
+        char *s = csvr_column_name(r, i, im->colname);
+        if (!s)
+            return -1;
         im->kind[i] = K_ATTR;
         for (int k = 0; k < K_COUNT; k++) {
             if (!strcmp(s, known_name[k])) {
@@ -363,6 +301,7 @@ static void header(imp *im)
     for (size_t i = 0; i < im->ncols; i++)
         im->stats.attrs += im->kind[i] == K_ATTR;
     im->have_header = 1;
+    return 0;
 }
 
 /* ---- one record ------------------------------------------------------------------- */
@@ -371,7 +310,7 @@ static void header(imp *im)
 static char *known(imp *im, int k)
 {
     int c = im->col_of[k];
-    return c >= 0 && im->len[c] ? field(im, (size_t)c) : NULL;
+    return c >= 0 && flen(im, (size_t)c) ? field(im, (size_t)c) : NULL;
 }
 
 static int attrs_json(imp *im)
@@ -380,11 +319,11 @@ static int attrs_json(imp *im)
     if (!o)
         return -1;
     for (size_t i = 0; i < im->ncols; i++) {
-        if (im->kind[i] != K_ATTR || !im->len[i])
+        if (im->kind[i] != K_ATTR || !flen(im, i))
             continue;           /* an empty attribute is absent: defaults apply */
-        /* validated UTF-8 without NUL above */
+        /* validated UTF-8 without NUL by csvr */
         if (json_object_set_new_nocheck(o, im->colname[i],
-                                        json_stringn_nocheck(field(im, i), im->len[i])) < 0) {
+                                        json_stringn_nocheck(field(im, i), flen(im, i))) < 0) {
             json_decref(o);
             return -1;
         }
@@ -407,19 +346,13 @@ static int attrs_json(imp *im)
     return 0;
 }
 
-static void record(imp *im)
+/* A data record: its field count and UTF-8 were checked by csvr. */
+static int record(csvr *r, void *arg)
 {
-    char lab[96], why[256];
+    imp *im = arg;
+    char why[256];
+    im->r = r;
     im->stats.rows++;
-    if (im->nfields != im->ncols)
-        return fail(im, "%zu field%s, the header has %zu", im->nfields,
-                    im->nfields == 1 ? "" : "s", im->ncols);
-    for (size_t i = 0; i < im->ncols; i++) {
-        size_t bad = utf8_bad_at(field(im, i), im->len[i]);
-        if (bad)
-            return fail(im, "%s: %s at byte %zu", col_label(im, i, lab, sizeof lab),
-                        field(im, i)[bad - 1] ? "invalid UTF-8" : "NUL byte", bad);
-    }
     store_user u = {
         .user_id = known(im, K_USER_ID),
         .tier = known(im, K_TIER),
@@ -443,7 +376,8 @@ static void record(imp *im)
         return fail(im, "tz: %s", why);
     if (u.phone && phone_check(u.phone, why, sizeof why) < 0)
         return fail(im, "phone: %s", why);
-    long prev = id_add(&im->ids, u.user_id, im->len[im->col_of[K_USER_ID]], im->rec_line);
+    long prev = id_add(&im->ids, u.user_id, flen(im, (size_t)im->col_of[K_USER_ID]),
+                       csvr_line(r));
     if (prev < 0)
         return fail(im, "out of memory");
     if (prev)
@@ -468,160 +402,10 @@ static void record(imp *im)
         im->stats.updated++;
     else
         im->stats.inserted++;
-}
-
-/* ---- libcsv callbacks ------------------------------------------------------------- */
-
-static void on_field(void *data, size_t len, void *arg)
-{
-    imp *im = arg;
-    char lab[96];
-    if (im->failed)
-        return;
-    size_t i = im->nfields++;
-    if (len > IMP_FIELD_MAX)
-        return fail(im, "%s: field of %zu bytes is over the %d-byte limit",
-                    col_label(im, i, lab, sizeof lab), len, IMP_FIELD_MAX);
-    if (i >= MAX_COLS) {
-        if (!im->have_header)
-            fail(im, "the header has more than %d columns", MAX_COLS);
-        return;                /* a data record this long fails on its count */
-    }
-    if (im->have_header && i >= im->ncols)
-        return;
-    im->off[i] = im->row.len;
-    im->len[i] = len;
-    if (buf_add(&im->row, len ? data : "", len) < 0 || buf_add(&im->row, "", 1) < 0)
-        fail(im, "out of memory");
-}
-
-static void on_record(int c, void *arg)
-{
-    imp *im = arg;
-    (void)c;
-    if (!im->failed) {
-        if (im->have_header)
-            record(im);
-        else
-            header(im);
-    }
-    im->nfields = 0;
-    buf_reset(&im->row);
-}
-
-/* Never let libcsv buffer a field beyond CSV_BUF_CAP: past it the field is refused. */
-static void *capped_realloc(void *p, size_t n)
-{
-    return n > CSV_BUF_CAP ? NULL : realloc(p, n);
-}
-
-/* ---- the stream ------------------------------------------------------------------- */
-
-static int parse_chunk(imp *im, struct csv_parser *p, const char *s, size_t n)
-{
-    if (!n)
-        return 0;
-    size_t done = csv_parse(p, s, n, on_field, on_record, im);
-    if (im->failed)
-        return -1;
-    if (done < n) {
-        char lab[96];
-        int err = csv_error(p);
-        if (err == CSV_ENOMEM && csv_get_buffer_size(p) + CSV_BLK > CSV_BUF_CAP)
-            fail(im, "%s: field of more than %u bytes is over the %d-byte limit",
-                 col_label(im, im->nfields, lab, sizeof lab), CSV_BUF_CAP, IMP_FIELD_MAX);
-        else if (err == CSV_EPARSE)
-            fail(im, "bad quoting (%s): a field with a quote, comma or line break must be "
-                 "quoted in full, and a quote inside written twice (\"a \"\"b\"\"\")",
-                 csv_strerror(err));
-        else
-            fail(im, "%s", csv_strerror(err));
-        return -1;
-    }
     return 0;
 }
 
-/* Scan a block beside libcsv, feeding it up to each line end so that `rec_line` is
- * right when libcsv reports a record. */
-static int scan(imp *im, struct csv_parser *p, const char *s, size_t n)
-{
-    size_t start = 0;
-    for (size_t i = 0; i < n; i++) {
-        char c = s[i];
-        if (im->in_quotes) {
-            if (c == '"')
-                im->in_quotes = 0;
-            else if (c == '\n')
-                im->line++;
-            continue;
-        }
-        switch (c) {
-        case '\n':
-            if (parse_chunk(im, p, s + start, i + 1 - start) < 0)
-                return -1;
-            start = i + 1;
-            im->row_open = 0;
-            im->line++;
-            break;
-        case '\r':
-            im->row_open = 0;     /* libcsv ends a record at a CR as well */
-            break;
-        case ' ':
-        case '\t':
-            break;
-        case '"':
-            im->in_quotes = 1;
-            /* fall through */
-        default:
-            if (!im->row_open) {
-                im->row_open = 1;
-                im->rec_line = im->line;
-            }
-        }
-    }
-    return parse_chunk(im, p, s + start, n - start);
-}
-
-static int run(imp *im, FILE *fp)
-{
-    struct csv_parser p;
-    if (csv_init(&p, CSV_STRICT | CSV_APPEND_NULL | CSV_STRICT_FINI) != 0)
-        return err_set(im->e, "out of memory");
-    csv_set_realloc_func(&p, capped_realloc);
-    csv_set_blk_size(&p, CSV_BLK);
-    char *blk = malloc(READ_BLK);
-    if (!blk) {
-        csv_free(&p);
-        return err_set(im->e, "out of memory");
-    }
-    int first = 1, rc = 0;
-    size_t n;
-    while (rc == 0 && (n = fread(blk, 1, READ_BLK, fp)) > 0) {
-        size_t skip = 0;
-        if (first && n >= 3 && !memcmp(blk, "\xEF\xBB\xBF", 3))
-            skip = 3;              /* a UTF-8 byte order mark, as spreadsheets write */
-        first = 0;
-        rc = scan(im, &p, blk + skip, n - skip);
-    }
-    if (rc == 0 && ferror(fp)) {
-        rc = err_set(im->e, "%s: read error: %s", im->name, strerror(errno));
-    } else if (rc == 0 && im->in_quotes) {
-        fail(im, "a quoted field is never closed (the quote opened in this record runs to "
-             "the end of the file)");
-        rc = -1;
-    } else if (rc == 0) {
-        if (csv_fini(&p, on_field, on_record, im) != 0 && !im->failed)
-            fail(im, "%s", csv_strerror(csv_error(&p)));
-        if (im->failed)
-            rc = -1;
-        else if (!im->have_header)
-            rc = err_set(im->e, "%s: empty file: expected a header row naming the columns "
-                         "(user_id,tier,segment,tz,...)", im->name);
-    }
-    free(blk);
-    csv_free(&p);
-    return rc;
-}
+/* ---- the stream ------------------------------------------------------------------- */
 
 int imp_users_fp(store *st, FILE *fp, const char *name, const imp_rules *rules, imp_stats *out,
                  cherr *e)
@@ -630,14 +414,17 @@ int imp_users_fp(store *st, FILE *fp, const char *name, const imp_rules *rules, 
     if (!im)
         return err_set(e, "out of memory");
     im->st = st;
-    im->name = name;
     im->rules = rules;
     im->zoneinfo = rules && rules->zoneinfo ? rules->zoneinfo : "/usr/share/zoneinfo";
     im->e = e;
-    im->line = im->rec_line = 1;
+    csvr_opts o = {
+        .name = name, .header = 1, .check_utf8 = 1, .field_max = IMP_FIELD_MAX,
+        .header_hint = "user_id,tier,segment,tz,...", .on_header = header, .on_record = record,
+        .label = col_label, .arg = im,
+    };
     int rc = store_begin(st, e);
     if (rc == 0) {
-        rc = run(im, fp);
+        rc = csvr_read(fp, &o, NULL, e);
         if (rc == 0)
             rc = store_commit(st, e);
         else
@@ -650,7 +437,6 @@ int imp_users_fp(store *st, FILE *fp, const char *name, const imp_rules *rules, 
     for (size_t i = 0; i < im->n_tz_ok; i++)
         free(im->tz_ok[i]);
     id_free(&im->ids);
-    buf_free(&im->row);
     free(im->json);
     free(im);
     return rc;

@@ -22,6 +22,7 @@ static const struct {
     {"run", cmd_run, "the scheduler"},
     {"optout", cmd_optout, "opt a user out (add, remove, list)"},
     {"credits", cmd_credits, "mini-program subscription credits (grant, show)"},
+    {"campaign", cmd_campaign, "campaigns: create, list, show, pause, resume, cancel"},
 };
 
 static void usage(FILE *fp)

@@ -112,6 +112,55 @@ typedef struct store_optout {
     char reason[128];
 } store_optout;
 
+/* ---- campaigns and segments ---------------------------------------------------- */
+
+/* A campaign (db table campaigns). Strings are malloc'd (store_campaign_free), except
+ * in a campaign_each callback, where they are valid for the call only. */
+typedef struct store_campaign {
+    int64_t id;
+    char *name, *tmpl;
+    char *source;                /* the recipients file, or "segment: EXPR" */
+    char *state;                 /* active | paused | cancelled */
+    int64_t at, spread, total, created_at;
+} store_campaign;
+
+/* A campaign_each callback: 0 goes on, > 0 stops, < 0 stops with an error (the
+ * callback set it) that campaign_each returns as -1. */
+typedef int (*store_campaign_fn)(const store_campaign *c, void *arg);
+
+/* A campaign's messages still in the queue. */
+typedef struct store_campcounts {
+    long queued;                 /* every pending message, held ones included */
+    long held;                   /* held by a pause: never due until released */
+    long leased;                 /* being decided or sent right now */
+} store_campcounts;
+
+/* A segment: users selected by conditions on their fields and attributes, as a postfix
+ * program (operands before their operator): "tier=dormant and city=X" is
+ * [EQ tier dormant] [EQ attr city X] [AND]. The backend turns it into a query from fixed
+ * fragments with every name and value bound as a parameter. An attribute the user does
+ * not have compares as "". No nodes: every user. */
+typedef enum store_seg_kind { STORE_SEG_EQ, STORE_SEG_NE, STORE_SEG_AND, STORE_SEG_OR } store_seg_kind;
+typedef enum store_seg_field {
+    STORE_SEG_USER_ID, STORE_SEG_TIER, STORE_SEG_SEGMENT, STORE_SEG_TZ, STORE_SEG_ATTR,
+} store_seg_field;
+
+typedef struct store_seg_node {
+    store_seg_kind kind;
+    store_seg_field field;       /* EQ, NE */
+    const char *attr;            /* STORE_SEG_ATTR: the attribute's name */
+    const char *value;           /* EQ, NE */
+} store_seg_node;
+
+typedef struct store_seg {
+    const store_seg_node *v;
+    int n;
+} store_seg;
+
+/* A user of a segment; strings valid for the call only. 0 goes on, > 0 stops, < 0 stops
+ * with an error (the callback set it) that users_each returns as -1. */
+typedef int (*store_user_fn)(const store_user *u, void *arg);
+
 typedef struct store_ops {
     const char *name;
     void (*close)(store *s);
@@ -192,6 +241,27 @@ typedef struct store_ops {
     /* add `delta` (may be negative, floor 0); with `set`, set to delta */
     int (*credits_add)(store *s, const char *user_id, const char *template_id, long delta,
                        int set, int64_t now, cherr *e);
+
+    /* Campaigns. Insert one (c->id set). */
+    int (*campaign_add)(store *s, store_campaign *c, cherr *e);
+    /* 1 found, 0 not found. */
+    int (*campaign_get)(store *s, int64_t id, store_campaign *out, cherr *e);
+    /* Every campaign, oldest first. */
+    int (*campaign_each)(store *s, store_campaign_fn fn, void *arg, cherr *e);
+    int (*campaign_update)(store *s, int64_t id, const char *state, int64_t total, cherr *e);
+    /* Hold the campaign's pending messages (unleased, or leased past `now`): they keep
+     * their due time but are not due, nor claimed, until released. *n: how many. */
+    int (*campaign_hold)(store *s, int64_t id, int64_t now, long *n, cherr *e);
+    /* Release held messages to their own due times. *n: how many. */
+    int (*campaign_release)(store *s, int64_t id, long *n, cherr *e);
+    /* Pending messages of the campaign (held or not) with id > after_id, by id, at most
+     * `max`: id, due_at, user_id and campaign_id filled, for the caller to finish. */
+    int (*campaign_pending)(store *s, int64_t id, int64_t now, int64_t after_id, int max,
+                            store_msg **out, int *n, cherr *e);
+    int (*campaign_counts)(store *s, int64_t id, int64_t now, store_campcounts *out, cherr *e);
+    /* Users of a segment: how many, and each in user_id order. */
+    int (*users_count)(store *s, const store_seg *seg, long *n, cherr *e);
+    int (*users_each)(store *s, const store_seg *seg, store_user_fn fn, void *arg, cherr *e);
 } store_ops;
 
 struct store {
@@ -238,5 +308,17 @@ static inline int store_log_archive(store *s, int64_t before, const char *f, sto
 static inline int store_stats(store *s, const store_statq *q, store_stat_fn fn, void *arg, cherr *e) { return s->ops->stats(s, q, fn, arg, e); }
 static inline int store_credits_get(store *s, const char *u, const char *t, long *n, cherr *e) { return s->ops->credits_get(s, u, t, n, e); }
 static inline int store_credits_add(store *s, const char *u, const char *t, long d, int set, int64_t now, cherr *e) { return s->ops->credits_add(s, u, t, d, set, now, e); }
+
+void store_campaign_free(store_campaign *c);
+static inline int store_campaign_add(store *s, store_campaign *c, cherr *e) { return s->ops->campaign_add(s, c, e); }
+static inline int store_campaign_get(store *s, int64_t id, store_campaign *c, cherr *e) { return s->ops->campaign_get(s, id, c, e); }
+static inline int store_campaign_each(store *s, store_campaign_fn fn, void *arg, cherr *e) { return s->ops->campaign_each(s, fn, arg, e); }
+static inline int store_campaign_update(store *s, int64_t id, const char *state, int64_t total, cherr *e) { return s->ops->campaign_update(s, id, state, total, e); }
+static inline int store_campaign_hold(store *s, int64_t id, int64_t now, long *n, cherr *e) { return s->ops->campaign_hold(s, id, now, n, e); }
+static inline int store_campaign_release(store *s, int64_t id, long *n, cherr *e) { return s->ops->campaign_release(s, id, n, e); }
+static inline int store_campaign_pending(store *s, int64_t id, int64_t now, int64_t after, int max, store_msg **o, int *n, cherr *e) { return s->ops->campaign_pending(s, id, now, after, max, o, n, e); }
+static inline int store_campaign_counts(store *s, int64_t id, int64_t now, store_campcounts *o, cherr *e) { return s->ops->campaign_counts(s, id, now, o, e); }
+static inline int store_users_count(store *s, const store_seg *seg, long *n, cherr *e) { return s->ops->users_count(s, seg, n, e); }
+static inline int store_users_each(store *s, const store_seg *seg, store_user_fn fn, void *arg, cherr *e) { return s->ops->users_each(s, seg, fn, arg, e); }
 
 #endif

@@ -1096,6 +1096,22 @@ static int sq_credits_add(store *base, const char *user, const char *tid, long d
 
 /* ---- open ---------------------------------------------------------------------- */
 
+/* Campaigns and segments: defined at the end of the file. */
+static int sq_campaign_add(store *base, store_campaign *c, cherr *e);
+static int sq_campaign_get(store *base, int64_t id, store_campaign *c, cherr *e);
+static int sq_campaign_each(store *base, store_campaign_fn fn, void *arg, cherr *e);
+static int sq_campaign_update(store *base, int64_t id, const char *state, int64_t total,
+                              cherr *e);
+static int sq_campaign_hold(store *base, int64_t id, int64_t now, long *n, cherr *e);
+static int sq_campaign_release(store *base, int64_t id, long *n, cherr *e);
+static int sq_campaign_pending(store *base, int64_t id, int64_t now, int64_t after_id, int max,
+                               store_msg **out, int *n, cherr *e);
+static int sq_campaign_counts(store *base, int64_t id, int64_t now, store_campcounts *out,
+                              cherr *e);
+static int sq_users_count(store *base, const store_seg *seg, long *n, cherr *e);
+static int sq_users_each(store *base, const store_seg *seg, store_user_fn fn, void *arg,
+                         cherr *e);
+
 static const store_ops sqlite_ops = {
     .name = "sqlite",
     .close = sq_close,
@@ -1128,6 +1144,16 @@ static const store_ops sqlite_ops = {
     .stats = sq_stats,
     .credits_get = sq_credits_get,
     .credits_add = sq_credits_add,
+    .campaign_add = sq_campaign_add,
+    .campaign_get = sq_campaign_get,
+    .campaign_each = sq_campaign_each,
+    .campaign_update = sq_campaign_update,
+    .campaign_hold = sq_campaign_hold,
+    .campaign_release = sq_campaign_release,
+    .campaign_pending = sq_campaign_pending,
+    .campaign_counts = sq_campaign_counts,
+    .users_count = sq_users_count,
+    .users_each = sq_users_each,
 };
 
 int store_sqlite_open(const char *path, int create, store **out, cherr *e)
@@ -1212,4 +1238,349 @@ void store_msgs_free(store_msg *v, int n)
     for (int i = 0; i < n; i++)
         store_msg_free(&v[i]);
     free(v);
+}
+
+/* ---- campaigns ------------------------------------------------------------------ */
+
+/* A held (paused) message keeps its due time, shifted this far into the future: never
+ * due, never claimed, and released by shifting back. Real due times are below 2^42. */
+#define HOLD_OFFSET (INT64_C(1) << 50)
+
+/* Campaign statements are few per command (never per row): prepared when used. */
+static sqlite3_stmt *prep(sq_store *q, const char *sql, cherr *e)
+{
+    sqlite3_stmt *s = NULL;
+    if (sqlite3_prepare_v2(q->db, sql, -1, &s, NULL) != SQLITE_OK) {
+        db_err(q, e, "prepare");
+        sqlite3_finalize(s);
+        return NULL;
+    }
+    return s;
+}
+
+/* Run a statement that returns no rows; finalizes it. *changes if not NULL. */
+static int run_done(sq_store *q, sqlite3_stmt *s, const char *what, long *changes, cherr *e)
+{
+    int rc = sqlite3_step(s);
+    sqlite3_finalize(s);
+    if (rc != SQLITE_DONE)
+        return db_err(q, e, what);
+    if (changes)
+        *changes = (long)sqlite3_changes(q->db);
+    return 0;
+}
+
+void store_campaign_free(store_campaign *c)
+{
+    if (!c)
+        return;
+    free(c->name), free(c->tmpl), free(c->source), free(c->state);
+    memset(c, 0, sizeof *c);
+}
+
+static int sq_campaign_add(store *base, store_campaign *c, cherr *e)
+{
+    sq_store *q = (sq_store *)base;
+    sqlite3_stmt *s = prep(q, "INSERT INTO campaigns(name,template,source,state,at,spread,total,"
+                              "created_at) VALUES(?,?,?,?,?,?,?,?)", e);
+    if (!s)
+        return -1;
+    bind_s(s, 1, c->name);
+    bind_s(s, 2, c->tmpl);
+    bind_s(s, 3, c->source);
+    bind_s(s, 4, c->state);
+    sqlite3_bind_int64(s, 5, c->at);
+    sqlite3_bind_int64(s, 6, c->spread);
+    sqlite3_bind_int64(s, 7, c->total);
+    sqlite3_bind_int64(s, 8, c->created_at);
+    if (run_done(q, s, "campaign insert", NULL, e) < 0)
+        return -1;
+    c->id = sqlite3_last_insert_rowid(q->db);
+    return 0;
+}
+
+#define CAMPAIGN_COLS "id,name,template,source,state,at,spread,total,created_at"
+
+static void read_campaign(sqlite3_stmt *s, store_campaign *c, int copy)
+{
+    c->id = sqlite3_column_int64(s, 0);
+    char **f[] = {&c->name, &c->tmpl, &c->source, &c->state};
+    for (int i = 0; i < 4; i++)
+        *f[i] = copy ? col_s(s, i + 1) : (char *)sqlite3_column_text(s, i + 1);
+    c->at = sqlite3_column_int64(s, 5);
+    c->spread = sqlite3_column_int64(s, 6);
+    c->total = sqlite3_column_int64(s, 7);
+    c->created_at = sqlite3_column_int64(s, 8);
+}
+
+static int sq_campaign_get(store *base, int64_t id, store_campaign *c, cherr *e)
+{
+    sq_store *q = (sq_store *)base;
+    memset(c, 0, sizeof *c);
+    sqlite3_stmt *s = prep(q, "SELECT " CAMPAIGN_COLS " FROM campaigns WHERE id=?", e);
+    if (!s)
+        return -1;
+    sqlite3_bind_int64(s, 1, id);
+    int rc = sqlite3_step(s);
+    if (rc == SQLITE_ROW)
+        read_campaign(s, c, 1);
+    sqlite3_finalize(s);
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+        return db_err(q, e, "read campaign");
+    return rc == SQLITE_ROW;
+}
+
+static int sq_campaign_each(store *base, store_campaign_fn fn, void *arg, cherr *e)
+{
+    sq_store *q = (sq_store *)base;
+    sqlite3_stmt *s = prep(q, "SELECT " CAMPAIGN_COLS " FROM campaigns ORDER BY id", e);
+    if (!s)
+        return -1;
+    int rc, stop = 0;
+    while (!stop && (rc = sqlite3_step(s)) == SQLITE_ROW) {
+        store_campaign c;
+        read_campaign(s, &c, 0);
+        stop = fn(&c, arg);
+    }
+    sqlite3_finalize(s);
+    if (stop < 0)
+        return -1;
+    if (!stop && rc != SQLITE_DONE)
+        return db_err(q, e, "list campaigns");
+    return 0;
+}
+
+static int sq_campaign_update(store *base, int64_t id, const char *state, int64_t total,
+                              cherr *e)
+{
+    sq_store *q = (sq_store *)base;
+    sqlite3_stmt *s = prep(q, "UPDATE campaigns SET state=?2, total=?3 WHERE id=?1", e);
+    if (!s)
+        return -1;
+    sqlite3_bind_int64(s, 1, id);
+    bind_s(s, 2, state);
+    sqlite3_bind_int64(s, 3, total);
+    return run_done(q, s, "campaign update", NULL, e);
+}
+
+static int sq_campaign_hold(store *base, int64_t id, int64_t now, long *n, cherr *e)
+{
+    sq_store *q = (sq_store *)base;
+    sqlite3_stmt *s = prep(q, "UPDATE queue SET due_at=due_at+?2 WHERE id IN (SELECT id FROM "
+                              "msg WHERE campaign_id=?1) AND lease_until<=?3 AND due_at<?2", e);
+    if (!s)
+        return -1;
+    sqlite3_bind_int64(s, 1, id);
+    sqlite3_bind_int64(s, 2, HOLD_OFFSET);
+    sqlite3_bind_int64(s, 3, now);
+    return run_done(q, s, "hold campaign", n, e);
+}
+
+static int sq_campaign_release(store *base, int64_t id, long *n, cherr *e)
+{
+    sq_store *q = (sq_store *)base;
+    sqlite3_stmt *s = prep(q, "UPDATE queue SET due_at=due_at-?2 WHERE id IN (SELECT id FROM "
+                              "msg WHERE campaign_id=?1) AND due_at>=?2", e);
+    if (!s)
+        return -1;
+    sqlite3_bind_int64(s, 1, id);
+    sqlite3_bind_int64(s, 2, HOLD_OFFSET);
+    return run_done(q, s, "release campaign", n, e);
+}
+
+static int sq_campaign_pending(store *base, int64_t id, int64_t now, int64_t after_id, int max,
+                               store_msg **out, int *n, cherr *e)
+{
+    sq_store *q = (sq_store *)base;
+    *out = NULL;
+    *n = 0;
+    sqlite3_stmt *s = prep(q, "SELECT m.id,q.due_at,m.user_id,m.campaign_id FROM msg m "
+                              "JOIN queue q ON q.id=m.id WHERE m.campaign_id=?1 AND m.id>?2 "
+                              "AND q.lease_until<=?3 ORDER BY m.id LIMIT ?4", e);
+    if (!s)
+        return -1;
+    sqlite3_bind_int64(s, 1, id);
+    sqlite3_bind_int64(s, 2, after_id);
+    sqlite3_bind_int64(s, 3, now);
+    sqlite3_bind_int(s, 4, max);
+    int cap = 0, rc;
+    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+        store_msg m = {0};
+        m.id = sqlite3_column_int64(s, 0);
+        m.due_at = sqlite3_column_int64(s, 1);
+        m.user_id = col_s(s, 2);
+        m.campaign_id = sqlite3_column_int64(s, 3);
+        if (push_msg(out, n, &cap, &m) < 0) {
+            store_msg_free(&m);
+            sqlite3_finalize(s);
+            return err_set(e, "out of memory");
+        }
+    }
+    sqlite3_finalize(s);
+    if (rc != SQLITE_DONE)
+        return db_err(q, e, "campaign messages");
+    return 0;
+}
+
+static int sq_campaign_counts(store *base, int64_t id, int64_t now, store_campcounts *out,
+                              cherr *e)
+{
+    sq_store *q = (sq_store *)base;
+    memset(out, 0, sizeof *out);
+    sqlite3_stmt *s = prep(q, "SELECT count(*),total(q.due_at>=?2),total(q.lease_until>?3) "
+                              "FROM msg m JOIN queue q ON q.id=m.id WHERE m.campaign_id=?1", e);
+    if (!s)
+        return -1;
+    sqlite3_bind_int64(s, 1, id);
+    sqlite3_bind_int64(s, 2, HOLD_OFFSET);
+    sqlite3_bind_int64(s, 3, now);
+    int rc = sqlite3_step(s);
+    if (rc == SQLITE_ROW) {
+        out->queued = (long)sqlite3_column_int64(s, 0);
+        out->held = (long)sqlite3_column_int64(s, 1);
+        out->leased = (long)sqlite3_column_int64(s, 2);
+    }
+    sqlite3_finalize(s);
+    if (rc != SQLITE_ROW)
+        return db_err(q, e, "campaign counts");
+    return 0;
+}
+
+/* ---- segments ------------------------------------------------------------------- */
+
+#define SEG_MAX_NODES 512
+
+/* The WHERE clause of a segment, from fixed fragments: every name and value is a
+ * numbered parameter, bound by seg_bind in the same order. */
+static int seg_where(const store_seg *seg, buf *out, cherr *e)
+{
+    static const char *const col[] = {
+        [STORE_SEG_USER_ID] = "user_id", [STORE_SEG_TIER] = "tier",
+        [STORE_SEG_SEGMENT] = "segment", [STORE_SEG_TZ] = "tz",
+    };
+    if (seg->n == 0)
+        return buf_puts(out, "1") < 0 ? err_set(e, "out of memory") : 0;
+    if (seg->n > SEG_MAX_NODES)
+        return err_set(e, "segment: more than %d terms", SEG_MAX_NODES);
+    buf stack[SEG_MAX_NODES];
+    int sp = 0, param = 0, rc = 0;
+    for (int i = 0; i < seg->n && rc == 0; i++) {
+        const store_seg_node *nd = &seg->v[i];
+        if (nd->kind == STORE_SEG_EQ || nd->kind == STORE_SEG_NE) {
+            buf b = {0};
+            const char *op = nd->kind == STORE_SEG_EQ ? "=" : "!=";
+            if (nd->field == STORE_SEG_ATTR) {
+                if (buf_printf(&b, "coalesce(json_extract(attrs,?%d),'')%s?%d", param + 1, op,
+                               param + 2) < 0)
+                    rc = err_set(e, "out of memory");
+                param += 2;
+            } else if ((unsigned)nd->field < sizeof col / sizeof col[0]) {
+                if (buf_printf(&b, "%s%s?%d", col[nd->field], op, ++param) < 0)
+                    rc = err_set(e, "out of memory");
+            } else {
+                rc = err_set(e, "segment: unknown field");
+            }
+            stack[sp++] = b;
+        } else if (sp >= 2) {
+            buf b = {0};
+            if (buf_printf(&b, "(%s %s %s)", stack[sp - 2].s,
+                           nd->kind == STORE_SEG_AND ? "AND" : "OR", stack[sp - 1].s) < 0)
+                rc = err_set(e, "out of memory");
+            buf_free(&stack[sp - 2]);
+            buf_free(&stack[sp - 1]);
+            stack[sp - 2] = b;
+            sp--;
+        } else {
+            rc = err_set(e, "segment: an operator lacks operands");
+        }
+    }
+    if (rc == 0 && sp != 1)
+        rc = err_set(e, "segment: %d conditions are not joined by and/or", sp);
+    if (rc == 0 && buf_puts(out, stack[0].s) < 0)
+        rc = err_set(e, "out of memory");
+    for (int i = 0; i < sp; i++)
+        buf_free(&stack[i]);
+    return rc < 0 ? -1 : 0;
+}
+
+/* Bind a segment's names and values, in seg_where's order. An attribute name becomes
+ * the JSON path $."name" (the segment parser admits no quote or backslash in it). */
+static int seg_bind(sqlite3_stmt *s, const store_seg *seg, cherr *e)
+{
+    int param = 0;
+    for (int i = 0; i < seg->n; i++) {
+        const store_seg_node *nd = &seg->v[i];
+        if (nd->kind != STORE_SEG_EQ && nd->kind != STORE_SEG_NE)
+            continue;
+        if (nd->field == STORE_SEG_ATTR) {
+            if (!nd->attr || strpbrk(nd->attr, "\"\\"))
+                return err_set(e, "segment: bad attribute name");
+            char *path = sqlite3_mprintf("$.\"%s\"", nd->attr);
+            if (!path)
+                return err_set(e, "out of memory");
+            sqlite3_bind_text(s, ++param, path, -1, sqlite3_free);
+        }
+        bind_s(s, ++param, nd->value ? nd->value : "");
+    }
+    return 0;
+}
+
+static sqlite3_stmt *seg_prepare(sq_store *q, const char *select, const store_seg *seg,
+                                 const char *tail, cherr *e)
+{
+    buf sql = {0};
+    sqlite3_stmt *s = NULL;
+    if (buf_puts(&sql, select) < 0 || buf_puts(&sql, " WHERE ") < 0) {
+        err_set(e, "out of memory");
+    } else if (seg_where(seg, &sql, e) == 0) {
+        if (buf_puts(&sql, tail) < 0)
+            err_set(e, "out of memory");
+        else if ((s = prep(q, sql.s, e)) && seg_bind(s, seg, e) < 0) {
+            sqlite3_finalize(s);
+            s = NULL;
+        }
+    }
+    buf_free(&sql);
+    return s;
+}
+
+static int sq_users_count(store *base, const store_seg *seg, long *n, cherr *e)
+{
+    sq_store *q = (sq_store *)base;
+    sqlite3_stmt *s = seg_prepare(q, "SELECT count(*) FROM users", seg, "", e);
+    if (!s)
+        return -1;
+    int rc = sqlite3_step(s);
+    if (rc == SQLITE_ROW)
+        *n = (long)sqlite3_column_int64(s, 0);
+    sqlite3_finalize(s);
+    if (rc != SQLITE_ROW)
+        return db_err(q, e, "segment count");
+    return 0;
+}
+
+static int sq_users_each(store *base, const store_seg *seg, store_user_fn fn, void *arg,
+                         cherr *e)
+{
+    sq_store *q = (sq_store *)base;
+    sqlite3_stmt *s = seg_prepare(q, "SELECT user_id,tier,segment,tz,mp_openid,oa_openid,phone,"
+                                     "wecom_userid,wecom_external_userid,attrs FROM users",
+                                  seg, " ORDER BY user_id", e);
+    if (!s)
+        return -1;
+    int rc, stop = 0;
+    while (!stop && (rc = sqlite3_step(s)) == SQLITE_ROW) {
+        store_user u;
+        char **f[] = {&u.user_id, &u.tier, &u.segment, &u.tz, &u.mp_openid, &u.oa_openid,
+                      &u.phone, &u.wecom_userid, &u.wecom_external_userid, &u.attrs};
+        for (int i = 0; i < 10; i++)
+            *f[i] = (char *)sqlite3_column_text(s, i);
+        stop = fn(&u, arg);
+    }
+    sqlite3_finalize(s);
+    if (stop < 0)
+        return -1;
+    if (!stop && rc != SQLITE_DONE)
+        return db_err(q, e, "segment");
+    return 0;
 }

@@ -469,7 +469,7 @@ static void test_err_header(void **state)
                  "case)");
     expect_error(*state, "user_id,tier,{{x}}\nu1,new,a\n", 0,
                  "users.csv:1: column 3: '{{x}}' cannot be a column name (no braces, '|' or line "
-                 "breaks: attributes are used as {{name}})");
+                 "breaks: columns are used as {{name}})");
     expect_error(*state, "\n\nuser_id,ti\xe9r\n", 0,
                  "users.csv:3: column 2: invalid UTF-8 in the header at byte 3");
     expect_error(*state, "", 0,

@@ -1,0 +1,880 @@
+/* campaign.c — campaigns (see campaign.h): the segment expression parser, queueing a
+ * campaign from a CSV file or a segment through enq_one in one transaction, pause /
+ * resume / cancel, and the funnel. SQL stays in the store; this file builds a postfix
+ * segment program (store_seg) and calls store operations. */
+#include "campaign.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+
+#include "buf.h"
+#include "csvr.h"
+#include "enqueue.h"
+#include "timeutil.h"
+
+#define SEG_MAX_NODES  256      /* conditions and operators in one expression */
+#define SEG_MAX_DEPTH  32       /* nested parentheses */
+#define PROGRESS_EVERY 4096     /* rows between progress reports */
+#define CANCEL_BATCH   1000
+
+/* ---- segment expressions: lexing ---------------------------------------------------- */
+
+typedef struct segp {
+    const char *s;
+    size_t i;                   /* byte offset */
+    campaign_seg *out;
+    cherr *e;
+    int depth;
+} segp;
+
+/* 1-based character (code point) position of byte offset `off`. */
+static int seg_charpos(const char *s, size_t off)
+{
+    int pos = 1;
+    for (size_t i = 0; i < off && s[i]; i++)
+        pos += ((unsigned char)s[i] & 0xC0) != 0x80;
+    return pos;
+}
+
+static int seg_err(segp *p, size_t off, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static int seg_err(segp *p, size_t off, const char *fmt, ...)
+{
+    char msg[sizeof p->e->msg];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    return err_set(p->e, "segment: position %d: %s", seg_charpos(p->s, off), msg);
+}
+
+/* Bytes of whitespace at s: ASCII blanks and the ideographic space U+3000. */
+static size_t seg_space(const char *s)
+{
+    if (*s == ' ' || *s == '\t' || *s == '\n' || *s == '\r')
+        return 1;
+    if (s[0] == '\xE3' && s[1] == '\x80' && s[2] == '\x80')      /* short-circuits at NUL */
+        return 3;
+    return 0;
+}
+
+static void seg_skip(segp *p)
+{
+    size_t k;
+    while ((k = seg_space(p->s + p->i)))
+        p->i += k;
+}
+
+static int seg_namechar(unsigned char c)
+{
+    return isalnum(c) || c == '_' || c == '-' || c == '.' || c >= 0x80;
+}
+
+/* Length of the name at s (0: none); stops at a full-width space too. */
+static size_t seg_namelen(const char *s)
+{
+    size_t n = 0;
+    while (seg_namechar((unsigned char)s[n]) && !seg_space(s + n))
+        n++;
+    return n;
+}
+
+/* Is the keyword `kw` (case-insensitive) at the cursor, as a whole word? */
+static int seg_keyword(const segp *p, const char *kw)
+{
+    size_t n = strlen(kw);
+    const char *after = p->s + p->i + n;
+    return !strncasecmp(p->s + p->i, kw, n) &&
+           (!seg_namechar((unsigned char)*after) || seg_space(after));
+}
+
+/* What stands at `off`, for messages: the word there, or the character. */
+static void seg_token(const segp *p, size_t off, char *out, size_t len)
+{
+    const char *s = p->s + off;
+    size_t n = seg_namelen(s);
+    if (!n) {
+        n = 1;
+        while (((unsigned char)s[n] & 0xC0) == 0x80)
+            n++;
+    }
+    snprintf(out, len, "%.*s", (int)(n < 40 ? n : 40), s);
+}
+
+/* ---- segment expressions: parsing --------------------------------------------------- */
+
+static int seg_emit(segp *p, store_seg_kind kind, store_seg_field field, char *attr, char *value,
+                    size_t off)
+{
+    campaign_seg *o = p->out;
+    if (o->n == SEG_MAX_NODES) {
+        free(attr);
+        free(value);
+        return seg_err(p, off, "the expression is too long (at most %d terms)", SEG_MAX_NODES);
+    }
+    if (o->n == o->cap) {
+        int cap = o->cap ? o->cap * 2 : 8;
+        store_seg_node *v = realloc(o->v, (size_t)cap * sizeof *v);
+        int *pos = v ? realloc(o->pos, (size_t)cap * sizeof *pos) : NULL;
+        if (v)
+            o->v = v;
+        if (!v || !pos) {
+            free(attr);
+            free(value);
+            return err_set(p->e, "out of memory");
+        }
+        o->pos = pos;
+        o->cap = cap;
+    }
+    o->v[o->n] = (store_seg_node){.kind = kind, .field = field, .attr = attr, .value = value};
+    o->pos[o->n] = seg_charpos(p->s, off);
+    o->n++;
+    return 0;
+}
+
+/* A quoted value at the cursor ('...' or "...", backslash escapes the next byte). */
+static int seg_quoted(segp *p, char **out)
+{
+    size_t open = p->i;
+    char q = p->s[p->i++];
+    buf b = {0};
+    buf_add(&b, "", 0);
+    for (;;) {
+        char c = p->s[p->i];
+        if (!c) {
+            buf_free(&b);
+            return seg_err(p, open, "the quote opened here is never closed");
+        }
+        p->i++;
+        if (c == q)
+            break;
+        if (c == '\\' && (p->s[p->i] == q || p->s[p->i] == '\\'))
+            c = p->s[p->i++];
+        if (buf_add(&b, &c, 1) < 0) {
+            buf_free(&b);
+            return err_set(p->e, "out of memory");
+        }
+    }
+    if (!b.s) {
+        buf_free(&b);
+        return err_set(p->e, "out of memory");
+    }
+    *out = buf_take(&b);
+    return 0;
+}
+
+static int seg_value(segp *p, const char *op, char **out)
+{
+    seg_skip(p);
+    char c = p->s[p->i];
+    if (c == '"' || c == '\'')
+        return seg_quoted(p, out);
+    size_t start = p->i;
+    while (p->s[p->i] && !seg_space(p->s + p->i) && p->s[p->i] != '(' && p->s[p->i] != ')') {
+        if (p->s[p->i] == '"' || p->s[p->i] == '\'')
+            return seg_err(p, p->i, "a quote inside a bare value: quote the whole value "
+                           "(city=\"a b\")");
+        p->i++;
+    }
+    if (p->i == start)
+        return seg_err(p, start, "expected a value after '%s' (write \"\" for an empty one)", op);
+    if (!(*out = strndup(p->s + start, p->i - start)))
+        return err_set(p->e, "out of memory");
+    return 0;
+}
+
+static int seg_expr(segp *p);
+
+static const struct {
+    const char *name;
+    store_seg_field field;
+} seg_fields[] = {
+    {"user_id", STORE_SEG_USER_ID}, {"tier", STORE_SEG_TIER},
+    {"segment", STORE_SEG_SEGMENT}, {"tz", STORE_SEG_TZ},
+};
+
+static const char *const seg_unselectable[] = {
+    "mp_openid", "oa_openid", "phone", "wecom_userid", "wecom_external_userid", "attrs", NULL,
+};
+
+/* cond := "(" expr ")" | field ("=" | "!=") value */
+static int seg_cond(segp *p)
+{
+    char tok[64];
+    seg_skip(p);
+    size_t at = p->i;
+    if (p->s[at] == '(') {
+        if (++p->depth > SEG_MAX_DEPTH)
+            return seg_err(p, at, "parentheses nested deeper than %d", SEG_MAX_DEPTH);
+        p->i++;
+        if (seg_expr(p) < 0)
+            return -1;
+        seg_skip(p);
+        if (p->s[p->i] != ')') {
+            if (!p->s[p->i])
+                return seg_err(p, p->i, "expected ')' to close the '(' at position %d",
+                               seg_charpos(p->s, at));
+            seg_token(p, p->i, tok, sizeof tok);
+            return seg_err(p, p->i, "unexpected '%s' (expected 'and', 'or' or ')' to close the "
+                           "'(' at position %d)", tok, seg_charpos(p->s, at));
+        }
+        p->i++;
+        p->depth--;
+        return 0;
+    }
+    size_t n = seg_namelen(p->s + at);
+    if (!n) {
+        if (!p->s[at])
+            return seg_err(p, at, "expected a condition (field=value) at the end");
+        seg_token(p, at, tok, sizeof tok);
+        return seg_err(p, at, "expected a field name (tier, segment, tz, user_id or an "
+                       "attribute), found '%s'", tok);
+    }
+    char name[128];
+    snprintf(name, sizeof name, "%.*s", (int)(n < sizeof name - 1 ? n : sizeof name - 1),
+             p->s + at);
+    if (n >= sizeof name)
+        return seg_err(p, at, "field name longer than %zu bytes", sizeof name - 1);
+    p->i += n;
+    for (const char *const *u = seg_unselectable; *u; u++)
+        if (!strcmp(name, *u))
+            return seg_err(p, at, "'%s' cannot be selected on (fields: tier, segment, tz, "
+                           "user_id, or an attribute)", name);
+    if (!strcasecmp(name, "and") || !strcasecmp(name, "or"))
+        return seg_err(p, at, "expected a condition (field=value), found '%s'", name);
+    store_seg_field field = STORE_SEG_ATTR;
+    for (size_t k = 0; k < sizeof seg_fields / sizeof seg_fields[0]; k++)
+        if (!strcmp(name, seg_fields[k].name))
+            field = seg_fields[k].field;
+    seg_skip(p);
+    size_t opat = p->i;
+    store_seg_kind kind;
+    const char *op;
+    if (p->s[p->i] == '=') {
+        kind = STORE_SEG_EQ, op = "=";
+        p->i += 1 + (p->s[p->i + 1] == '=');       /* == reads as = */
+    } else if (p->s[p->i] == '!' && p->s[p->i + 1] == '=') {
+        kind = STORE_SEG_NE, op = "!=";
+        p->i += 2;
+    } else if (!p->s[p->i]) {
+        return seg_err(p, opat, "expected '=' or '!=' after '%s'", name);
+    } else {
+        seg_token(p, opat, tok, sizeof tok);
+        return seg_err(p, opat, "expected '=' or '!=' after '%s', found '%s'", name, tok);
+    }
+    char *value = NULL, *attr = NULL;
+    seg_skip(p);
+    size_t vat = p->i;                              /* errors about the value point here */
+    if (seg_value(p, op, &value) < 0)
+        return -1;
+    if (field == STORE_SEG_ATTR && !(attr = strdup(name))) {
+        free(value);
+        return err_set(p->e, "out of memory");
+    }
+    return seg_emit(p, kind, field, attr, value, vat);
+}
+
+/* term := cond { "and" cond } */
+static int seg_term(segp *p)
+{
+    if (seg_cond(p) < 0)
+        return -1;
+    for (;;) {
+        seg_skip(p);
+        size_t at = p->i;
+        if (!seg_keyword(p, "and"))
+            return 0;
+        p->i += 3;
+        if (seg_cond(p) < 0 || seg_emit(p, STORE_SEG_AND, 0, NULL, NULL, at) < 0)
+            return -1;
+    }
+}
+
+/* expr := term { "or" term } */
+static int seg_expr(segp *p)
+{
+    if (seg_term(p) < 0)
+        return -1;
+    for (;;) {
+        seg_skip(p);
+        size_t at = p->i;
+        if (!seg_keyword(p, "or"))
+            return 0;
+        p->i += 2;
+        if (seg_term(p) < 0 || seg_emit(p, STORE_SEG_OR, 0, NULL, NULL, at) < 0)
+            return -1;
+    }
+}
+
+void campaign_seg_free(campaign_seg *s)
+{
+    if (!s)
+        return;
+    for (int i = 0; i < s->n; i++) {
+        free((char *)s->v[i].attr);
+        free((char *)s->v[i].value);
+    }
+    free(s->v);
+    free(s->pos);
+    memset(s, 0, sizeof *s);
+}
+
+int campaign_seg_parse(const char *expr, campaign_seg *out, cherr *e)
+{
+    memset(out, 0, sizeof *out);
+    size_t bad = csvr_utf8_bad(expr, strlen(expr));
+    if (bad)
+        return err_set(e, "segment: invalid UTF-8 at byte %zu", bad);
+    segp p = {.s = expr, .out = out, .e = e};
+    seg_skip(&p);
+    if (!expr[p.i])
+        return err_set(e, "segment: empty expression (e.g. tier=dormant and city=上海)");
+    int rc = seg_expr(&p);
+    if (rc == 0) {
+        seg_skip(&p);
+        if (expr[p.i]) {
+            char tok[64];
+            seg_token(&p, p.i, tok, sizeof tok);
+            rc = seg_err(&p, p.i, "unexpected '%s' (expected 'and', 'or' or the end)", tok);
+        }
+    }
+    if (rc < 0)
+        campaign_seg_free(out);
+    return rc;
+}
+
+/* ---- create: shared ----------------------------------------------------------------- */
+
+typedef struct cctx {
+    app *a;
+    const campaign_spec *sp;
+    int64_t now, base, id;
+    long total;                 /* recipients counted first (spread), 0: unknown */
+    long n;                     /* queued so far */
+    int64_t first_due, last_due, at_due;
+    char at[40];                /* the current due time as text (enq_request.at) */
+    char tag[40];
+    buf key;
+    json_t *vars;               /* --var, then this row's columns */
+    campaign_progress_fn progress;
+    void *parg;
+
+    /* CSV */
+    const char *path;
+    uint64_t size;              /* the file's size, for progress */
+    size_t ncols;
+    int user_col;
+    char *colname[CSVR_MAX_COLS];
+} cctx;
+
+/* Due time of the next recipient (the n-th): evenly over [base, base + spread). */
+static int64_t next_due(const cctx *c)
+{
+    int64_t sp = c->sp->spread;
+    if (!sp || c->total <= 0)
+        return c->base;
+    int64_t i = c->n < c->total ? c->n : c->total - 1, n = c->total;
+    return c->base + sp / n * i + sp % n * i / n;
+}
+
+/* Queue one message for `user` with c->vars. */
+static int queue_one(cctx *c, const char *user, int *dup, cherr *e)
+{
+    int64_t due = next_due(c), id;
+    if (due != c->at_due || !c->at[0]) {
+        tu_format(due, c->at, sizeof c->at);
+        c->at_due = due;
+    }
+    buf_reset(&c->key);
+    if (buf_printf(&c->key, "campaign:%" PRId64 ":%s", c->id, user) < 0)
+        return err_set(e, "out of memory");
+    enq_request q = {
+        .user = user, .tmpl = c->sp->tmpl, .vars = c->vars, .at = c->at,
+        .expires = c->sp->expires, .key = c->key.s, .klass = c->sp->klass, .tag = c->tag,
+        .campaign_id = c->id,
+    };
+    if (enq_one(c->a, &q, c->now, &id, dup, e) < 0)
+        return -1;
+    if (*dup)
+        return 0;
+    if (!c->n)
+        c->first_due = due;
+    c->last_due = due;
+    c->n++;
+    return 0;
+}
+
+static void report(cctx *c, double fraction)
+{
+    if (c->progress)
+        c->progress(c->parg, fraction, c->n);
+}
+
+/* ---- create: from a CSV file -------------------------------------------------------- */
+
+static void rcp_label(void *arg, size_t i, char *b, size_t len)
+{
+    const cctx *c = arg;
+    snprintf(b, len, "%.64s", c->colname[i] ? c->colname[i] : "?");
+}
+
+static int rcp_header(csvr *r, void *arg)
+{
+    cctx *c = arg;
+    c->ncols = csvr_nfields(r);
+    c->user_col = -1;
+    for (size_t i = 0; i < c->ncols; i++) {
+        char *s = csvr_column_name(r, i, c->colname);
+        if (!s)
+            return -1;
+        if (!strcmp(s, "user_id"))
+            c->user_col = (int)i;
+        else if (!strcasecmp(s, "user_id"))
+            return csvr_fail(r, "column '%.64s': did you mean 'user_id'? (column names are "
+                             "lower case)", s);
+        if (!(c->colname[i] = strdup(s)))
+            return csvr_fail(r, "out of memory");
+    }
+    if (c->user_col < 0)
+        return csvr_fail(r, "the header has no user_id column (a campaign's recipients are "
+                         "user ids; other columns become template variables)");
+    return 0;
+}
+
+/* The variables of this row: --var, overridden by each non-empty column. */
+static int rcp_vars(cctx *c, csvr *r)
+{
+    for (size_t i = 0; i < c->ncols; i++) {
+        if ((int)i == c->user_col)
+            continue;
+        const char *name = c->colname[i];
+        size_t len = csvr_len(r, i);
+        json_t *dflt = c->sp->vars ? json_object_get(c->sp->vars, name) : NULL;
+        int rc;
+        if (len)     /* UTF-8 without NUL: checked by csvr */
+            rc = json_object_set_new_nocheck(c->vars, name,
+                                             json_stringn_nocheck(csvr_field(r, i), len));
+        else if (dflt)
+            rc = json_object_set(c->vars, name, dflt);
+        else
+            rc = json_object_get(c->vars, name) ? json_object_del(c->vars, name) : 0;
+        if (rc < 0)
+            return -1;
+    }
+    return 0;
+}
+
+/* The first line on which `user` is a recipient in the file (a duplicate's first). */
+typedef struct dup_find {
+    const char *user;
+    int col;
+    long line;
+} dup_find;
+
+static int dup_header(csvr *r, void *arg)
+{
+    dup_find *d = arg;
+    for (size_t i = 0; i < csvr_nfields(r); i++) {
+        char *s = csvr_field(r, i);
+        s += strspn(s, " \t");
+        size_t n = strcspn(s, " \t");
+        if (n == 7 && !strncmp(s, "user_id", 7) && !s[n + strspn(s + n, " \t")])
+            d->col = (int)i;
+    }
+    return d->col < 0 ? -1 : 0;
+}
+
+static int dup_record(csvr *r, void *arg)
+{
+    dup_find *d = arg;
+    if (!strcmp(csvr_field(r, (size_t)d->col), d->user)) {
+        d->line = csvr_line(r);
+        return -1;                                  /* found: stop reading */
+    }
+    return 0;
+}
+
+static long dup_first_line(const char *path, const char *user)
+{
+    FILE *fp = fopen(path, "rb");
+    if (!fp)
+        return 0;
+    dup_find d = {.user = user, .col = -1};
+    csvr_opts o = {.name = path, .header = 1, .on_header = dup_header, .on_record = dup_record,
+                   .arg = &d};
+    cherr e;
+    csvr_read(fp, &o, NULL, &e);
+    fclose(fp);
+    return d.line;
+}
+
+static int rcp_record(csvr *r, void *arg)
+{
+    cctx *c = arg;
+    const char *user = csvr_field(r, (size_t)c->user_col);
+    if (!csvr_len(r, (size_t)c->user_col))
+        return csvr_fail(r, "user_id: empty");
+    if (rcp_vars(c, r) < 0)
+        return csvr_fail(r, "out of memory");
+    cherr e;
+    int dup = 0;
+    if (queue_one(c, user, &dup, &e) < 0)
+        return csvr_fail(r, "%s", e.msg);
+    if (dup) {
+        long first = dup_first_line(c->path, user);
+        if (first > 0 && first < csvr_line(r))
+            return csvr_fail(r, "user_id '%.100s' already on line %ld", user, first);
+        return csvr_fail(r, "user_id '%.100s' appears twice", user);
+    }
+    if (c->n % PROGRESS_EVERY == 0)
+        report(c, c->size ? (double)csvr_offset(r) / (double)c->size : -1);
+    return 0;
+}
+
+/* The first pass for --spread: how many records (parsing only). A file the main pass
+ * will refuse may count wrong; it never gets that far. */
+static long rcp_count(const char *path)
+{
+    FILE *fp = fopen(path, "rb");
+    if (!fp)
+        return 0;
+    csvr_opts o = {.name = path};
+    long n = 0;
+    cherr e;
+    int rc = csvr_read(fp, &o, &n, &e);
+    fclose(fp);
+    return rc == 0 && n > 0 ? n - 1 : 0;
+}
+
+static int create_csv(cctx *c, cherr *e)
+{
+    FILE *fp = fopen(c->path, "rb");
+    if (!fp)
+        return err_set(e, "%s: cannot open: %s", c->path, strerror(errno));
+    struct stat sb;
+    if (fstat(fileno(fp), &sb) == 0 && S_ISREG(sb.st_mode))
+        c->size = (uint64_t)sb.st_size;
+    csvr_opts o = {
+        .name = c->path, .header = 1, .check_utf8 = 1, .header_hint = "user_id,...",
+        .on_header = rcp_header, .on_record = rcp_record, .label = rcp_label, .arg = c,
+    };
+    int rc = csvr_read(fp, &o, NULL, e);
+    fclose(fp);
+    if (rc == 0 && !c->n)
+        rc = err_set(e, "%s: no recipients: the file has a header and no rows", c->path);
+    return rc;
+}
+
+/* ---- create: from a segment --------------------------------------------------------- */
+
+typedef struct seg_ctx {
+    cctx *c;
+    cherr *e;
+} seg_ctx;
+
+static int seg_user(const store_user *u, void *arg)
+{
+    seg_ctx *s = arg;
+    cctx *c = s->c;
+    int dup = 0;
+    if (queue_one(c, u->user_id, &dup, s->e) < 0)
+        return err_prefix(s->e, "user '%s': ", u->user_id);
+    if (c->n % PROGRESS_EVERY == 0)
+        report(c, c->total ? (double)c->n / (double)c->total : -1);
+    return 0;
+}
+
+/* Tier values in a segment must be tiers: a typo would select nobody. */
+static int seg_check_tiers(const app *a, const campaign_seg *seg, cherr *e)
+{
+    for (int i = 0; i < seg->n; i++) {
+        const store_seg_node *nd = &seg->v[i];
+        if ((nd->kind != STORE_SEG_EQ && nd->kind != STORE_SEG_NE) ||
+            nd->field != STORE_SEG_TIER || policy_tier_find(&a->pol, nd->value))
+            continue;
+        char names[256];
+        policy_tier_names(&a->pol, names, sizeof names);
+        return err_set(e, "segment: position %d: unknown tier '%.64s' (known: %s)", seg->pos[i],
+                       nd->value, names);
+    }
+    return 0;
+}
+
+static int create_segment(cctx *c, const campaign_seg *seg, cherr *e)
+{
+    store_seg ss = {.v = seg->v, .n = seg->n};
+    if (store_users_count(c->a->st, &ss, &c->total, e) < 0)
+        return -1;
+    if (!c->total)
+        return err_set(e, "segment: no user matches '%s': nothing queued", c->sp->segment);
+    seg_ctx s = {.c = c, .e = e};
+    return store_users_each(c->a->st, &ss, seg_user, &s, e);
+}
+
+/* ---- create --------------------------------------------------------------------------- */
+
+static int check_spec(app *a, const campaign_spec *s, int64_t now, int64_t *base, cherr *e)
+{
+    if (!s->name || !*s->name)
+        return err_set(e, "name: missing (--name)");
+    if (csvr_utf8_bad(s->name, strlen(s->name)))
+        return err_set(e, "name: not valid UTF-8");
+    if (!s->tmpl || !*s->tmpl)
+        return err_set(e, "template: missing (--template)");
+    if (!tpl_find(&a->tpls, s->tmpl))
+        return err_set(e, "template: unknown template '%s' (no %s/%s.ini)", s->tmpl,
+                       a->templates_dir, s->tmpl);
+    if (!s->recipients == !s->segment)
+        return err_set(e, "recipients: give either a CSV file (--recipients) or a segment "
+                       "(--segment), not %s", s->recipients ? "both" : "neither");
+    if (s->klass && !tpl_class_valid(s->klass))
+        return err_set(e, "class: '%s' is not transactional, lifecycle or marketing", s->klass);
+    if (s->spread < 0)
+        return err_set(e, "spread: must not be negative");
+    *base = now;
+    if (s->at && tu_parse_time(s->at, now, base, e) < 0)
+        return err_prefix(e, "at: ");
+    if (s->expires) {
+        int64_t d, x;
+        cherr e2;
+        if (tu_parse_duration(s->expires, &d, &e2) < 0) {
+            if (tu_parse_time(s->expires, now, &x, e) < 0)
+                return err_prefix(e, "expires: ");
+            if (x <= *base)
+                return err_set(e, "expires: the messages would expire before they are due");
+        }
+    }
+    return 0;
+}
+
+int campaign_create(app *a, const campaign_spec *s, int64_t now, campaign_progress_fn progress,
+                    void *arg, campaign_result *out, cherr *e)
+{
+    cctx *c = calloc(1, sizeof *c);
+    if (!c)
+        return err_set(e, "out of memory");
+    campaign_seg seg = {0};
+    c->a = a;
+    c->sp = s;
+    c->now = now;
+    c->progress = progress;
+    c->parg = arg;
+    c->path = s->recipients;
+    int rc = check_spec(a, s, now, &c->base, e);
+    if (rc == 0 && s->segment && (rc = campaign_seg_parse(s->segment, &seg, e)) == 0)
+        rc = seg_check_tiers(a, &seg, e);
+    if (rc == 0 && s->recipients && s->spread)
+        c->total = rcp_count(s->recipients);
+    c->vars = s->vars ? json_deep_copy(s->vars) : json_object();
+    if (rc == 0 && !c->vars)
+        rc = err_set(e, "out of memory");
+    if (rc < 0)
+        goto done;
+
+    buf source = {0};
+    if (s->segment)
+        buf_printf(&source, "segment: %s", s->segment);
+    else
+        buf_puts(&source, s->recipients);
+    store_campaign camp = {
+        .name = (char *)s->name, .tmpl = (char *)s->tmpl, .source = source.s,
+        .state = "active", .at = c->base, .spread = s->spread, .total = c->total,
+        .created_at = now,
+    };
+    if ((rc = store_begin(a->st, e)) == 0) {
+        rc = store_campaign_add(a->st, &camp, e);
+        c->id = camp.id;
+        snprintf(c->tag, sizeof c->tag, "campaign:%" PRId64, c->id);
+        if (rc == 0)
+            rc = s->segment ? create_segment(c, &seg, e) : create_csv(c, e);
+        if (rc == 0 && c->n != camp.total)
+            rc = store_campaign_update(a->st, c->id, "active", c->n, e);
+        if (rc == 0)
+            rc = store_commit(a->st, e);
+        else
+            store_rollback(a->st);
+    }
+    buf_free(&source);
+    if (rc == 0) {
+        report(c, 1.0);
+        if (out)
+            *out = (campaign_result){.id = c->id, .queued = c->n, .first_due = c->first_due,
+                                     .last_due = c->last_due};
+    }
+done:
+    campaign_seg_free(&seg);
+    json_decref(c->vars);
+    buf_free(&c->key);
+    for (size_t i = 0; i < c->ncols; i++)
+        free(c->colname[i]);
+    free(c);
+    return rc;
+}
+
+/* ---- control -------------------------------------------------------------------------- */
+
+/* Begin and read the campaign; on error nothing is left open. */
+static int begin_get(app *a, int64_t id, store_campaign *c, const char *verb, cherr *e)
+{
+    if (store_begin(a->st, e) < 0)
+        return -1;
+    int found = store_campaign_get(a->st, id, c, e);
+    if (found <= 0) {
+        store_rollback(a->st);
+        return found < 0 ? -1 : err_set(e, "no campaign %" PRId64, id);
+    }
+    if (!strcmp(c->state, "cancelled") && strcmp(verb, "cancel")) {
+        store_rollback(a->st);
+        store_campaign_free(c);
+        return err_set(e, "campaign %" PRId64 " is cancelled: nothing to %s", id, verb);
+    }
+    return 0;
+}
+
+static int end(app *a, store_campaign *c, int rc, cherr *e)
+{
+    if (rc == 0)
+        rc = store_commit(a->st, e);
+    else
+        store_rollback(a->st);
+    store_campaign_free(c);
+    return rc;
+}
+
+int campaign_pause(app *a, int64_t id, int64_t now, long *n, cherr *e)
+{
+    store_campaign c;
+    *n = 0;
+    if (begin_get(a, id, &c, "pause", e) < 0)
+        return -1;
+    int rc = store_campaign_hold(a->st, id, now, n, e);
+    if (rc == 0)
+        rc = store_campaign_update(a->st, id, "paused", c.total, e);
+    return end(a, &c, rc, e);
+}
+
+int campaign_resume(app *a, int64_t id, int64_t now, long *n, cherr *e)
+{
+    store_campaign c;
+    *n = 0;
+    (void)now;
+    if (begin_get(a, id, &c, "resume", e) < 0)
+        return -1;
+    int rc = store_campaign_release(a->st, id, n, e);
+    if (rc == 0)
+        rc = store_campaign_update(a->st, id, "active", c.total, e);
+    return end(a, &c, rc, e);
+}
+
+int campaign_cancel(app *a, int64_t id, int64_t now, long *n, cherr *e)
+{
+    store_campaign c;
+    *n = 0;
+    if (begin_get(a, id, &c, "cancel", e) < 0)
+        return -1;
+    char reason[64];
+    snprintf(reason, sizeof reason, "campaign %" PRId64 " cancelled", id);
+    int64_t after = 0;
+    int rc = 0, got;
+    do {
+        store_msg *v = NULL;
+        got = 0;
+        rc = store_campaign_pending(a->st, id, now, after, CANCEL_BATCH, &v, &got, e);
+        for (int i = 0; rc == 0 && i < got; i++) {
+            store_event ev = {.at = now, .message_id = v[i].id, .campaign_id = id,
+                              .user_id = v[i].user_id, .event = "cancelled", .reason = reason};
+            rc = store_finish(a->st, &v[i], "cancelled", NULL, NULL, now, e);
+            if (rc == 0)
+                rc = store_log(a->st, &ev, e);
+            after = v[i].id;
+            (*n)++;
+        }
+        store_msgs_free(v, got);
+    } while (rc == 0 && got == CANCEL_BATCH);
+    if (rc == 0)
+        rc = store_campaign_update(a->st, id, "cancelled", c.total, e);
+    return end(a, &c, rc, e);
+}
+
+/* ---- the funnel ----------------------------------------------------------------------- */
+
+typedef struct funnel {
+    json_t *f;                  /* the funnel object */
+} funnel;
+
+static json_t *iso(int64_t ms)
+{
+    char ts[32];
+    return json_string(tu_format(ms, ts, sizeof ts));
+}
+
+/* One (event, code) group from the aggregate counts. */
+static int funnel_row(const char *const *v, int nv, int64_t n, void *arg)
+{
+    funnel *fu = arg;
+    const char *event = v[0] ? v[0] : "", *code = v[1] && *v[1] ? v[1] : "none";
+    const char *by = !strcmp(event, "suppressed") ? "by_reason"
+                     : !strcmp(event, "failed")   ? "by_code" : NULL;
+    json_t *cur = json_object_get(fu->f, event);
+    if (!by) {
+        json_object_set_new(fu->f, event, json_integer((cur ? json_integer_value(cur) : 0) + n));
+        return 0;
+    }
+    json_t *total = json_object_get(cur, "total"), *map = json_object_get(cur, by);
+    json_object_set_new(cur, "total", json_integer(json_integer_value(total) + n));
+    json_t *old = json_object_get(map, code);
+    json_object_set_new(map, code, json_integer((old ? json_integer_value(old) : 0) + n));
+    return 0;
+}
+
+int campaign_show_json(app *a, int64_t id, json_t **out, cherr *e)
+{
+    *out = NULL;
+    store_campaign c;
+    int found = store_campaign_get(a->st, id, &c, e);
+    if (found <= 0) {
+        if (found == 0)
+            err_set(e, "no campaign %" PRId64, id);
+        return found;
+    }
+    store_campcounts qc;
+    if (store_campaign_counts(a->st, id, tu_now(), &qc, e) < 0) {
+        store_campaign_free(&c);
+        return -1;
+    }
+    json_t *f = json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:{s:I, s:{}}, "
+                          "s:{s:I, s:{}}, s:I, s:I, s:I}",
+                          "queued", (json_int_t)qc.queued, "held", (json_int_t)qc.held,
+                          "sending", (json_int_t)qc.leased, "enqueued", (json_int_t)0,
+                          "sent", (json_int_t)0, "delivered", (json_int_t)0,
+                          "deferred", (json_int_t)0, "retry", (json_int_t)0,
+                          "suppressed", "total", (json_int_t)0, "by_reason",
+                          "failed", "total", (json_int_t)0, "by_code",
+                          "expired", (json_int_t)0, "cancelled", (json_int_t)0,
+                          "uncertain", (json_int_t)0);
+    funnel fu = {.f = f};
+    store_statq q = {.campaign_id = id, .by = {"event", "code"}, .nby = 2};
+    int rc = f ? store_stats(a->st, &q, funnel_row, &fu, e) : err_set(e, "out of memory");
+    json_t *o = NULL;
+    if (rc == 0) {
+        o = json_pack("{s:I, s:s, s:s, s:s, s:s, s:o, s:I, s:I, s:o, s:O}",
+                      "id", (json_int_t)c.id, "name", c.name, "template", c.tmpl,
+                      "source", c.source, "state", c.state, "at", iso(c.at),
+                      "spread_ms", (json_int_t)c.spread, "total", (json_int_t)c.total,
+                      "created_at", iso(c.created_at), "funnel", f);
+        if (!o)
+            rc = err_set(e, "out of memory");
+    }
+    json_decref(f);
+    store_campaign_free(&c);
+    if (rc < 0)
+        return -1;
+    *out = o;
+    return 1;
+}
