@@ -36,6 +36,41 @@ int buf_puts(buf *b, const char *s)
     return buf_add(b, s, strlen(s));
 }
 
+int buf_json_str(buf *b, const char *s, size_t n)
+{
+    static const char hex[] = "0123456789abcdef";
+    if (grow(b, n + 2) < 0)
+        return -1;
+    b->s[b->len++] = '"';
+    size_t from = 0;
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (c >= 0x20 && c != '"' && c != '\\')
+            continue;
+        char esc[7] = {'\\', (char)c, 0};
+        size_t el = 2;
+        switch (c) {
+        case '"': case '\\': break;
+        case '\b': esc[1] = 'b'; break;
+        case '\f': esc[1] = 'f'; break;
+        case '\n': esc[1] = 'n'; break;
+        case '\r': esc[1] = 'r'; break;
+        case '\t': esc[1] = 't'; break;
+        default:
+            memcpy(esc, "\\u00", 4);
+            esc[4] = hex[c >> 4];
+            esc[5] = hex[c & 15];
+            el = 6;
+        }
+        if (buf_add(b, s + from, i - from) < 0 || buf_add(b, esc, el) < 0)
+            return -1;
+        from = i + 1;
+    }
+    if (buf_add(b, s + from, n - from) < 0)
+        return -1;
+    return buf_add(b, "\"", 1);
+}
+
 int buf_printf(buf *b, const char *fmt, ...)
 {
     va_list ap;

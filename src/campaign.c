@@ -357,11 +357,12 @@ typedef struct cctx {
     int64_t now, base, id;
     long total;                 /* recipients counted first (spread), 0: unknown */
     long n;                     /* queued so far */
-    int64_t first_due, last_due, at_due;
-    char at[40];                /* the current due time as text (enq_request.at) */
-    char tag[40];
-    buf key;
-    json_t *vars;               /* --var, then this row's columns */
+    int64_t first_due, last_due;
+    int64_t first_id, last_id;  /* the campaign's messages: one id range */
+    enq_batch *batch;
+    const char *vcols[CSVR_MAX_COLS + 1];   /* the columns that are variables (NULL-ended) */
+    size_t vcol_at[CSVR_MAX_COLS];          /* ... and where each is in a record */
+    int nvcols;
     campaign_progress_fn progress;
     void *parg;
 
@@ -383,31 +384,50 @@ static int64_t next_due(const cctx *c)
     return c->base + sp / n * i + sp % n * i / n;
 }
 
-/* Queue one message for `user` with c->vars. */
-static int queue_one(cctx *c, const char *user, int *dup, cherr *e)
+/* Start the batch the campaign's messages go through (columns known). */
+static int open_batch(cctx *c, cherr *e)
 {
-    int64_t due = next_due(c), id;
-    if (due != c->at_due || !c->at[0]) {
-        tu_format(due, c->at, sizeof c->at);
-        c->at_due = due;
-    }
-    buf_reset(&c->key);
-    if (buf_printf(&c->key, "campaign:%" PRId64 ":%s", c->id, user) < 0)
-        return err_set(e, "out of memory");
-    enq_request q = {
-        .user = user, .tmpl = c->sp->tmpl, .vars = c->vars, .at = c->at,
-        .expires = c->sp->expires, .key = c->key.s, .klass = c->sp->klass, .tag = c->tag,
-        .campaign_id = c->id,
-    };
-    if (enq_one(c->a, &q, c->now, &id, dup, e) < 0)
+    enq_batch_spec bs = {.tmpl = c->sp->tmpl, .klass = c->sp->klass, .expires = c->sp->expires,
+                         .campaign_id = c->id, .now = c->now, .vars = c->sp->vars,
+                         .columns = c->vcols};
+    return enq_batch_new(c->a, &bs, &c->batch, e);
+}
+
+/* Queue one message for `user` with these column values; `line` names it in errors. */
+static int queue_one(cctx *c, const char *user, const char *const *values, const size_t *lens,
+                     long line, cherr *e)
+{
+    int64_t due = next_due(c), last;
+    if (enq_batch_add(c->batch, user, values, lens, due, line, &last, e) < 0)
         return -1;
-    if (*dup)
-        return 0;
     if (!c->n)
         c->first_due = due;
     c->last_due = due;
     c->n++;
+    if (last)
+        c->last_id = last;
     return 0;
+}
+
+/* Write what the batch holds; the campaign's messages are ids [first_id, last_id]. */
+static int queue_finish(cctx *c, cherr *e)
+{
+    int64_t last;
+    if (enq_batch_finish(c->batch, &last, e) < 0)
+        return -1;
+    if (last)
+        c->last_id = last;
+    c->first_id = c->last_id - c->n + 1;
+    return 0;
+}
+
+/* An error from the batch, about the message it names. */
+static int batch_error(cctx *c, csvr *r, const cherr *e)
+{
+    long line = enq_batch_fail_line(c->batch);
+    if (r)
+        return line ? csvr_fail_at(r, line, "%s", e->msg) : csvr_fail(r, "%s", e->msg);
+    return -1;
 }
 
 static void report(cctx *c, double fraction)
@@ -444,74 +464,15 @@ static int rcp_header(csvr *r, void *arg)
     if (c->user_col < 0)
         return csvr_fail(r, "the header has no user_id column (a campaign's recipients are "
                          "user ids; other columns become template variables)");
-    return 0;
-}
-
-/* The variables of this row: --var, overridden by each non-empty column. */
-static int rcp_vars(cctx *c, csvr *r)
-{
     for (size_t i = 0; i < c->ncols; i++) {
         if ((int)i == c->user_col)
             continue;
-        const char *name = c->colname[i];
-        size_t len = csvr_len(r, i);
-        json_t *dflt = c->sp->vars ? json_object_get(c->sp->vars, name) : NULL;
-        int rc;
-        if (len)     /* UTF-8 without NUL: checked by csvr */
-            rc = json_object_set_new_nocheck(c->vars, name,
-                                             json_stringn_nocheck(csvr_field(r, i), len));
-        else if (dflt)
-            rc = json_object_set(c->vars, name, dflt);
-        else
-            rc = json_object_get(c->vars, name) ? json_object_del(c->vars, name) : 0;
-        if (rc < 0)
-            return -1;
+        c->vcol_at[c->nvcols] = i;
+        c->vcols[c->nvcols++] = c->colname[i];
     }
-    return 0;
-}
-
-/* The first line on which `user` is a recipient in the file (a duplicate's first). */
-typedef struct dup_find {
-    const char *user;
-    int col;
-    long line;
-} dup_find;
-
-static int dup_header(csvr *r, void *arg)
-{
-    dup_find *d = arg;
-    for (size_t i = 0; i < csvr_nfields(r); i++) {
-        char *s = csvr_field(r, i);
-        s += strspn(s, " \t");
-        size_t n = strcspn(s, " \t");
-        if (n == 7 && !strncmp(s, "user_id", 7) && !s[n + strspn(s + n, " \t")])
-            d->col = (int)i;
-    }
-    return d->col < 0 ? -1 : 0;
-}
-
-static int dup_record(csvr *r, void *arg)
-{
-    dup_find *d = arg;
-    if (!strcmp(csvr_field(r, (size_t)d->col), d->user)) {
-        d->line = csvr_line(r);
-        return -1;                                  /* found: stop reading */
-    }
-    return 0;
-}
-
-static long dup_first_line(const char *path, const char *user)
-{
-    FILE *fp = fopen(path, "rb");
-    if (!fp)
-        return 0;
-    dup_find d = {.user = user, .col = -1};
-    csvr_opts o = {.name = path, .header = 1, .on_header = dup_header, .on_record = dup_record,
-                   .arg = &d};
+    c->vcols[c->nvcols] = NULL;
     cherr e;
-    csvr_read(fp, &o, NULL, &e);
-    fclose(fp);
-    return d.line;
+    return open_batch(c, &e) < 0 ? csvr_fail(r, "%s", e.msg) : 0;
 }
 
 static int rcp_record(csvr *r, void *arg)
@@ -520,21 +481,73 @@ static int rcp_record(csvr *r, void *arg)
     const char *user = csvr_field(r, (size_t)c->user_col);
     if (!csvr_len(r, (size_t)c->user_col))
         return csvr_fail(r, "user_id: empty");
-    if (rcp_vars(c, r) < 0)
-        return csvr_fail(r, "out of memory");
-    cherr e;
-    int dup = 0;
-    if (queue_one(c, user, &dup, &e) < 0)
-        return csvr_fail(r, "%s", e.msg);
-    if (dup) {
-        long first = dup_first_line(c->path, user);
-        if (first > 0 && first < csvr_line(r))
-            return csvr_fail(r, "user_id '%.100s' already on line %ld", user, first);
-        return csvr_fail(r, "user_id '%.100s' appears twice", user);
+    const char *values[CSVR_MAX_COLS];
+    size_t lens[CSVR_MAX_COLS];
+    for (int k = 0; k < c->nvcols; k++) {
+        values[k] = csvr_field(r, c->vcol_at[k]);
+        lens[k] = csvr_len(r, c->vcol_at[k]);
     }
+    cherr e;
+    if (queue_one(c, user, values, lens, csvr_line(r), &e) < 0)
+        return batch_error(c, r, &e);
     if (c->n % PROGRESS_EVERY == 0)
         report(c, c->size ? (double)csvr_offset(r) / (double)c->size : -1);
     return 0;
+}
+
+/* At the end of the file: write the last chunk (its errors name their own line). */
+static int rcp_end(csvr *r, void *arg)
+{
+    cctx *c = arg;
+    cherr e;
+    return queue_finish(c, &e) < 0 ? batch_error(c, r, &e) : 0;
+}
+
+/* The line of the k-th recipient (0-based) of the file, for messages. */
+typedef struct line_find {
+    long k, seen, line;
+} line_find;
+
+static int line_record(csvr *r, void *arg)
+{
+    line_find *l = arg;
+    if (l->seen++ < l->k)
+        return 0;
+    l->line = csvr_line(r);
+    return -1;                                      /* found: stop reading */
+}
+
+static long record_line(const char *path, long k)
+{
+    FILE *fp = fopen(path, "rb");
+    if (!fp)
+        return 0;
+    line_find l = {.k = k};
+    csvr_opts o = {.name = path, .header = 1, .on_record = line_record, .arg = &l};
+    cherr e;
+    csvr_read(fp, &o, NULL, &e);
+    fclose(fp);
+    return l.line;
+}
+
+/* A user twice among the campaign's recipients: the whole campaign is refused. The
+ * check runs once over the written batch (a sort, in the database), not per row. */
+static int check_dups(cctx *c, cherr *e)
+{
+    char *user;
+    int64_t a, b;
+    int r = store_campaign_dup(c->a->st, c->first_id, c->last_id, &user, &a, &b, e);
+    if (r <= 0)
+        return r;
+    if (c->path) {
+        long la = record_line(c->path, (long)(a - c->first_id));
+        long lb = record_line(c->path, (long)(b - c->first_id));
+        err_set(e, "%s:%ld: user_id '%.100s' already on line %ld", c->path, lb, user, la);
+    } else {
+        err_set(e, "user '%.100s' is twice in the segment", user);
+    }
+    free(user);
+    return -1;
 }
 
 /* The first pass for --spread: how many records (parsing only). A file the main pass
@@ -562,7 +575,8 @@ static int create_csv(cctx *c, cherr *e)
         c->size = (uint64_t)sb.st_size;
     csvr_opts o = {
         .name = c->path, .header = 1, .check_utf8 = 1, .header_hint = "user_id,...",
-        .on_header = rcp_header, .on_record = rcp_record, .label = rcp_label, .arg = c,
+        .on_header = rcp_header, .on_record = rcp_record, .on_end = rcp_end,
+        .label = rcp_label, .arg = c,
     };
     int rc = csvr_read(fp, &o, NULL, e);
     fclose(fp);
@@ -582,9 +596,10 @@ static int seg_user(const store_user *u, void *arg)
 {
     seg_ctx *s = arg;
     cctx *c = s->c;
-    int dup = 0;
-    if (queue_one(c, u->user_id, &dup, s->e) < 0)
-        return err_prefix(s->e, "user '%s': ", u->user_id);
+    if (queue_one(c, u->user_id, NULL, NULL, 0, s->e) < 0) {
+        const char *who = enq_batch_fail_user(c->batch);
+        return err_prefix(s->e, "user '%s': ", who ? who : u->user_id);
+    }
     if (c->n % PROGRESS_EVERY == 0)
         report(c, c->total ? (double)c->n / (double)c->total : -1);
     return 0;
@@ -609,12 +624,18 @@ static int seg_check_tiers(const app *a, const campaign_seg *seg, cherr *e)
 static int create_segment(cctx *c, const campaign_seg *seg, cherr *e)
 {
     store_seg ss = {.v = seg->v, .n = seg->n};
-    if (store_users_count(c->a->st, &ss, &c->total, e) < 0)
+    if (store_users_count(c->a->st, &ss, &c->total, e) < 0 || open_batch(c, e) < 0)
         return -1;
     if (!c->total)
         return err_set(e, "segment: no user matches '%s': nothing queued", c->sp->segment);
     seg_ctx s = {.c = c, .e = e};
-    return store_users_each(c->a->st, &ss, seg_user, &s, e);
+    if (store_users_each(c->a->st, &ss, seg_user, &s, e) < 0)
+        return -1;
+    if (queue_finish(c, e) < 0) {
+        const char *who = enq_batch_fail_user(c->batch);
+        return who ? err_prefix(e, "user '%s': ", who) : -1;
+    }
+    return 0;
 }
 
 /* ---- create --------------------------------------------------------------------------- */
@@ -653,6 +674,20 @@ static int check_spec(app *a, const campaign_spec *s, int64_t now, int64_t *base
     return 0;
 }
 
+/* The campaign's one `enqueued` audit row: what was queued, for how many, when. */
+static int log_created(cctx *c, const store_campaign *camp, cherr *e)
+{
+    char reason[600], t1[32], t2[32];
+    snprintf(reason, sizeof reason, "campaign %" PRId64 " '%.100s': %ld messages of template %s "
+             "from %.300s, due %s to %s", c->id, camp->name, c->n, camp->tmpl, camp->source,
+             tu_format(c->first_due, t1, sizeof t1), tu_format(c->last_due, t2, sizeof t2));
+    char detail[80];
+    snprintf(detail, sizeof detail, "messages=%" PRId64 "-%" PRId64, c->first_id, c->last_id);
+    store_event ev = {.at = c->now, .campaign_id = c->id, .event = "enqueued",
+                      .reason = reason, .detail = detail};
+    return store_log(c->a->st, &ev, e);
+}
+
 int campaign_create(app *a, const campaign_spec *s, int64_t now, campaign_progress_fn progress,
                     void *arg, campaign_result *out, cherr *e)
 {
@@ -671,9 +706,6 @@ int campaign_create(app *a, const campaign_spec *s, int64_t now, campaign_progre
         rc = seg_check_tiers(a, &seg, e);
     if (rc == 0 && s->recipients && s->spread)
         c->total = rcp_count(s->recipients);
-    c->vars = s->vars ? json_deep_copy(s->vars) : json_object();
-    if (rc == 0 && !c->vars)
-        rc = err_set(e, "out of memory");
     if (rc < 0)
         goto done;
 
@@ -690,11 +722,14 @@ int campaign_create(app *a, const campaign_spec *s, int64_t now, campaign_progre
     if ((rc = store_begin(a->st, e)) == 0) {
         rc = store_campaign_add(a->st, &camp, e);
         c->id = camp.id;
-        snprintf(c->tag, sizeof c->tag, "campaign:%" PRId64, c->id);
         if (rc == 0)
             rc = s->segment ? create_segment(c, &seg, e) : create_csv(c, e);
+        if (rc == 0)
+            rc = c->path ? check_dups(c, e) : 0;
         if (rc == 0 && c->n != camp.total)
             rc = store_campaign_update(a->st, c->id, "active", c->n, e);
+        if (rc == 0)
+            rc = log_created(c, &camp, e);
         if (rc == 0)
             rc = store_commit(a->st, e);
         else
@@ -709,8 +744,7 @@ int campaign_create(app *a, const campaign_spec *s, int64_t now, campaign_progre
     }
 done:
     campaign_seg_free(&seg);
-    json_decref(c->vars);
-    buf_free(&c->key);
+    enq_batch_free(c->batch);
     for (size_t i = 0; i < c->ncols; i++)
         free(c->colname[i]);
     free(c);
@@ -861,6 +895,9 @@ int campaign_show_json(app *a, int64_t id, json_t **out, cherr *e)
     funnel fu = {.f = f};
     store_statq q = {.campaign_id = id, .by = {"event", "code"}, .nby = 2};
     int rc = f ? store_stats(a->st, &q, funnel_row, &fu, e) : err_set(e, "out of memory");
+    /* the campaign's messages were enqueued together, under one audit row */
+    if (rc == 0)
+        json_object_set_new(f, "enqueued", json_integer((json_int_t)c.total));
     json_t *o = NULL;
     if (rc == 0) {
         o = json_pack("{s:I, s:s, s:s, s:s, s:s, s:o, s:I, s:I, s:o, s:O}",

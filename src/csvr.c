@@ -51,17 +51,32 @@ size_t csvr_len(const csvr *r, size_t i) { return r->len[i]; }
 long csvr_line(const csvr *r) { return r->rec_line; }
 uint64_t csvr_offset(const csvr *r) { return r->offset; }
 
-int csvr_fail(csvr *r, const char *fmt, ...)
+static int fail_v(csvr *r, long line, const char *fmt, va_list ap)
 {
     if (r->failed)
         return -1;
     r->failed = 1;
     char msg[sizeof r->e->msg];
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    return err_set(r->e, "%s:%ld: %s", r->o->name, line, msg);
+}
+
+int csvr_fail(csvr *r, const char *fmt, ...)
+{
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(msg, sizeof msg, fmt, ap);
+    int rc = fail_v(r, r->rec_line, fmt, ap);
     va_end(ap);
-    return err_set(r->e, "%s:%ld: %s", r->o->name, r->rec_line, msg);
+    return rc;
+}
+
+int csvr_fail_at(csvr *r, long line, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    int rc = fail_v(r, line, fmt, ap);
+    va_end(ap);
+    return rc;
 }
 
 size_t csvr_utf8_bad(const char *s, size_t n)
@@ -308,6 +323,8 @@ static int run(csvr *r, FILE *fp)
         else if (r->o->header && !r->have_header)
             rc = err_set(r->e, "%s: empty file: expected a header row naming the columns (%s)",
                          r->o->name, r->o->header_hint ? r->o->header_hint : "...");
+        else if (r->o->on_end && r->o->on_end(r, r->o->arg) < 0)
+            rc = r->failed ? -1 : csvr_fail(r, "stopped");
     }
     free(blk);
     csv_free(&p);

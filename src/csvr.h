@@ -40,6 +40,7 @@ typedef struct csvr_opts {
                                    row naming the columns (HINT)" */
     csvr_fn on_header;          /* may be NULL */
     csvr_fn on_record;          /* may be NULL (counting) */
+    csvr_fn on_end;             /* after the last record, when all went well; may be NULL */
     csvr_label_fn label;        /* NULL: "field N" */
     void *arg;
 } csvr_opts;
@@ -59,6 +60,8 @@ uint64_t csvr_offset(const csvr *r);       /* bytes read from the stream so far 
 
 /* Fail the read with "NAME:LINE: " + reason (the first failure wins). Returns -1. */
 int csvr_fail(csvr *r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* The same for an earlier record, by its line (a callback that works in chunks). */
+int csvr_fail_at(csvr *r, long line, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 
 /* Inside on_header: header field i as a column name — UTF-8, trimmed of blanks, not
  * empty, usable as {{name}} (no braces, '|' or line breaks), not one of seen[0..i).

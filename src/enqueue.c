@@ -1,24 +1,25 @@
-/* enqueue.c — validating and writing one message (see enqueue.h). */
+/* enqueue.c — validating and writing messages (see enqueue.h): one at a time
+ * (enq_one), or many of one template in a batch (enq_batch, campaigns). */
 #include "enqueue.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "buf.h"
 #include "channel.h"
 #include "fieldrule.h"
 #include "render.h"
+#include "strset.h"
 #include "timeutil.h"
 
-/* Render every section the message could use, so a missing variable fails now. */
 /* Render every section the message could use, so that a missing variable fails now.
  * Field rules (lengths) are checked too, but a message is refused for them only when
  * no channel can carry it: SMS's 12-character parameters should not refuse a message
  * the mini program can send. */
 static int check_renders(const app *a, const tpl *t, const store_user *u, json_t *vars,
-                         const char *only_channel, cherr *e)
+                         json_t *attrs, const char *only_channel, int rules, cherr *e)
 {
-    json_t *attrs = u->attrs ? json_loads(u->attrs, 0, NULL) : NULL;
     render_ctx rc = {.t = t, .vars = vars, .attrs = attrs, .user_id = u->user_id,
                      .tier = u->tier, .segment = u->segment,
                      .tz = u->tz && *u->tz ? u->tz : a->default_tz};
@@ -47,7 +48,7 @@ static int check_renders(const app *a, const tpl *t, const store_user *u, json_t
         for (size_t i = 0; i < a->cfg.ini.n && !configured; i++)
             configured = !strcmp(a->cfg.ini.v[i].section, section);
         cherr fe;
-        if (rc_ok == 0 && configured && chan_address(chan_ops_find(*n), u)) {
+        if (rc_ok == 0 && rules && configured && chan_address(chan_ops_find(*n), u)) {
             usable = 1;
             if (fr_check(*n, &out, &a->fr, NULL, &fe) == 0)
                 fits = 1;
@@ -59,7 +60,6 @@ static int check_renders(const app *a, const tpl *t, const store_user *u, json_t
     for (char **v = t->vars; rc_ok == 0 && v && *v; v++)
         if (!json_object_get(vars, *v) && !(attrs && json_object_get(attrs, *v)))
             rc_ok = err_set(e, "template %s needs variable '%s' (--var %s=...)", t->name, *v, *v);
-    json_decref(attrs);
     if (rc_ok == 0 && only_channel && !any)
         return err_set(e, "template %s has no [%s] section", t->name, only_channel);
     if (rc_ok == 0 && usable && !fits)
@@ -103,7 +103,9 @@ int enq_one(app *a, const enq_request *r, int64_t now, int64_t *id, int *dup, ch
     if (!found)
         return err_set(e, "user: no user '%s' (import it with `chuda users import`)", r->user);
     json_t *vars = r->vars ? json_incref(r->vars) : json_object();
-    int rc = check_renders(a, t, &u, vars, r->channel, e);
+    json_t *attrs = u.attrs ? json_loads(u.attrs, 0, NULL) : NULL;
+    int rc = check_renders(a, t, &u, vars, attrs, r->channel, 1, e);
+    json_decref(attrs);
     if (rc < 0) {
         store_user_free(&u);
         json_decref(vars);
@@ -132,6 +134,343 @@ int enq_one(app *a, const enq_request *r, int64_t now, int64_t *id, int *dup, ch
     free(vtext);
     *id = m.id;
     return rc;
+}
+
+/* ---- batches ------------------------------------------------------------------------ */
+
+#define BATCH_MAX_NAMES 64          /* placeholder names a batch tracks */
+#define BATCH_MAX_CACHED 65536      /* checked combinations it remembers */
+
+/* A message waiting for its chunk to be checked and written. */
+typedef struct pend {
+    char *user, *vtext;         /* owned */
+    char state[BATCH_MAX_NAMES + 1];    /* per name, from the message's variables: m
+                                           present, M present but empty, - absent */
+    int64_t due, exp;
+    long line;
+} pend;
+
+struct enq_batch {
+    app *a;
+    const tpl *t;
+    const char *klass;
+    int64_t now, expires_abs, expires_dur;   /* one of the two, or neither */
+    int64_t campaign_id;
+    const char *names[BATCH_MAX_NAMES];      /* every placeholder name of the template */
+    unsigned filters[BATCH_MAX_NAMES];       /* RENDER_F_* it is used with */
+    int col_of[BATCH_MAX_NAMES];             /* its column, or -1 */
+    char base_state[BATCH_MAX_NAMES];        /* its state from `vars` alone (see pend) */
+    char namebuf[BATCH_MAX_NAMES][256];
+    int nnames;
+    const char *const *columns;
+    int ncolumns;
+    json_t *vars;
+    int *var_shadowed;          /* per key of vars (in order): also a column */
+    buf vtext;
+    strset ok;                  /* combinations that rendered: tier, segment, variant,
+                                   and per name whether the message or the user has it */
+    pend p[STORE_MANY];
+    int np;
+    buf key, users;
+    long fail_line;             /* the message an error is about */
+    const char *fail_user;
+};
+
+static int batch_name(const char *name, unsigned filters, void *arg)
+{
+    enq_batch *b = arg;
+    if (b->nnames == BATCH_MAX_NAMES)
+        return -1;
+    snprintf(b->namebuf[b->nnames], sizeof b->namebuf[0], "%s", name);
+    b->names[b->nnames] = b->namebuf[b->nnames];
+    b->filters[b->nnames++] = filters;
+    return 0;
+}
+
+int enq_batch_new(app *a, const enq_batch_spec *s, enq_batch **out, cherr *e)
+{
+    *out = NULL;
+    const tpl *t = s->tmpl ? tpl_find(&a->tpls, s->tmpl) : NULL;
+    if (!t)
+        return err_set(e, "template: unknown template '%s' (no %s/%s.ini)",
+                       s->tmpl ? s->tmpl : "", a->templates_dir, s->tmpl ? s->tmpl : "");
+    if (s->klass && !tpl_class_valid(s->klass))
+        return err_set(e, "class: '%s' is not transactional, lifecycle or marketing", s->klass);
+    enq_batch *b = calloc(1, sizeof *b);
+    if (!b)
+        return err_set(e, "out of memory");
+    b->a = a;
+    b->t = t;
+    b->klass = s->klass ? s->klass : t->klass;
+    b->now = s->now;
+    b->campaign_id = s->campaign_id;
+    if (s->expires) {
+        cherr e2;
+        if (tu_parse_duration(s->expires, &b->expires_dur, &e2) < 0 &&
+            tu_parse_time(s->expires, s->now, &b->expires_abs, e) < 0) {
+            free(b);
+            return err_prefix(e, "expires: ");
+        }
+    }
+    int rc = render_names(t, batch_name, b);
+    for (char **v = t->vars; rc == 0 && v && *v; v++) {   /* required, maybe not shown */
+        int seen = 0;
+        for (int i = 0; i < b->nnames && !seen; i++)
+            seen = !strcmp(b->names[i], *v);
+        if (!seen)
+            rc = batch_name(*v, 0, b);
+    }
+    if (rc < 0) {
+        free(b);
+        return err_set(e, "template %s uses more than %d variable names", t->name,
+                       BATCH_MAX_NAMES);
+    }
+    b->columns = s->columns;
+    while (s->columns && s->columns[b->ncolumns])
+        b->ncolumns++;
+    b->vars = s->vars ? json_incref(s->vars) : json_object();
+    b->var_shadowed = calloc(json_object_size(b->vars) + 1, sizeof *b->var_shadowed);
+    if (!b->vars || !b->var_shadowed) {
+        enq_batch_free(b);
+        return err_set(e, "out of memory");
+    }
+    const char *k;
+    json_t *v;
+    size_t vi = 0;
+    json_object_foreach(b->vars, k, v) {
+        if (!json_is_string(v)) {
+            enq_batch_free(b);
+            return err_set(e, "vars.%s: expected a string", k);
+        }
+        for (int c = 0; c < b->ncolumns && !b->var_shadowed[vi]; c++)
+            b->var_shadowed[vi] = !strcmp(b->columns[c], k);
+        vi++;
+    }
+    for (int i = 0; i < b->nnames; i++) {
+        b->col_of[i] = -1;
+        for (int c = 0; c < b->ncolumns && b->col_of[i] < 0; c++)
+            if (!strcmp(b->columns[c], b->names[i]))
+                b->col_of[i] = c;
+        const char *dv = json_string_value(json_object_get(b->vars, b->names[i]));
+        b->base_state[i] = dv ? (*dv ? 'm' : 'M') : '-';
+        if (dv && *dv && b->filters[i] && render_value_check(b->names[i], dv, b->filters[i], e) < 0) {
+            enq_batch_free(b);
+            return -1;
+        }
+    }
+    *out = b;
+    return 0;
+}
+
+static void pend_clear(enq_batch *b)
+{
+    for (int i = 0; i < b->np; i++) {
+        free(b->p[i].user);
+        free(b->p[i].vtext);
+    }
+    b->np = 0;
+}
+
+void enq_batch_free(enq_batch *b)
+{
+    if (!b)
+        return;
+    pend_clear(b);
+    strset_free(&b->ok);
+    buf_free(&b->key);
+    buf_free(&b->users);
+    buf_free(&b->vtext);
+    json_decref(b->vars);
+    free(b->var_shadowed);
+    free(b);
+}
+
+long enq_batch_fail_line(const enq_batch *b)
+{
+    return b->fail_line;
+}
+
+const char *enq_batch_fail_user(const enq_batch *b)
+{
+    return b->fail_user;
+}
+
+/* The string value of `name` in obj, or NULL. */
+static const char *str_of(json_t *obj, const char *name)
+{
+    json_t *v = obj ? json_object_get(obj, name) : NULL;
+    return json_is_string(v) ? json_string_value(v) : NULL;
+}
+
+/* Could the user's attributes (JSON object text written by jansson) have `name` as a
+ * key? When the quoted name appears nowhere in the text, they cannot; a name needing
+ * escapes is never ruled out. Saves parsing attributes the template does not use. */
+static int attrs_may_have(const char *attrs, const char *name)
+{
+    if (strpbrk(name, "\"\\"))
+        return 1;
+    for (const unsigned char *p = (const unsigned char *)name; *p; p++)
+        if (*p < 0x20)
+            return 1;
+    size_t n = strlen(name);
+    for (const char *p = attrs; (p = strstr(p, name)); p += n)
+        if (p > attrs && p[-1] == '"' && p[n] == '"')
+            return 1;
+    return 0;
+}
+
+/* Check one waiting message against its user (found by the chunk's lookup). */
+static int check_pend(enq_batch *b, const pend *p, const store_user *u, cherr *e)
+{
+    const tpl *t = b->t;
+    json_t *attrs = NULL;
+    for (int i = 0; i < b->nnames && !attrs && u->attrs; i++)
+        if (p->state[i] == '-' && attrs_may_have(u->attrs, b->names[i]))
+            attrs = json_loads(u->attrs, 0, NULL);
+    const char *variant = tpl_variant_for(t, u->user_id);
+    /* what decides the render's outcome; the values themselves only matter to filters */
+    buf_reset(&b->key);
+    buf_puts(&b->key, u->tier);
+    buf_puts(&b->key, "\x1f");
+    buf_puts(&b->key, u->segment ? u->segment : "");
+    buf_puts(&b->key, "\x1f");
+    buf_puts(&b->key, variant ? variant : "");
+    buf_puts(&b->key, "\x1f");
+    int rc = 0;
+    for (int i = 0; i < b->nnames && rc == 0; i++) {
+        char st = p->state[i];
+        const char *v;
+        if (st == '-' && (v = str_of(attrs, b->names[i]))) {
+            st = *v ? 'a' : 'A';
+            if (*v && b->filters[i])
+                rc = render_value_check(b->names[i], v, b->filters[i], e);
+        }
+        buf_add(&b->key, &st, 1);
+    }
+    if (rc == 0 && !strset_has(&b->ok, b->key.s)) {
+        json_t *vars = json_loads(p->vtext, 0, NULL);
+        if (!attrs && u->attrs)     /* the full check sees every attribute */
+            attrs = json_loads(u->attrs, 0, NULL);
+        rc = check_renders(b->a, t, u, vars, attrs, NULL, 0, e);
+        json_decref(vars);
+        if (rc == 0 && b->ok.live < BATCH_MAX_CACHED && strset_add(&b->ok, b->key.s) < 0)
+            rc = err_set(e, "out of memory");
+    }
+    json_decref(attrs);
+    return rc;
+}
+
+/* Check the waiting chunk (one lookup for its users) and write it. */
+static int flush(enq_batch *b, int64_t *last_id, cherr *e)
+{
+    if (!b->np)
+        return 0;
+    const char *ids[STORE_MANY];
+    store_user us[STORE_MANY];
+    int found[STORE_MANY];
+    for (int i = 0; i < b->np; i++)
+        ids[i] = b->p[i].user;
+    if (store_users_peek(b->a->st, ids, b->np, us, found, &b->users, e) < 0)
+        return -1;
+    store_msg m[STORE_MANY];
+    for (int i = 0; i < b->np; i++) {
+        pend *p = &b->p[i];
+        b->fail_line = p->line;
+        b->fail_user = p->user;
+        if (!found[i])
+            return err_set(e, "user: no user '%s' (import it with `chuda users import`)",
+                           p->user);
+        if (check_pend(b, p, &us[i], e) < 0)
+            return -1;
+        m[i] = (store_msg){
+            .due_at = p->due, .created_at = b->now, .expires_at = p->exp,
+            .campaign_id = b->campaign_id, .user_id = p->user, .tmpl = b->t->name,
+            .klass = (char *)b->klass, .vars = p->vtext,
+        };
+    }
+    b->fail_line = 0;
+    b->fail_user = NULL;
+    if (store_enqueue_many(b->a->st, m, b->np, e) < 0)
+        return -1;
+    if (last_id)
+        *last_id = m[b->np - 1].id;
+    pend_clear(b);
+    return 0;
+}
+
+/* The message's variables as JSON text: its columns that have a value, then the
+ * batch's `vars` that no column overrides... unless the column is empty here. */
+static int vars_text(enq_batch *b, const char *const *values, const size_t *lens)
+{
+    buf *o = &b->vtext;
+    buf_reset(o);
+    int rc = buf_add(o, "{", 1), first = 1;
+    for (int c = 0; c < b->ncolumns && rc == 0; c++) {
+        if (!lens[c])
+            continue;
+        rc = (first ? 0 : buf_add(o, ",", 1)) | buf_json_str(o, b->columns[c], strlen(b->columns[c])) |
+             buf_add(o, ":", 1) | buf_json_str(o, values[c], lens[c]);
+        first = 0;
+    }
+    const char *k;
+    json_t *v;
+    size_t vi = 0;
+    json_object_foreach(b->vars, k, v) {
+        int col = -1;
+        for (int c = 0; b->var_shadowed[vi] && c < b->ncolumns && col < 0; c++)
+            if (!strcmp(b->columns[c], k))
+                col = c;
+        vi++;
+        if (col >= 0 && lens[col])
+            continue;
+        rc |= (first ? 0 : buf_add(o, ",", 1)) | buf_json_str(o, k, strlen(k)) |
+              buf_add(o, ":", 1) | buf_json_str(o, json_string_value(v), json_string_length(v));
+        first = 0;
+    }
+    return rc | buf_add(o, "}", 1);
+}
+
+int enq_batch_add(enq_batch *b, const char *user, const char *const *values,
+                  const size_t *lens, int64_t due, long line, int64_t *last_id, cherr *e)
+{
+    b->fail_line = line;
+    b->fail_user = user;
+    int64_t exp = b->expires_abs ? b->expires_abs : b->expires_dur ? due + b->expires_dur : 0;
+    if (exp && exp <= due)
+        return err_set(e, "expires: the message would expire before it is due");
+    pend *p = &b->p[b->np];
+    memset(p, 0, sizeof *p);
+    for (int i = 0; i < b->nnames; i++) {
+        int c = b->col_of[i];
+        if (c < 0 || !lens[c]) {
+            p->state[i] = b->base_state[i];
+            continue;
+        }
+        p->state[i] = 'm';
+        if (b->filters[i] && render_value_check(b->names[i], values[c], b->filters[i], e) < 0)
+            return -1;
+    }
+    if (vars_text(b, values, lens) < 0 || !(p->user = strdup(user)) ||
+        !(p->vtext = strdup(b->vtext.s))) {
+        free(p->user);
+        return err_set(e, "out of memory");
+    }
+    p->due = due;
+    p->exp = exp;
+    p->line = line;
+    b->np++;
+    if (last_id)
+        *last_id = 0;
+    b->fail_line = 0;
+    b->fail_user = NULL;
+    return b->np == STORE_MANY ? flush(b, last_id, e) : 0;
+}
+
+int enq_batch_finish(enq_batch *b, int64_t *last_id, cherr *e)
+{
+    if (last_id)
+        *last_id = 0;
+    return flush(b, last_id, e);
 }
 
 /* A string field, or NULL when absent/null; -1 when of another type. */

@@ -27,6 +27,44 @@ typedef struct enq_request {
 /* Validate and write. Sets *id (the first message's id when *dup) and *dup. */
 int enq_one(app *a, const enq_request *r, int64_t now, int64_t *id, int *dup, cherr *e);
 
+/* Many messages of one template, one per user, inside the caller's transaction (a
+ * campaign). Each is checked as enq_one checks it — the user exists, every variable
+ * resolves for this user on every channel the template has, nothing renders empty,
+ * values given to |time and |yuan parse — except the channels' length rules, which
+ * are checked when the message is sent (a value too long for one channel may fit
+ * the next). Rendering is the costly part, and its outcome depends only on the
+ * user's tier, segment and A/B variant and on which variables are present, so each
+ * such combination is rendered once and remembered. No `enqueued` audit row is
+ * written per message: the caller logs the batch once. */
+typedef struct enq_batch enq_batch;
+
+typedef struct enq_batch_spec {
+    const char *tmpl;
+    const char *klass;          /* NULL: the template's */
+    const char *expires;        /* TIME, or DURATION from each message's due time; NULL */
+    int64_t campaign_id;
+    int64_t now;
+    json_t *vars;               /* every message's variables (object of strings) or NULL */
+    const char *const *columns; /* names of per-message variables (NULL-terminated, or
+                                   NULL): a message's value overrides `vars` */
+} enq_batch_spec;
+
+int enq_batch_new(app *a, const enq_batch_spec *s, enq_batch **out, cherr *e);
+/* Add a message for `user` due at `due`; values[i] (lens[i] bytes, valid UTF-8) is
+ * its value of columns[i], an empty one leaving `vars` to apply (values may be NULL
+ * when there are no columns). `line` names it in errors (enq_batch_fail_line). It
+ * waits with up to STORE_MANY others; when a chunk is full it is checked and written,
+ * and *last_id gets the last id written (0 when nothing was written this call). */
+int enq_batch_add(enq_batch *b, const char *user, const char *const *values,
+                  const size_t *lens, int64_t due, long line, int64_t *last_id, cherr *e);
+/* Check and write what is waiting; *last_id as for enq_batch_add. */
+int enq_batch_finish(enq_batch *b, int64_t *last_id, cherr *e);
+/* After an error: the `line` and user of the message it is about (0 / NULL: none in
+ * particular; the user string lives until the next call). */
+long enq_batch_fail_line(const enq_batch *b);
+const char *enq_batch_fail_user(const enq_batch *b);
+void enq_batch_free(enq_batch *b);
+
 /* Fill an enq_request from a JSON object (the API's and --from's format): user,
  * template, vars, at, expires, key, class, tag, channel, window. Strings borrowed
  * from `obj`. Errors name the field. */

@@ -536,6 +536,77 @@ int render_string(const render_ctx *c, const char *src, buf *out, cherr *e)
     return expand(&x, src, out, 0, e);
 }
 
+/* ---- names and values, for callers that check many messages at once ------------- */
+
+typedef struct name_acc {
+    char (*name)[MAX_PH];
+    unsigned *filters;
+    size_t n, cap;
+} name_acc;
+
+static int name_note(name_acc *a, const ph *h)
+{
+    unsigned f = 0;
+    for (int i = 0; i < h->nf; i++)
+        f |= h->f[i].kind == F_TIME ? RENDER_F_TIME : h->f[i].kind == F_YUAN ? RENDER_F_YUAN : 0;
+    for (size_t i = 0; i < a->n; i++) {
+        if (!strcmp(a->name[i], h->name)) {
+            a->filters[i] |= f;
+            return 0;
+        }
+    }
+    if (a->n == a->cap) {
+        size_t nc = a->cap ? a->cap * 2 : 16;
+        void *nn = realloc(a->name, nc * sizeof *a->name), *nf;
+        if (!nn)
+            return -1;
+        a->name = nn;
+        if (!(nf = realloc(a->filters, nc * sizeof *a->filters)))
+            return -1;
+        a->filters = nf;
+        a->cap = nc;
+    }
+    memcpy(a->name[a->n], h->name, MAX_PH);
+    a->filters[a->n++] = f;
+    return 0;
+}
+
+int render_names(const tpl *t, render_name_fn fn, void *arg)
+{
+    name_acc a = {0};
+    int rc = 0;
+    for (size_t i = 0; i < t->ini.n && rc == 0; i++) {
+        const char *p = t->ini.v[i].value, *open, *close;
+        while (rc == 0 && (open = strstr(p, "{{")) && (close = strstr(open + 2, "}}"))) {
+            ph h;
+            cherr e;
+            if (ph_parse(open + 2, (size_t)(close - open - 2), &h, &e) == 0 &&
+                name_note(&a, &h) < 0)
+                rc = -1;
+            p = close + 2;
+        }
+    }
+    for (size_t i = 0; i < a.n && rc == 0; i++)
+        rc = fn(a.name[i], a.filters[i], arg);
+    free(a.name);
+    free(a.filters);
+    return rc;
+}
+
+int render_value_check(const char *name, const char *value, unsigned filters, cherr *e)
+{
+    buf out = {0};
+    int rc = 0;
+    if (filters & RENDER_F_TIME) {
+        int64_t ms;
+        rc = parse_instant(value, &ms, e);
+    }
+    if (rc == 0 && (filters & RENDER_F_YUAN))
+        rc = f_yuan(value, &out, e);
+    buf_free(&out);
+    return rc < 0 ? err_prefix(e, "%s: ", name) : 0;
+}
+
 /* ---- channel sections -------------------------------------------------------------------- */
 
 static int add_field(render_out *o, const char *key, char *value, int line)

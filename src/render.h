@@ -65,6 +65,21 @@ void render_out_free(render_out *o);
 /* The variant render uses for `c` (NULL when none). */
 const char *render_variant(const render_ctx *c);
 
+/* Value-sensitive filters: what a variable's value must be for them to succeed. */
+#define RENDER_F_TIME 1u        /* |time, |date: an instant */
+#define RENDER_F_YUAN 2u        /* |yuan: an integer amount in fen */
+
+/* Every placeholder name in the template's values (every section: copy keys, channel
+ * sections, overrides, variants, defaults), each once, in file order, with the
+ * value-sensitive filters it is used with anywhere (RENDER_F_*). Stops at the first
+ * callback that returns non-zero and returns that. */
+typedef int (*render_name_fn)(const char *name, unsigned filters, void *arg);
+int render_names(const tpl *t, render_name_fn fn, void *arg);
+
+/* Would variable `name` = `value` pass the filters `filters` (RENDER_F_*)? 0, or -1
+ * with e set ("due: time: 'x' is not an ISO 8601 time..."). */
+int render_value_check(const char *name, const char *value, unsigned filters, cherr *e);
+
 /* Load-time helper: render a channel section as short as it can ever be. Every
  * variable (message var, attribute, user field) renders empty, so only the literal
  * text and the copy keys remain. `dynamic` (parallel to out->v, caller frees) says

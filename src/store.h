@@ -18,9 +18,12 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "buf.h"
 #include "err.h"
 
 typedef struct store store;
+
+#define STORE_MANY 64            /* rows per multi-row statement (users_peek, enqueue_many) */
 
 typedef struct store_user {
     char *user_id, *tier, *segment, *tz;
@@ -173,6 +176,17 @@ typedef struct store_ops {
     int (*user_put)(store *s, const store_user *u, cherr *e);
     /* 1 found, 0 not found, -1 error */
     int (*user_get)(store *s, const char *user_id, store_user *out, cherr *e);
+    /* The same into one caller's buffer (the strings point into `scratch`, valid until
+     * it changes; not to be freed): bulk checks that read a user and move on. */
+    int (*user_peek)(store *s, const char *user_id, store_user *out, buf *scratch, cherr *e);
+    /* Up to STORE_MANY users at once, for checking messages: out[i] for ids[i] with
+     * user_id, tier, segment, tz and attrs (the addresses NULL), found[i] 0 or 1,
+     * strings in `scratch` as for user_peek. An id may be asked twice. */
+    int (*users_peek)(store *s, const char *const *ids, int n, store_user *out, int *found,
+                      buf *scratch, cherr *e);
+    /* Write n (<= STORE_MANY) new messages without idempotency keys (a campaign's): each
+     * gets the next id (v[i].id set) and its queue row, in a few statements. */
+    int (*enqueue_many)(store *s, store_msg *v, int n, cherr *e);
 
     /* Insert a message and its queue row; sets m->id. With an idempotency key already
      * used, sets *dup = 1 and m->id to the first message's id and writes nothing. */
@@ -259,6 +273,10 @@ typedef struct store_ops {
     int (*campaign_pending)(store *s, int64_t id, int64_t now, int64_t after_id, int max,
                             store_msg **out, int *n, cherr *e);
     int (*campaign_counts)(store *s, int64_t id, int64_t now, store_campcounts *out, cherr *e);
+    /* A user with two messages among ids [first, last] (one campaign's, written in one
+     * transaction): 1 with *user (caller frees) and the two ids set, 0 when none. */
+    int (*campaign_dup)(store *s, int64_t first, int64_t last, char **user, int64_t *id1,
+                        int64_t *id2, cherr *e);
     /* Users of a segment: how many, and each in user_id order. */
     int (*users_count)(store *s, const store_seg *seg, long *n, cherr *e);
     int (*users_each)(store *s, const store_seg *seg, store_user_fn fn, void *arg, cherr *e);
@@ -284,6 +302,9 @@ static inline int store_commit(store *s, cherr *e) { return s->ops->commit(s, e)
 static inline void store_rollback(store *s) { s->ops->rollback(s); }
 static inline int store_user_put(store *s, const store_user *u, cherr *e) { return s->ops->user_put(s, u, e); }
 static inline int store_user_get(store *s, const char *id, store_user *u, cherr *e) { return s->ops->user_get(s, id, u, e); }
+static inline int store_users_peek(store *s, const char *const *ids, int n, store_user *o, int *f, buf *b, cherr *e) { return s->ops->users_peek(s, ids, n, o, f, b, e); }
+static inline int store_enqueue_many(store *s, store_msg *v, int n, cherr *e) { return s->ops->enqueue_many(s, v, n, e); }
+static inline int store_user_peek(store *s, const char *id, store_user *u, buf *b, cherr *e) { return s->ops->user_peek(s, id, u, b, e); }
 static inline int store_enqueue(store *s, store_msg *m, int *dup, cherr *e) { return s->ops->enqueue(s, m, dup, e); }
 static inline int store_cancel(store *s, const char *k, const char *u, const char *t, int64_t now, store_msg **o, int *n, cherr *e) { return s->ops->cancel(s, k, u, t, now, o, n, e); }
 static inline int store_claim(store *s, int64_t now, int64_t lu, int max, store_msg **o, int *n, cherr *e) { return s->ops->claim(s, now, lu, max, o, n, e); }
@@ -319,6 +340,7 @@ static inline int store_campaign_release(store *s, int64_t id, long *n, cherr *e
 static inline int store_campaign_pending(store *s, int64_t id, int64_t now, int64_t after, int max, store_msg **o, int *n, cherr *e) { return s->ops->campaign_pending(s, id, now, after, max, o, n, e); }
 static inline int store_campaign_counts(store *s, int64_t id, int64_t now, store_campcounts *o, cherr *e) { return s->ops->campaign_counts(s, id, now, o, e); }
 static inline int store_users_count(store *s, const store_seg *seg, long *n, cherr *e) { return s->ops->users_count(s, seg, n, e); }
+static inline int store_campaign_dup(store *s, int64_t first, int64_t last, char **user, int64_t *a, int64_t *b, cherr *e) { return s->ops->campaign_dup(s, first, last, user, a, b, e); }
 static inline int store_users_each(store *s, const store_seg *seg, store_user_fn fn, void *arg, cherr *e) { return s->ops->users_each(s, seg, fn, arg, e); }
 
 #endif

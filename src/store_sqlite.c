@@ -24,7 +24,7 @@ extern const char *const store_migrations[];
 enum {
     S_USER_PUT, S_USER_GET,
     S_KEY_FIND, S_MSG_INS, S_Q_INS,
-    S_CANCEL_KEY, S_CANCEL_TAG, S_Q_DEL_ID,
+    S_CANCEL_KEY, S_CANCEL_TAG, S_CANCEL_CAMP, S_Q_DEL_ID,
     S_CLAIM, S_LEASE, S_NEXT_DUE,
     S_INFLIGHT, S_Q_DEL, S_DONE_INS,
     S_RECOVER_SEL, S_RECOVER_UPD,
@@ -57,6 +57,9 @@ static const char *const sql_text[S_COUNT] = {
                      "WHERE m.idem_key=?1 AND q.lease_until<=?2",
     [S_CANCEL_TAG] = "SELECT q.id,m.user_id,m.campaign_id FROM msg m JOIN queue q ON q.id=m.id "
                      "WHERE m.user_id=?1 AND m.tag=?3 AND q.lease_until<=?2",
+    /* a campaign's messages carry no tag of their own: "campaign:ID" means them */
+    [S_CANCEL_CAMP] = "SELECT q.id,m.user_id,m.campaign_id FROM msg m JOIN queue q ON q.id=m.id "
+                      "WHERE m.campaign_id=?3 AND m.user_id=?1 AND q.lease_until<=?2",
     [S_Q_DEL_ID] = "DELETE FROM queue WHERE id=?",
     [S_CLAIM] = "SELECT q.due_at,q.id,q.attempts,q.inflight,q.skip,m.user_id,m.template,m.class,"
                 "m.tag,m.channel,m.idem_key,m.vars,m.campaign_id,m.win,m.created_at,"
@@ -109,6 +112,7 @@ typedef struct sq_store {
     sqlite3 *db;
     char *path;
     sqlite3_stmt *st[S_COUNT];
+    sqlite3_stmt *many_users, *many_msg, *many_queue;   /* STORE_MANY rows, made on first use */
     int in_tx;
     int hash_loaded;                   /* prev_hash/next_seq valid for this transaction */
     unsigned char prev_hash[AUDIT_HASH_LEN];
@@ -139,11 +143,12 @@ static int exec(sq_store *q, const char *sql, cherr *e)
     return 0;
 }
 
-/* Bind a string, or NULL for a NULL pointer. */
+/* Bind a string, or NULL for a NULL pointer. Not copied: every caller steps the
+ * statement while `v` lives, and stmt() unbinds it before the next use. */
 static void bind_s(sqlite3_stmt *s, int i, const char *v)
 {
     if (v)
-        sqlite3_bind_text(s, i, v, -1, SQLITE_TRANSIENT);
+        sqlite3_bind_text(s, i, v, -1, SQLITE_STATIC);
     else
         sqlite3_bind_null(s, i);
 }
@@ -180,6 +185,9 @@ static void sq_close(store *base)
     sq_store *q = (sq_store *)base;
     for (int i = 0; i < S_COUNT; i++)
         sqlite3_finalize(q->st[i]);
+    sqlite3_finalize(q->many_users);
+    sqlite3_finalize(q->many_msg);
+    sqlite3_finalize(q->many_queue);
     sqlite3_close(q->db);
     free(q->path);
     free(q);
@@ -312,6 +320,197 @@ static int sq_user_get(store *base, const char *id, store_user *u, cherr *e)
     return 1;
 }
 
+static int sq_enqueue(store *base, store_msg *m, int *dup, cherr *e);
+
+static int sq_user_peek(store *base, const char *id, store_user *u, buf *scratch, cherr *e)
+{
+    sq_store *q = (sq_store *)base;
+    sqlite3_stmt *s = stmt(q, S_USER_GET);
+    bind_s(s, 1, id);
+    int rc = sqlite3_step(s);
+    if (rc == SQLITE_DONE)
+        return 0;
+    if (rc != SQLITE_ROW)
+        return db_err(q, e, "read user");
+    /* every column into one buffer, NUL after each; NULL columns stay NULL */
+    size_t off[10];
+    buf_reset(scratch);
+    for (int i = 0; i < 10; i++) {
+        const char *t = (const char *)sqlite3_column_text(s, i);
+        off[i] = t ? scratch->len : (size_t)-1;
+        if (t && buf_add(scratch, t, (size_t)sqlite3_column_bytes(s, i) + 1) < 0) {
+            sqlite3_reset(s);
+            return err_set(e, "out of memory");
+        }
+    }
+    sqlite3_reset(s);
+    char **f[] = {&u->user_id, &u->tier, &u->segment, &u->tz, &u->mp_openid, &u->oa_openid,
+                  &u->phone, &u->wecom_userid, &u->wecom_external_userid, &u->attrs};
+    for (int i = 0; i < 10; i++)
+        *f[i] = off[i] == (size_t)-1 ? NULL : scratch->s + off[i];
+    return 1;
+}
+
+/* A statement of `head` followed by STORE_MANY copies of `row` joined by commas (and
+ * `tail`), prepared once and kept. */
+static sqlite3_stmt *many_stmt(sq_store *q, sqlite3_stmt **slot, const char *head,
+                               const char *row, const char *tail, cherr *e)
+{
+    if (*slot) {
+        sqlite3_reset(*slot);
+        sqlite3_clear_bindings(*slot);
+        return *slot;
+    }
+    buf sql = {0};
+    buf_puts(&sql, head);
+    for (int i = 0; i < STORE_MANY; i++) {
+        if (i)
+            buf_puts(&sql, ",");
+        buf_puts(&sql, row);
+    }
+    buf_puts(&sql, tail);
+    int rc = sqlite3_prepare_v3(q->db, sql.s ? sql.s : "", -1, SQLITE_PREPARE_PERSISTENT, slot,
+                                NULL);
+    buf_free(&sql);
+    if (rc != SQLITE_OK) {
+        db_err(q, e, "prepare");
+        return NULL;
+    }
+    return *slot;
+}
+
+/* Position of `id` among the sorted `order` (indexes into ids), or -1. */
+static int find_sorted(const char *const *ids, const int *order, int n, const char *id)
+{
+    int lo = 0, hi = n - 1;
+    while (lo <= hi) {
+        int mid = (lo + hi) / 2, c = strcmp(ids[order[mid]], id);
+        if (!c) {
+            while (mid > 0 && !strcmp(ids[order[mid - 1]], id))
+                mid--;
+            return mid;
+        }
+        if (c < 0)
+            lo = mid + 1;
+        else
+            hi = mid - 1;
+    }
+    return -1;
+}
+
+static int cmp_ids(const void *a, const void *b, void *ids)
+{
+    const char *const *v = ids;
+    return strcmp(v[*(const int *)a], v[*(const int *)b]);
+}
+
+static int sq_users_peek(store *base, const char *const *ids, int n, store_user *out,
+                         int *found, buf *scratch, cherr *e)
+{
+    sq_store *q = (sq_store *)base;
+    if (n > STORE_MANY)
+        return err_set(e, "store: more than %d users at once", STORE_MANY);
+    /* what checking a message needs; the addresses stay NULL */
+    sqlite3_stmt *s = many_stmt(q, &q->many_users,
+                                "SELECT user_id,tier,segment,tz,attrs FROM users WHERE user_id IN (",
+                                "?", ")", e);
+    if (!s)
+        return -1;
+    for (int i = 0; i < STORE_MANY; i++)         /* unused places repeat the first id */
+        bind_s(s, i + 1, ids[i < n ? i : 0]);
+    int order[STORE_MANY];
+    for (int i = 0; i < n; i++)
+        order[i] = i;
+    qsort_r(order, (size_t)n, sizeof *order, cmp_ids, (void *)ids);
+    memset(found, 0, (size_t)n * sizeof *found);
+    memset(out, 0, (size_t)n * sizeof *out);
+    buf_reset(scratch);
+    size_t off[STORE_MANY][5];                   /* offsets: the buffer moves as it grows */
+    int rc;
+    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+        int k = find_sorted(ids, order, n, (const char *)sqlite3_column_text(s, 0));
+        if (k < 0)
+            continue;
+        size_t at[5];
+        for (int c = 0; c < 5 && rc == SQLITE_ROW; c++) {
+            const char *t = (const char *)sqlite3_column_text(s, c);
+            at[c] = t ? scratch->len : (size_t)-1;
+            if (t && buf_add(scratch, t, (size_t)sqlite3_column_bytes(s, c) + 1) < 0)
+                rc = SQLITE_NOMEM;
+        }
+        for (; rc == SQLITE_ROW && k < n && !strcmp(ids[order[k]], scratch->s + at[0]); k++) {
+            found[order[k]] = 1;
+            memcpy(off[order[k]], at, sizeof at);
+        }
+    }
+    sqlite3_reset(s);
+    if (rc != SQLITE_DONE)
+        return rc == SQLITE_NOMEM ? err_set(e, "out of memory") : db_err(q, e, "read users");
+    for (int i = 0; i < n; i++) {
+        if (!found[i])
+            continue;
+        char **f[] = {&out[i].user_id, &out[i].tier, &out[i].segment, &out[i].tz, &out[i].attrs};
+        for (int c = 0; c < 5; c++)
+            *f[c] = off[i][c] != (size_t)-1 ? scratch->s + off[i][c] : NULL;
+    }
+    return 0;
+}
+
+static int sq_enqueue_many(store *base, store_msg *v, int n, cherr *e)
+{
+    sq_store *q = (sq_store *)base;
+    if (n > STORE_MANY)
+        return err_set(e, "store: more than %d messages at once", STORE_MANY);
+    if (!q->in_tx)
+        return err_set(e, "store: enqueue_many outside a transaction");
+    int dup;
+    int k = 0;
+    if (n < STORE_MANY) {           /* a short batch: one row at a time */
+        for (; k < n; k++)
+            if (sq_enqueue(base, &v[k], &dup, e) < 0)
+                return -1;
+        return 0;
+    }
+    /* the next ids, as SQLite would pick them; the write transaction keeps them ours */
+    sqlite3_stmt *s;
+    if (sqlite3_prepare_v2(q->db, "SELECT coalesce(max(id),0)+1 FROM msg", -1, &s, NULL) != SQLITE_OK)
+        return db_err(q, e, "next message id");
+    int64_t next = sqlite3_step(s) == SQLITE_ROW ? sqlite3_column_int64(s, 0) : 0;
+    sqlite3_finalize(s);
+    if (!next)
+        return db_err(q, e, "next message id");
+    s = many_stmt(q, &q->many_msg,
+                  "INSERT INTO msg(id,user_id,template,class,vars,campaign_id,created_at,"
+                  "expires_at,tag,channel,win) VALUES", "(?,?,?,?,?,?,?,?,NULL,NULL,NULL)", "", e);
+    if (!s)
+        return -1;
+    for (int i = 0; i < n; i++) {
+        int p = i * 8;
+        v[i].id = next + i;
+        sqlite3_bind_int64(s, p + 1, v[i].id);
+        bind_s(s, p + 2, v[i].user_id);
+        bind_s(s, p + 3, v[i].tmpl);
+        bind_s(s, p + 4, v[i].klass);
+        bind_s(s, p + 5, v[i].vars ? v[i].vars : "{}");
+        sqlite3_bind_int64(s, p + 6, v[i].campaign_id);
+        sqlite3_bind_int64(s, p + 7, v[i].created_at);
+        sqlite3_bind_int64(s, p + 8, v[i].expires_at);
+    }
+    if (sqlite3_step(s) != SQLITE_DONE)
+        return db_err(q, e, "message insert");
+    s = many_stmt(q, &q->many_queue, "INSERT INTO queue(due_at,id,lease_until,attempts,inflight,"
+                  "skip) VALUES", "(?,?,0,0,NULL,'')", "", e);
+    if (!s)
+        return -1;
+    for (int i = 0; i < n; i++) {
+        sqlite3_bind_int64(s, i * 2 + 1, v[i].due_at);
+        sqlite3_bind_int64(s, i * 2 + 2, v[i].id);
+    }
+    if (sqlite3_step(s) != SQLITE_DONE)
+        return db_err(q, e, "queue insert");
+    return 0;
+}
+
 /* ---- the queue ---------------------------------------------------------------- */
 
 static int q_insert(sq_store *q, int64_t due, int64_t id, int attempts, const char *skip,
@@ -394,18 +593,29 @@ static int sq_cancel(store *base, const char *key, const char *user, const char 
     int cap = 0, rc;
     *out = NULL;
     *n = 0;
-    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-        store_msg m = {0};
-        m.id = sqlite3_column_int64(s, 0);
-        m.user_id = col_s(s, 1);
-        m.campaign_id = sqlite3_column_int64(s, 2);
-        if (push_msg(out, n, &cap, &m) < 0) {
-            store_msg_free(&m);
-            return err_set(e, "out of memory");
+    long long camp = 0;
+    char rest;
+    int by_campaign = !key && sscanf(tag, "campaign:%lld%c", &camp, &rest) == 1 && camp > 0;
+    for (int pass = 0; pass < 1 + by_campaign; pass++) {
+        if (pass) {
+            s = stmt(q, S_CANCEL_CAMP);
+            bind_s(s, 1, user);
+            sqlite3_bind_int64(s, 2, now);
+            sqlite3_bind_int64(s, 3, camp);
         }
+        while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+            store_msg m = {0};
+            m.id = sqlite3_column_int64(s, 0);
+            m.user_id = col_s(s, 1);
+            m.campaign_id = sqlite3_column_int64(s, 2);
+            if (push_msg(out, n, &cap, &m) < 0) {
+                store_msg_free(&m);
+                return err_set(e, "out of memory");
+            }
+        }
+        if (rc != SQLITE_DONE)
+            return db_err(q, e, "cancel lookup");
     }
-    if (rc != SQLITE_DONE)
-        return db_err(q, e, "cancel lookup");
     for (int i = 0; i < *n; i++) {
         s = stmt(q, S_Q_DEL_ID);
         sqlite3_bind_int64(s, 1, (*out)[i].id);
@@ -1108,6 +1318,8 @@ static int sq_campaign_pending(store *base, int64_t id, int64_t now, int64_t aft
                                store_msg **out, int *n, cherr *e);
 static int sq_campaign_counts(store *base, int64_t id, int64_t now, store_campcounts *out,
                               cherr *e);
+static int sq_campaign_dup(store *base, int64_t first, int64_t last, char **user, int64_t *id1,
+                           int64_t *id2, cherr *e);
 static int sq_users_count(store *base, const store_seg *seg, long *n, cherr *e);
 static int sq_users_each(store *base, const store_seg *seg, store_user_fn fn, void *arg,
                          cherr *e);
@@ -1121,6 +1333,9 @@ static const store_ops sqlite_ops = {
     .rollback = sq_rollback,
     .user_put = sq_user_put,
     .user_get = sq_user_get,
+    .user_peek = sq_user_peek,
+    .users_peek = sq_users_peek,
+    .enqueue_many = sq_enqueue_many,
     .enqueue = sq_enqueue,
     .cancel = sq_cancel,
     .claim = sq_claim,
@@ -1152,6 +1367,7 @@ static const store_ops sqlite_ops = {
     .campaign_release = sq_campaign_release,
     .campaign_pending = sq_campaign_pending,
     .campaign_counts = sq_campaign_counts,
+    .campaign_dup = sq_campaign_dup,
     .users_count = sq_users_count,
     .users_each = sq_users_each,
 };
@@ -1173,8 +1389,10 @@ int store_sqlite_open(const char *path, int create, store **out, cherr *e)
         return err_set(e, "out of memory");
     q->base.ops = &sqlite_ops;
     q->path = strdup(path);
-    if (sqlite3_open_v2(path, &q->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL) !=
-        SQLITE_OK) {
+    /* NOMUTEX: a connection is only ever used by the thread that opened it */
+    if (sqlite3_open_v2(path, &q->db,
+                        SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
+                        NULL) != SQLITE_OK) {
         err_set(e, "%s: cannot open database: %s", path,
                 q->db ? sqlite3_errmsg(q->db) : "out of memory");
         sq_close(&q->base);
@@ -1444,6 +1662,30 @@ static int sq_campaign_counts(store *base, int64_t id, int64_t now, store_campco
     if (rc != SQLITE_ROW)
         return db_err(q, e, "campaign counts");
     return 0;
+}
+
+static int sq_campaign_dup(store *base, int64_t first, int64_t last, char **user, int64_t *id1,
+                           int64_t *id2, cherr *e)
+{
+    sq_store *q = (sq_store *)base;
+    *user = NULL;
+    /* one sort of the written batch's user ids, instead of an index on every row */
+    sqlite3_stmt *s = prep(q, "SELECT user_id,min(id),max(id) FROM msg WHERE id BETWEEN ?1 AND ?2 "
+                              "GROUP BY user_id HAVING count(*)>1 ORDER BY min(id) LIMIT 1", e);
+    if (!s)
+        return -1;
+    sqlite3_bind_int64(s, 1, first);
+    sqlite3_bind_int64(s, 2, last);
+    int rc = sqlite3_step(s);
+    if (rc == SQLITE_ROW) {
+        *user = col_s(s, 0);
+        *id1 = sqlite3_column_int64(s, 1);
+        *id2 = sqlite3_column_int64(s, 2);
+    }
+    sqlite3_finalize(s);
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+        return db_err(q, e, "duplicate check");
+    return rc == SQLITE_ROW;
 }
 
 /* ---- segments ------------------------------------------------------------------- */

@@ -76,8 +76,11 @@ t_match "create prints the id and the count" "^campaign 1: 4 messages queued, du
 t_eq "no progress bar when stderr is not a terminal" "" "$(cat stderr.txt)"
 t_eq "due times spread evenly (ms after the first)" "0 500 1000 1500" "$(sqlite3 chuda.db \
     "select group_concat(q.due_at - (select min(due_at) from queue), ' ') from (select q.due_at from queue q join msg m on m.id=q.id where m.campaign_id=1 order by m.id) q")"
-t_eq "keys and tags" "campaign:1:c1 campaign:1|campaign:1:c2 campaign:1|campaign:1:c3 campaign:1|campaign:1:d1 campaign:1" \
-    "$(sqlite3 chuda.db "select group_concat(idem_key || ' ' || tag, '|') from (select * from msg where campaign_id=1 order by id)")"
+t_eq "one audit row for the campaign's enqueue, naming its messages" "1|4 messages|messages=1-4" \
+    "$(chuda log --campaign 1 --event enqueued --format json | python3 -c '
+import json, re, sys
+rows = [json.loads(l) for l in sys.stdin]
+print("%d|%s|%s" % (len(rows), re.search(r"\d+ messages", rows[0]["reason"]).group(0), rows[0]["detail"]))')"
 t_eq "a column overrides --var, an empty cell keeps it" '{"product":"羊绒围巾"}|{"product":"默认"}|{"product":"帽子"}' \
     "$(sqlite3 chuda.db "select group_concat(vars, '|') from (select vars from msg where campaign_id=1 and user_id like 'c%' order by id)")"
 sleep 2
@@ -116,7 +119,9 @@ t_eq "show: held is back to 0" 0 "$(funnel 2 held)"
 
 # --- campaign 3: cancel ------------------------------------------------------------------
 chuda campaign create --name later --template cart_abandoned --segment 'tier=potential' --var product=围巾 --at +1h >/dev/null
-t_eq "cancel" "campaign 3 cancelled: 6 queued messages cancelled" "$(chuda campaign cancel 3)"
+t_eq "one user's campaign message: cancel --user --tag campaign:ID" "1 cancelled" "$(chuda cancel --user c4 --tag campaign:3)"
+t_eq "... only that user's" "c4" "$(chuda log --format json --campaign 3 --event cancelled | python3 -c 'import json,sys; print(" ".join(json.loads(l)["user_id"] for l in sys.stdin))')"
+t_eq "cancel" "campaign 3 cancelled: 5 queued messages cancelled" "$(chuda campaign cancel 3)"
 t_eq "each cancel is logged" 6 "$(chuda log --format json --campaign 3 --event cancelled | wc -l)"
 t_eq "show: cancelled" 6 "$(funnel 3 cancelled)"
 t_eq "nothing of it left in the queue" 0 "$(funnel 3 queued)"

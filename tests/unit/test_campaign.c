@@ -151,6 +151,11 @@ static const char tpl_city[] =
     "[template]\nclass = marketing\n"
     "[mp_subscribe]\ntemplate_id = TPL_CITY\ndata.thing1 = {{city}}\n";
 
+static const char tpl_timed[] =
+    "[template]\nclass = marketing\nvars = product, due\n"
+    "[mp_subscribe]\ntemplate_id = TPL_TIMED\ndata.thing1 = {{product}}\n"
+    "data.time2 = {{due|time:%m月%d日 %H:%M}}\n";
+
 static const char users_csv[] =
     "user_id,tier,segment,mp_openid,city\n"
     "u1,dormant,,o1,上海\n"
@@ -186,6 +191,7 @@ static int setup(void **state)
     mkdir(sub, 0700);
     put_file(f, "templates/promo.ini", tpl_promo);
     put_file(f, "templates/city.ini", tpl_city);
+    put_file(f, "templates/timed.ini", tpl_timed);
     put_file(f, "chuda.conf", "[chuda]\ndb = t.db\ntemplates = templates\n"
                               "[channel.mp_subscribe]\nappid = wxtest\n"
                               "secret_env = CHUDA_TEST_UNSET\n");
@@ -290,11 +296,9 @@ static void test_create_csv(void **state)
     for (int i = 0; i < 3; i++) {
         store_msg m;
         store_msgstate st;
-        char key[64];
         assert_int_equal(store_msg_get(f->a.st, i + 1, &m, &st, &e), 1);
-        snprintf(key, sizeof key, "campaign:1:u%d", i + 1);
-        assert_string_equal(m.idem_key, key);
-        assert_string_equal(m.tag, "campaign:1");
+        assert_null(m.idem_key);    /* the campaign and the user identify it */
+        assert_null(m.tag);
         assert_int_equal(m.campaign_id, 1);
         assert_string_equal(m.vars, want_vars[i]);
         assert_string_equal(m.klass, "marketing");
@@ -311,10 +315,11 @@ static void test_create_csv(void **state)
     assert_int_equal(c.at, T0 + 10000);
     assert_non_null(strstr(c.source, "r.csv"));
     store_campaign_free(&c);
+    /* one audit row for the campaign, not one per message */
     char *n = counts(f);
-    assert_string_equal(n, "1 3 3 3 3");
+    assert_string_equal(n, "1 3 3 1 1");
     free(n);
-    /* a second campaign to the same users is another campaign, with its own keys */
+    /* a second campaign to the same users is another campaign */
     assert_int_equal(create_csv(f, "user_id\nu1\n", "promo", NULL, 0, &res, &e), -1);
     if (create_csv(f, "user_id,product\nu1,x\n", "promo", NULL, 0, &res, &e) < 0)
         fail_msg("%s", e.msg);
@@ -413,12 +418,18 @@ static void test_create_refusals(void **state)
                                             "rows");
     expect_refused(f, "", "promo", "r.csv: empty file: expected a header row naming the "
                                    "columns (user_id,...)");
-    /* the same shape on lines 2-4, then a value too long for mp_subscribe's thing1 (20
-     * characters): refused on its own line, however often the shape passed before */
-    expect_refused(f, "user_id,product\nu1,围巾\nu2,围巾\nu3,围巾\n"
-                      "u4,一二三四五六七八九十一二三四五六七八九十一\n", "promo",
-                   "r.csv:5: no channel can carry it: [mp_subscribe] data.thing1: 21 characters, "
-                   "limit 20");
+    /* the same shape on lines 2-4, then a value that breaks a filter: refused on its own
+     * line, however often the shape passed before */
+    expect_refused(f, "user_id,product,due\nu1,围巾,2026-12-01T10:00:00+08:00\n"
+                      "u2,围巾,1796000000\nu3,围巾,2026-12-01T10:00:00Z\nu4,围巾,明天\n", "timed",
+                   "r.csv:5: due: time: '明天' is not an ISO 8601 time with an offset, or epoch "
+                   "seconds");
+    /* a value too long for mp_subscribe's thing1 (20 characters) is not refused here: the
+     * length rules are checked when the message is sent, where another channel may fit */
+    vars = json_pack("{s:s}", "product", "p");
+    assert_int_equal(create_csv(f, "user_id,product\nu4,一二三四五六七八九十一二三四五六七八九十一\n",
+                                "promo", vars, 0, &res, &e), 0);
+    json_decref(vars);
     /* u5 has no city: the attribute the template needs is missing on line 3 */
     char *before = counts(f);
     assert_int_equal(create_csv(f, "user_id\nu1\nu5\n", "city", NULL, 0, &res, &e), -1);
