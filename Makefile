@@ -88,6 +88,7 @@ $(BUILD)/bench/ceiling: bench/ceiling.c $(BUILD)/libchuda.a
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(BUILD)/libchuda.a $(LDLIBS)
 
 bench: all $(BUILD)/bench/ceiling
+	sh tools/deps.sh bench
 	sh bench/run $(BUILD)
 
 deps:

@@ -34,6 +34,10 @@ need python3 command -v python3     # tests read JSON with it
 need faketime command -v faketime   # tests run chuda at chosen instants
 need chromium command -v chromium   # the report test renders the page headless
 need fonts-wqy-microhei test -f /usr/share/fonts/truetype/wqy/wqy-microhei.ttc
+if [ "${1:-}" = bench ]; then   # make bench
+    need wrk command -v wrk     # the HTTP API's load
+    need time test -x /usr/bin/time   # peak RSS
+fi
 
 if [ -z "$missing" ]; then
     echo "deps: everything chuda needs is installed"
