@@ -65,7 +65,9 @@ static const char *const sql_text[S_COUNT] = {
                 "m.tag,m.channel,m.idem_key,m.vars,m.campaign_id,m.win,m.created_at,"
                 "m.expires_at FROM queue q JOIN msg m ON m.id=q.id "
                 "WHERE q.due_at<=?1 AND q.lease_until<=?1 ORDER BY q.due_at,q.id LIMIT ?2",
-    [S_LEASE] = "UPDATE queue SET lease_until=?1 WHERE due_at=?2 AND id=?3",
+    /* the rows the claim just read: everything due and unleased up to the last one */
+    [S_LEASE] = "UPDATE queue SET lease_until=?1 WHERE due_at<=?3 AND lease_until<=?2 AND "
+                "(due_at<?3 OR id<=?4)",
     [S_NEXT_DUE] = "SELECT due_at FROM queue WHERE lease_until<=?1 ORDER BY due_at,id LIMIT 1",
     [S_INFLIGHT] = "UPDATE queue SET inflight=?1, attempts=attempts+1 WHERE due_at=?2 AND id=?3",
     [S_Q_DEL] = "DELETE FROM queue WHERE due_at=?1 AND id=?2",
@@ -80,7 +82,7 @@ static const char *const sql_text[S_COUNT] = {
     [S_LOG_INS] = "INSERT INTO log(seq,at,message_id,user_id,campaign_id,event,channel,reason,"
                   "code,detail,target,hash) VALUES(?,?,?,?,?,?,?,?,?,?,?,?)",
     [S_LOG_COUNT] = "INSERT INTO log_counts(campaign_id,hour,channel,tier,event,code,n) "
-                    "VALUES(?,?,?,?,?,?,1) ON CONFLICT DO UPDATE SET n=n+1",
+                    "VALUES(?,?,?,?,?,?,?7) ON CONFLICT DO UPDATE SET n=n+?7",
     [S_ANCHOR_GET] = "SELECT seq,hash,archived_at,file FROM log_anchor WHERE id=1",
     [S_MSG_GET] = "SELECT id,user_id,template,class,tag,channel,idem_key,vars,campaign_id,win,"
                   "created_at,expires_at FROM msg WHERE id=?",
@@ -107,6 +109,15 @@ static const char *const sql_text[S_COUNT] = {
                       "ON CONFLICT(user_id,template_id) DO UPDATE SET n=max(?3,0),updated_at=?4",
 };
 
+/* The aggregate counts (log_counts) of the transaction's log rows, added up in memory
+ * and written at commit: one upsert per distinct key instead of one per row. */
+#define COUNT_SLOTS 256
+typedef struct count_slot {
+    int used;
+    int64_t campaign_id, hour, n;
+    char channel[32], tier[32], event[16], code[64];
+} count_slot;
+
 typedef struct sq_store {
     store base;
     sqlite3 *db;
@@ -115,6 +126,8 @@ typedef struct sq_store {
     sqlite3_stmt *many_users, *many_msg, *many_queue;   /* STORE_MANY rows, made on first use */
     int in_tx;
     int hash_loaded;                   /* prev_hash/next_seq valid for this transaction */
+    count_slot counts[COUNT_SLOTS];
+    int ncounts;
     unsigned char prev_hash[AUDIT_HASH_LEN];
     int64_t next_seq;
 } sq_store;
@@ -244,6 +257,84 @@ static int sq_migrate(store *base, int *from, int *to, cherr *e)
     return prepare_all(q, e);
 }
 
+/* Write the transaction's aggregate counts. */
+static int counts_flush(sq_store *q, cherr *e)
+{
+    for (int i = 0; i < COUNT_SLOTS && q->ncounts; i++) {
+        count_slot *c = &q->counts[i];
+        if (!c->used)
+            continue;
+        sqlite3_stmt *s = stmt(q, S_LOG_COUNT);
+        sqlite3_bind_int64(s, 1, c->campaign_id);
+        sqlite3_bind_int64(s, 2, c->hour);
+        bind_s(s, 3, c->channel);
+        bind_s(s, 4, c->tier);
+        bind_s(s, 5, c->event);
+        bind_s(s, 6, c->code);
+        sqlite3_bind_int64(s, 7, c->n);
+        if (sqlite3_step(s) != SQLITE_DONE)
+            return db_err(q, e, "count audit events");
+        c->used = 0;
+        q->ncounts--;
+    }
+    return 0;
+}
+
+static void counts_drop(sq_store *q)
+{
+    for (int i = 0; i < COUNT_SLOTS; i++)
+        q->counts[i].used = 0;
+    q->ncounts = 0;
+}
+
+/* Count one log row under its key; a full table is written out first. */
+static int counts_add(sq_store *q, const store_event *ev, cherr *e)
+{
+    const char *ch = ev->channel ? ev->channel : "", *tier = ev->tier ? ev->tier : "",
+               *code = ev->code ? ev->code : "";
+    int64_t hour = ev->at - ev->at % 3600000;
+    if (strlen(ch) >= 32 || strlen(tier) >= 32 || strlen(ev->event) >= 16 || strlen(code) >= 64) {
+        /* too long for a slot: counted on its own, as it comes */
+        sqlite3_stmt *s = stmt(q, S_LOG_COUNT);
+        sqlite3_bind_int64(s, 1, ev->campaign_id);
+        sqlite3_bind_int64(s, 2, hour);
+        bind_s(s, 3, ch);
+        bind_s(s, 4, tier);
+        bind_s(s, 5, ev->event);
+        bind_s(s, 6, code);
+        sqlite3_bind_int64(s, 7, 1);
+        return sqlite3_step(s) == SQLITE_DONE ? 0 : db_err(q, e, "count audit event");
+    }
+    uint64_t h = 1469598103934665603ULL ^ (uint64_t)ev->campaign_id ^ (uint64_t)hour * 31;
+    for (const char *const *f = (const char *const[]){ch, tier, ev->event, code, NULL}; *f; f++)
+        for (const char *p = *f; *p; p++)
+            h = (h ^ (unsigned char)*p) * 1099511628211ULL;
+    for (int probe = 0; probe < COUNT_SLOTS; probe++) {
+        count_slot *c = &q->counts[(h + (uint64_t)probe) % COUNT_SLOTS];
+        if (c->used && c->campaign_id == ev->campaign_id && c->hour == hour &&
+            !strcmp(c->channel, ch) && !strcmp(c->tier, tier) && !strcmp(c->event, ev->event) &&
+            !strcmp(c->code, code)) {
+            c->n++;
+            return 0;
+        }
+        if (!c->used) {
+            if (q->ncounts >= COUNT_SLOTS * 3 / 4) {   /* keep probes short */
+                if (counts_flush(q, e) < 0)
+                    return -1;
+                return counts_add(q, ev, e);
+            }
+            *c = (count_slot){.used = 1, .campaign_id = ev->campaign_id, .hour = hour, .n = 1};
+            snprintf(c->channel, sizeof c->channel, "%s", ch);
+            snprintf(c->tier, sizeof c->tier, "%s", tier);
+            snprintf(c->event, sizeof c->event, "%s", ev->event);
+            snprintf(c->code, sizeof c->code, "%s", code);
+            q->ncounts++;
+            return 0;
+        }
+    }
+    return err_set(e, "store: count table full");
+}
+
 static int sq_begin(store *base, cherr *e)
 {
     sq_store *q = (sq_store *)base;
@@ -262,6 +353,13 @@ static int sq_commit(store *base, cherr *e)
     sq_store *q = (sq_store *)base;
     if (!q->in_tx)
         return 0;
+    if (counts_flush(q, e) < 0) {
+        counts_drop(q);
+        sqlite3_exec(q->db, "ROLLBACK", NULL, NULL, NULL);
+        q->in_tx = 0;
+        q->hash_loaded = 0;
+        return -1;
+    }
     if (sqlite3_exec(q->db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK) {
         db_err(q, e, "commit");
         sqlite3_exec(q->db, "ROLLBACK", NULL, NULL, NULL);
@@ -279,6 +377,7 @@ static void sq_rollback(store *base)
         sqlite3_exec(q->db, "ROLLBACK", NULL, NULL, NULL);
     q->in_tx = 0;
     q->hash_loaded = 0;
+    counts_drop(q);
 }
 
 /* ---- users -------------------------------------------------------------------- */
@@ -669,14 +768,17 @@ static int sq_claim(store *base, int64_t now, int64_t lease_until, int max, stor
         return db_err(q, e, "claim");
     }
     sqlite3_reset(s);
-    for (int i = 0; i < k; i++) {
+    if (k) {    /* one statement leases the batch */
         sqlite3_stmt *u = stmt(q, S_LEASE);
         sqlite3_bind_int64(u, 1, lease_until);
-        sqlite3_bind_int64(u, 2, v[i].due_at);
-        sqlite3_bind_int64(u, 3, v[i].id);
-        if (sqlite3_step(u) != SQLITE_DONE) {
+        sqlite3_bind_int64(u, 2, now);
+        sqlite3_bind_int64(u, 3, v[k - 1].due_at);
+        sqlite3_bind_int64(u, 4, v[k - 1].id);
+        int rc2 = sqlite3_step(u);
+        if (rc2 != SQLITE_DONE || sqlite3_changes(q->db) != k) {
             store_msgs_free(v, k);
-            return db_err(q, e, "lease");
+            return rc2 != SQLITE_DONE ? db_err(q, e, "lease")
+                                      : err_set(e, "%s: lease: the claimed rows changed", q->path);
         }
     }
     *out = v;
@@ -851,17 +953,10 @@ static int sq_log(store *base, const store_event *ev, cherr *e)
         q->hash_loaded = 0;
         return db_err(q, e, "append to audit log");
     }
-    /* the aggregate the stats answer from */
-    s = stmt(q, S_LOG_COUNT);
-    sqlite3_bind_int64(s, 1, ev->campaign_id);
-    sqlite3_bind_int64(s, 2, ev->at - ev->at % 3600000);
-    bind_s(s, 3, ev->channel ? ev->channel : "");
-    bind_s(s, 4, ev->tier ? ev->tier : "");
-    bind_s(s, 5, ev->event);
-    bind_s(s, 6, ev->code ? ev->code : "");
-    if (sqlite3_step(s) != SQLITE_DONE) {
+    /* the aggregate the stats answer from, written at commit */
+    if (counts_add(q, ev, e) < 0) {
         q->hash_loaded = 0;
-        return db_err(q, e, "count audit event");
+        return -1;
     }
     memcpy(q->prev_hash, h, AUDIT_HASH_LEN);
     q->next_seq++;
@@ -1040,6 +1135,8 @@ static const struct {
 static int sq_stats(store *base, const store_statq *sq, store_stat_fn fn, void *arg, cherr *e)
 {
     sq_store *q = (sq_store *)base;
+    if (q->in_tx && counts_flush(q, e) < 0)     /* this transaction's rows count too */
+        return -1;
     buf sql = {0};
     buf grp = {0};
     buf_puts(&sql, "SELECT ");
