@@ -613,6 +613,10 @@ static void handle_outcome(sched *s, job *j, const chan_outcome *o)
                      detail[0] ? " " : "", j->variant);
         snprintf(why, sizeof why, "accepted by %s", chname);
         finish(s, j, "sent", "sent", chname, o->code, why, detail[0] ? detail : NULL);
+        /* receipts name the message by the provider's id (cbapply.h) */
+        if (o->provider_id[0] && sched_tx(s) == 0 &&
+            store_provider_id_put(s->a->st, chname, o->provider_id, j->m.id, now, &e) < 0)
+            sched_fail(s, &e);
         s->stats.sent++;
         break;
     }

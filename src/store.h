@@ -164,6 +164,11 @@ typedef struct store_seg {
  * with an error (the callback set it) that users_each returns as -1. */
 typedef int (*store_user_fn)(const store_user *u, void *arg);
 
+/* ---- provider callbacks ------------------------------------------------------------ */
+
+/* The address a callback names a user by. */
+typedef enum store_addr { STORE_ADDR_PHONE, STORE_ADDR_MP_OPENID, STORE_ADDR_OA_OPENID } store_addr;
+
 typedef struct store_ops {
     const char *name;
     void (*close)(store *s);
@@ -280,6 +285,25 @@ typedef struct store_ops {
     /* Users of a segment: how many, and each in user_id order. */
     int (*users_count)(store *s, const store_seg *seg, long *n, cherr *e);
     int (*users_each)(store *s, const store_seg *seg, store_user_fn fn, void *arg, cherr *e);
+
+    /* Provider callbacks. The provider behind `channel` accepted message `message_id`
+     * and calls it `provider_id`; a repeat of the pair changes nothing. */
+    int (*provider_id_put)(store *s, const char *channel, const char *provider_id,
+                           int64_t message_id, int64_t at, cherr *e);
+    /* A receipt (`state`: delivered | failed) for (channel, provider_id). *message_id:
+     * the message it names — by the provider id, else by `ref_id` (the id chuda gave the
+     * provider, 0: none) when that message exists — or 0 when unknown (nothing written).
+     * *fresh: 1 for the message's first receipt (recorded), 0 for a repeat. */
+    int (*receipt_once)(store *s, const char *channel, const char *provider_id, int64_t ref_id,
+                        const char *state, int64_t at, int64_t *message_id, int *fresh,
+                        cherr *e);
+    /* Any other callback event, by its key: 1 the first time (recorded), 0 after. */
+    int (*callback_once)(store *s, const char *key, int64_t at, cherr *e);
+    /* Users whose address is `value`; a phone matches as E.164 ("+8613800000000"), without
+     * the "+", and for +86 as the national number. Strings valid for the call only; fn as
+     * for users_each. */
+    int (*users_by_addr)(store *s, store_addr field, const char *value, store_user_fn fn,
+                         void *arg, cherr *e);
 } store_ops;
 
 struct store {
@@ -342,5 +366,10 @@ static inline int store_campaign_counts(store *s, int64_t id, int64_t now, store
 static inline int store_users_count(store *s, const store_seg *seg, long *n, cherr *e) { return s->ops->users_count(s, seg, n, e); }
 static inline int store_campaign_dup(store *s, int64_t first, int64_t last, char **user, int64_t *a, int64_t *b, cherr *e) { return s->ops->campaign_dup(s, first, last, user, a, b, e); }
 static inline int store_users_each(store *s, const store_seg *seg, store_user_fn fn, void *arg, cherr *e) { return s->ops->users_each(s, seg, fn, arg, e); }
+
+static inline int store_provider_id_put(store *s, const char *ch, const char *pid, int64_t id, int64_t at, cherr *e) { return s->ops->provider_id_put(s, ch, pid, id, at, e); }
+static inline int store_receipt_once(store *s, const char *ch, const char *pid, int64_t ref, const char *state, int64_t at, int64_t *id, int *fresh, cherr *e) { return s->ops->receipt_once(s, ch, pid, ref, state, at, id, fresh, e); }
+static inline int store_callback_once(store *s, const char *key, int64_t at, cherr *e) { return s->ops->callback_once(s, key, at, e); }
+static inline int store_users_by_addr(store *s, store_addr f, const char *v, store_user_fn fn, void *arg, cherr *e) { return s->ops->users_by_addr(s, f, v, fn, arg, e); }
 
 #endif

@@ -35,8 +35,13 @@ enum {
     S_OPTOUTS_GET, S_OPTOUT_PUT, S_OPTOUT_DEL,
     S_CREDITS_GET, S_CREDITS_ADD, S_CREDITS_SET,
     S_LOG_COUNT, S_ANCHOR_GET,
+    S_PID_PUT, S_PID_GET, S_PID_RECEIPT, S_PID_REF, S_SEEN_PUT, S_USERS_PHONE, S_USERS_MP,
+    S_USERS_OA,
     S_COUNT
 };
+
+#define USER_COLS "user_id,tier,segment,tz,mp_openid,oa_openid,phone,wecom_userid," \
+                  "wecom_external_userid,attrs"
 
 static const char *const sql_text[S_COUNT] = {
     [S_USER_PUT] = "INSERT INTO users(user_id,tier,segment,tz,mp_openid,oa_openid,phone,"
@@ -46,8 +51,7 @@ static const char *const sql_text[S_COUNT] = {
                    "oa_openid=excluded.oa_openid,phone=excluded.phone,"
                    "wecom_userid=excluded.wecom_userid,"
                    "wecom_external_userid=excluded.wecom_external_userid,attrs=excluded.attrs",
-    [S_USER_GET] = "SELECT user_id,tier,segment,tz,mp_openid,oa_openid,phone,wecom_userid,"
-                   "wecom_external_userid,attrs FROM users WHERE user_id=?",
+    [S_USER_GET] = "SELECT " USER_COLS " FROM users WHERE user_id=?",
     [S_KEY_FIND] = "SELECT id FROM msg WHERE idem_key=?",
     [S_MSG_INS] = "INSERT INTO msg(user_id,template,class,tag,channel,idem_key,vars,campaign_id,"
                   "win,created_at,expires_at) VALUES(?,?,?,?,?,?,?,?,?,?,?)",
@@ -107,6 +111,17 @@ static const char *const sql_text[S_COUNT] = {
                       "ON CONFLICT(user_id,template_id) DO UPDATE SET n=max(n+?3,0),updated_at=?4",
     [S_CREDITS_SET] = "INSERT INTO credits(user_id,template_id,n,updated_at) VALUES(?1,?2,max(?3,0),?4) "
                       "ON CONFLICT(user_id,template_id) DO UPDATE SET n=max(?3,0),updated_at=?4",
+    [S_PID_PUT] = "INSERT OR IGNORE INTO provider_ids(channel,provider_id,message_id,at) "
+                  "VALUES(?,?,?,?)",
+    [S_PID_GET] = "SELECT message_id,receipt FROM provider_ids WHERE channel=? AND provider_id=?",
+    [S_PID_RECEIPT] = "UPDATE provider_ids SET receipt=?3 WHERE channel=?1 AND provider_id=?2 "
+                      "AND receipt IS NULL",
+    [S_PID_REF] = "INSERT INTO provider_ids(channel,provider_id,message_id,at,receipt) "
+                  "SELECT ?1,?2,id,?4,?5 FROM msg WHERE id=?3",
+    [S_SEEN_PUT] = "INSERT OR IGNORE INTO callback_seen(key,at) VALUES(?,?)",
+    [S_USERS_PHONE] = "SELECT " USER_COLS " FROM users WHERE phone IN (?1,?2,?3)",
+    [S_USERS_MP] = "SELECT " USER_COLS " FROM users WHERE mp_openid=?1",
+    [S_USERS_OA] = "SELECT " USER_COLS " FROM users WHERE oa_openid=?1",
 };
 
 /* The aggregate counts (log_counts) of the transaction's log rows, added up in memory
@@ -177,6 +192,15 @@ static void copy_col(sqlite3_stmt *s, int i, char *out, size_t len)
 {
     const unsigned char *t = sqlite3_column_text(s, i);
     snprintf(out, len, "%s", t ? (const char *)t : "");
+}
+
+/* A user row (USER_COLS) with borrowed strings, valid until the statement moves on. */
+static void user_row(sqlite3_stmt *s, store_user *u)
+{
+    char **f[] = {&u->user_id, &u->tier, &u->segment, &u->tz, &u->mp_openid, &u->oa_openid,
+                  &u->phone, &u->wecom_userid, &u->wecom_external_userid, &u->attrs};
+    for (int i = 0; i < 10; i++)
+        *f[i] = (char *)sqlite3_column_text(s, i);
 }
 
 /* A prepared statement, reset and unbound. Every caller resets it again as soon as it
@@ -1421,6 +1445,15 @@ static int sq_users_count(store *base, const store_seg *seg, long *n, cherr *e);
 static int sq_users_each(store *base, const store_seg *seg, store_user_fn fn, void *arg,
                          cherr *e);
 
+/* Provider callbacks: defined at the end of the file. */
+static int sq_provider_id_put(store *base, const char *channel, const char *pid, int64_t id,
+                              int64_t at, cherr *e);
+static int sq_receipt_once(store *base, const char *channel, const char *pid, int64_t ref_id,
+                           const char *state, int64_t at, int64_t *id, int *fresh, cherr *e);
+static int sq_callback_once(store *base, const char *key, int64_t at, cherr *e);
+static int sq_users_by_addr(store *base, store_addr field, const char *value, store_user_fn fn,
+                            void *arg, cherr *e);
+
 static const store_ops sqlite_ops = {
     .name = "sqlite",
     .close = sq_close,
@@ -1467,6 +1500,10 @@ static const store_ops sqlite_ops = {
     .campaign_dup = sq_campaign_dup,
     .users_count = sq_users_count,
     .users_each = sq_users_each,
+    .provider_id_put = sq_provider_id_put,
+    .receipt_once = sq_receipt_once,
+    .callback_once = sq_callback_once,
+    .users_by_addr = sq_users_by_addr,
 };
 
 int store_sqlite_open(const char *path, int create, store **out, cherr *e)
@@ -1902,18 +1939,14 @@ static int sq_users_each(store *base, const store_seg *seg, store_user_fn fn, vo
                          cherr *e)
 {
     sq_store *q = (sq_store *)base;
-    sqlite3_stmt *s = seg_prepare(q, "SELECT user_id,tier,segment,tz,mp_openid,oa_openid,phone,"
-                                     "wecom_userid,wecom_external_userid,attrs FROM users",
-                                  seg, " ORDER BY user_id", e);
+    sqlite3_stmt *s = seg_prepare(q, "SELECT " USER_COLS " FROM users", seg, " ORDER BY user_id",
+                                  e);
     if (!s)
         return -1;
     int rc, stop = 0;
     while (!stop && (rc = sqlite3_step(s)) == SQLITE_ROW) {
         store_user u;
-        char **f[] = {&u.user_id, &u.tier, &u.segment, &u.tz, &u.mp_openid, &u.oa_openid,
-                      &u.phone, &u.wecom_userid, &u.wecom_external_userid, &u.attrs};
-        for (int i = 0; i < 10; i++)
-            *f[i] = (char *)sqlite3_column_text(s, i);
+        user_row(s, &u);
         stop = fn(&u, arg);
     }
     sqlite3_finalize(s);
@@ -1921,5 +1954,106 @@ static int sq_users_each(store *base, const store_seg *seg, store_user_fn fn, vo
         return -1;
     if (!stop && rc != SQLITE_DONE)
         return db_err(q, e, "segment");
+    return 0;
+}
+
+/* ---- provider callbacks ------------------------------------------------------------- */
+
+static int sq_provider_id_put(store *base, const char *channel, const char *pid, int64_t id,
+                              int64_t at, cherr *e)
+{
+    sq_store *q = (sq_store *)base;
+    sqlite3_stmt *s = stmt(q, S_PID_PUT);
+    bind_s(s, 1, channel);
+    bind_s(s, 2, pid);
+    sqlite3_bind_int64(s, 3, id);
+    sqlite3_bind_int64(s, 4, at);
+    if (sqlite3_step(s) != SQLITE_DONE)
+        return db_err(q, e, "record provider id");
+    return 0;
+}
+
+/* Step a write statement: -1, or how many rows it changed. */
+static int step_changes(sq_store *q, sqlite3_stmt *s, const char *what, cherr *e)
+{
+    if (sqlite3_step(s) != SQLITE_DONE)
+        return db_err(q, e, what);
+    return sqlite3_changes(q->db);
+}
+
+static int sq_receipt_once(store *base, const char *channel, const char *pid, int64_t ref_id,
+                           const char *state, int64_t at, int64_t *id, int *fresh, cherr *e)
+{
+    sq_store *q = (sq_store *)base;
+    *id = 0;
+    *fresh = 0;
+    sqlite3_stmt *s = stmt(q, S_PID_GET);
+    bind_s(s, 1, channel);
+    bind_s(s, 2, pid);
+    int rc = sqlite3_step(s), had = 0;
+    if (rc == SQLITE_ROW) {
+        *id = sqlite3_column_int64(s, 0);
+        had = sqlite3_column_type(s, 1) != SQLITE_NULL;
+    }
+    sqlite3_reset(s);
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+        return db_err(q, e, "read provider id");
+    int n = 0;
+    if (*id && !had) {
+        s = stmt(q, S_PID_RECEIPT);
+        bind_s(s, 1, channel);
+        bind_s(s, 2, pid);
+        bind_s(s, 3, state);
+        n = step_changes(q, s, "record receipt", e);
+    } else if (!*id && ref_id > 0) {
+        /* not known by the provider's id (yet): by the id chuda gave the provider */
+        s = stmt(q, S_PID_REF);
+        bind_s(s, 1, channel);
+        bind_s(s, 2, pid);
+        sqlite3_bind_int64(s, 3, ref_id);
+        sqlite3_bind_int64(s, 4, at);
+        bind_s(s, 5, state);
+        if ((n = step_changes(q, s, "record receipt", e)) > 0)
+            *id = ref_id;
+    }
+    if (n < 0)
+        return -1;
+    *fresh = n > 0;
+    return 0;
+}
+
+static int sq_callback_once(store *base, const char *key, int64_t at, cherr *e)
+{
+    sq_store *q = (sq_store *)base;
+    sqlite3_stmt *s = stmt(q, S_SEEN_PUT);
+    bind_s(s, 1, key);
+    sqlite3_bind_int64(s, 2, at);
+    int n = step_changes(q, s, "record callback", e);
+    return n < 0 ? -1 : n > 0;
+}
+
+static int sq_users_by_addr(store *base, store_addr field, const char *value, store_user_fn fn,
+                            void *arg, cherr *e)
+{
+    sq_store *q = (sq_store *)base;
+    static const int which[] = {S_USERS_PHONE, S_USERS_MP, S_USERS_OA};
+    sqlite3_stmt *s = stmt(q, which[field]);
+    bind_s(s, 1, value);
+    if (field == STORE_ADDR_PHONE) {
+        const char *plain = value[0] == '+' ? value + 1 : value;
+        bind_s(s, 2, plain);
+        bind_s(s, 3, !strncmp(plain, "86", 2) && strlen(plain) == 13 ? plain + 2 : plain);
+    }
+    int rc, stop = 0;
+    while (!stop && (rc = sqlite3_step(s)) == SQLITE_ROW) {
+        store_user u;
+        user_row(s, &u);
+        stop = fn(&u, arg);
+    }
+    sqlite3_reset(s);
+    if (stop < 0)
+        return -1;
+    if (!stop && rc != SQLITE_DONE)
+        return db_err(q, e, "find users by address");
     return 0;
 }
