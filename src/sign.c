@@ -1,6 +1,7 @@
 /* sign.c - TC3-HMAC-SHA256 (Tencent) and RPC v1 HMAC-SHA1 (Aliyun) request
- * signatures.  See sign.h for the contract and providers.md 5.4 / 6.2 for
- * the algorithms, step by step.  Pure functions over mbedtls; no state. */
+ * signatures, and the SHA-1 signature of WeChat's pushes.  See sign.h for the
+ * contract and providers.md 5.4 / 6.2 for the algorithms, step by step.
+ * Pure functions over mbedtls; no state. */
 #include "sign.h"
 
 #include <ctype.h>
@@ -11,6 +12,7 @@
 
 #include <mbedtls/base64.h>
 #include <mbedtls/md.h>
+#include <mbedtls/sha1.h>
 #include <mbedtls/sha256.h>
 
 const char *sign_strerror(int err)
@@ -362,4 +364,32 @@ int sign_aliyun_query(const char *method, const char *access_key_secret,
     sb_str(&b, b.len ? "&Signature=" : "Signature=");
     sb_pct(&b, sig, strlen(sig));
     return sb_finish(&b, out);
+}
+
+/* ---- WeChat push signature ---------------------------------------------- */
+
+static int str_cmp(const void *a, const void *b)
+{
+    return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+int sign_wechat_push(const char *token, const char *timestamp, const char *nonce,
+                     char out[SIGN_WECHAT_MAX])
+{
+    if (!token || !timestamp || !nonce || !out)
+        return SIGN_E_ARG;
+    const char *v[3] = {token, timestamp, nonce};
+    qsort(v, 3, sizeof v[0], str_cmp);
+    mbedtls_sha1_context c;
+    unsigned char md[20];
+    mbedtls_sha1_init(&c);
+    int bad = mbedtls_sha1_starts_ret(&c) != 0;
+    for (int i = 0; i < 3 && !bad; i++)
+        bad = mbedtls_sha1_update_ret(&c, (const unsigned char *)v[i], strlen(v[i])) != 0;
+    bad = bad || mbedtls_sha1_finish_ret(&c, md) != 0;
+    mbedtls_sha1_free(&c);
+    if (bad)
+        return SIGN_E_CRYPTO;
+    hex_encode(md, sizeof md, out);
+    return SIGN_OK;
 }

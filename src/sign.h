@@ -5,6 +5,7 @@
  *
  *   sign_tc3()     Tencent Cloud API 3.0, TC3-HMAC-SHA256 (providers.md 5.4)
  *   sign_aliyun()  Aliyun RPC signature v1, HMAC-SHA1 (providers.md 6.2)
+ *   sign_wechat_push()  the signature WeChat puts on its pushes (消息推送)
  *
  * Everything is pure: no global state, no clock (the caller passes the
  * timestamp), no I/O.  Functions return 0 (SIGN_OK) or a negative SIGN_E_*
@@ -92,5 +93,15 @@ int sign_aliyun(const char *method, const char *access_key_secret,
  * canonical query + "&Signature=" + pct(signature).  malloc'd. */
 int sign_aliyun_query(const char *method, const char *access_key_secret,
                       const struct sign_param *params, size_t n, char **out);
+
+/* ---- WeChat push signature ---------------------------------------------- */
+
+/* signature = hex(SHA-1(the three strings token, timestamp, nonce sorted and
+ * concatenated)), lower-case: what WeChat sends with every push to the
+ * server URL (GET with echostr for the handshake, POST for events) and what
+ * the receiver recomputes with the Token configured in the console. */
+#define SIGN_WECHAT_MAX 41
+int sign_wechat_push(const char *token, const char *timestamp, const char *nonce,
+                     char out[SIGN_WECHAT_MAX]);
 
 #endif

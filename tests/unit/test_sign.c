@@ -1,5 +1,6 @@
 /* test_sign.c - the signing vectors of providers.md 5.4 (Tencent TC3) and
- * 6.2 (Aliyun RPC v1), plus percent-encoding edge cases. */
+ * 6.2 (Aliyun RPC v1), percent-encoding edge cases, and WeChat's push
+ * signature (vectors recomputed with Python's hashlib). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -248,6 +249,24 @@ static void test_pct_encode(void **state)
     free(out);
 }
 
+/* ---- WeChat push signature ------------------------------------------------ */
+
+static void test_wechat_push(void **state)
+{
+    (void)state;
+    char sig[SIGN_WECHAT_MAX];
+    /* sha1("1714000000" "chuda-token" "nonce123"): the three sorted, then joined */
+    assert_int_equal(sign_wechat_push("chuda-token", "1714000000", "nonce123", sig), SIGN_OK);
+    assert_string_equal(sig, "0a0e80a9e31370db79585d3c0a85747e2241e26d");
+    /* the order of the arguments does not matter, only their sorted order */
+    char again[SIGN_WECHAT_MAX];
+    assert_int_equal(sign_wechat_push("nonce123", "chuda-token", "1714000000", again), SIGN_OK);
+    assert_string_equal(again, sig);
+    assert_int_equal(sign_wechat_push("AAAAA", "1409735669", "1320562132", sig), SIGN_OK);
+    assert_string_equal(sig, "f191fcf3aa7f8d16ac46259478ef305ace6c5261");
+    assert_int_equal(sign_wechat_push(NULL, "1", "2", sig), SIGN_E_ARG);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -260,6 +279,7 @@ int main(void)
         cmocka_unit_test(test_aliyun_lowercase_credentials),
         cmocka_unit_test(test_aliyun_errors),
         cmocka_unit_test(test_pct_encode),
+        cmocka_unit_test(test_wechat_push),
     };
     return cmocka_run_group_tests_name("sign", tests, NULL, NULL);
 }
