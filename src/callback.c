@@ -288,8 +288,13 @@ static int tencent_status_item(json_t *o, const char *base, cb_list *l, cherr *e
         get_text(o, base, "nationcode", F_NUM, &cc, e) < 0 ||
         get_text(o, base, "user_receive_time", 0, &when, e) < 0 ||
         get_text(o, base, "errmsg", 0, &ev.code, e) < 0 ||
-        get_text(o, base, "description", 0, &ev.text, e) < 0)
+        get_text(o, base, "description", 0, &ev.text, e) < 0 ||
+        get_text(o, base, "SessionContext", F_NUM, &ev.ref, e) < 0)
         goto out;
+    if (ev.ref && !ev.ref[0]) {
+        free(ev.ref);
+        ev.ref = NULL;
+    }
     if (!strcmp(status, "SUCCESS"))
         ev.kind = CB_DELIVERED;
     else if (!strcmp(status, "FAIL"))
@@ -637,6 +642,9 @@ static int wechat(json_t *root, cb_list *l, cherr *e)
     int rc = -1;
     if (get_text(root, "", "Event", 0, &event, e) < 0)
         return -1;
+    if (!event && json_object_get(root, "Encrypt"))
+        return err_set(e, "Encrypt: an encrypted push (安全模式) cannot be read: set the "
+                          "message encryption mode to plaintext (明文模式) or compatible (兼容模式)");
     if (!event)
         return 0;               /* a user message, not an event: nothing for chuda */
     snprintf(l->event, sizeof l->event, "%s", event);

@@ -9,7 +9,9 @@
  *   CB_TENCENT_STATUS  Tencent SMS status callback: JSON array of
  *                      {report_status SUCCESS|FAIL, sid, mobile, nationcode,
  *                       user_receive_time "YYYY-MM-DD HH:MM:SS" (China time), errmsg,
- *                       description}  -> delivered / failed (+ optout on a blacklist)
+ *                       description, SessionContext (not documented for the callback,
+ *                       taken as `ref` when present)}
+ *                       -> delivered / failed (+ optout on a blacklist)
  *   CB_TENCENT_REPLY   Tencent SMS reply callback: JSON object {mobile, nationcode, text,
  *                      sign, time (unix s)}: a text of TD, T, N, R or 退订 (trimmed,
  *                      upper-cased, full-width letters folded) -> optout; any other reply
@@ -31,10 +33,14 @@
  *                      (`SubscribeMsgPopupEvent`: {"List": …}, an array or one item);
  *                      `List` is an object for one item and an array for several;
  *                      CreateTime, MsgID, ErrorCode may be numbers or strings. Other
- *                      events and messages are not errors: they yield no event.
+ *                      events and messages are not errors: they yield no event. An
+ *                      encrypted push (only `Encrypt`, 安全模式) is an error: chuda reads
+ *                      plaintext or compatible-mode pushes.
  *
  * "Blacklist" (local policy, providers.md §9): a failed SMS receipt whose code is
- * DB:0141 or whose text mentions 黑名单 / blacklist also yields an optout.
+ * DB:0141 or whose text mentions 黑名单 / blacklist also yields an optout. An optout
+ * that comes with a receipt (this, and OA "failed:user block") follows its CB_FAILED
+ * directly and carries the same provider_msg_id; a reply's optout has none.
  *
  * Bad input — over CB_MAX_BODY, not JSON (or XML), a wrong type, a missing field, a
  * field over CB_MAX_FIELD bytes — fails the whole body with an error naming the field
@@ -72,7 +78,8 @@ typedef struct cb_event {
     cb_kind kind;
     const char *channel;        /* "sms", "mp_subscribe" or "oa_template" (static) */
     char *provider_msg_id;      /* Tencent sid (= SerialNo), Aliyun biz_id, WeChat MsgID */
-    char *ref;                  /* Aliyun out_id: the OutId chuda sent (its message id) */
+    char *ref;                  /* Aliyun out_id, Tencent SessionContext: what chuda sent
+                                   with the message (its id) */
     char *phone;                /* E.164, "+8613800000000" (a masked number stays as sent) */
     char *openid;               /* WeChat FromUserName */
     char *account;              /* WeChat ToUserName; SMS replies: the signature (sign) */

@@ -119,6 +119,13 @@ static void test_tencent_status(void **state)
     parse_file(CB_TENCENT_STATUS, "tencent_status_one.json", &l);
     assert_int_equal(l.n, 1);
     assert_int_equal(l.v[0].kind, CB_DELIVERED);
+    eq(NULL, l.v[0].ref);
+    cb_list_free(&l);
+
+    /* a SessionContext, when there is one, is what chuda sent: its message id */
+    parse_str(CB_TENCENT_STATUS, "[{\"report_status\":\"SUCCESS\",\"sid\":\"s1\",\"mobile\":"
+                                 "\"13800000001\",\"SessionContext\":\"42\"}]", &l);
+    eq("42", l.v[0].ref);
     cb_list_free(&l);
 
     /* an empty batch is fine */
@@ -361,6 +368,9 @@ static void test_wechat_not_ours(void **state)
     assert_int_equal(l.n, 0);
     eq("subscribe", l.event);
     cb_list_free(&l);
+    /* an encrypted push cannot be read: an error, not silence */
+    parse_bad(CB_WECHAT, "{\"ToUserName\":\"gh_1\",\"Encrypt\":\"b64...\"}",
+              "Encrypt: an encrypted push");
 }
 
 static void test_wechat_xml(void **state)
