@@ -2,11 +2,14 @@
  *
  * Providers queue JSON bodies; one worker thread posts them in due-time
  * order with a single libcurl easy handle (so the connection is reused),
- * trusting [sim] callback_ca / --callback-ca.  Any 2xx answer is success;
+ * trusting [sim] callback_ca / --callback-ca.  WeChat pushes carry
+ * signature, timestamp and nonce in the query, as WeChat's do, when
+ * [sim] callback_wechat_token is set.  Any 2xx answer is success;
  * otherwise the push is retried after each delay of callback_retry_ms,
  * then dropped.  Outcomes are counted in /_sim/stats. */
 #include "callback.h"
 #include "record.h"
+#include "sign.h"
 #include "util.h"
 
 #include <pthread.h>
@@ -15,6 +18,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+
+#include <inttypes.h>
 
 #include <curl/curl.h>
 
@@ -91,14 +96,31 @@ static size_t discard(char *ptr, size_t size, size_t n, void *ud)
     return size * n;
 }
 
+/* The URL of this attempt: WeChat's pushes are signed with the Token, a fresh
+ * timestamp and nonce each time, like WeChat's own. */
+static void push_url(const struct push *p, char *out, size_t len)
+{
+    const char *token = cfg_->callback_wechat_token;
+    char ts[24], nonce[24], sig[SIGN_WECHAT_MAX];
+    snprintf(out, len, "%s", p->url);
+    if (strcmp(p->provider, "wechat") || !token || !*token)
+        return;
+    snprintf(ts, sizeof ts, "%" PRId64, su_now_ms() / 1000);
+    snprintf(nonce, sizeof nonce, "%" PRIu64, (uint64_t)(su_rand_id() % 10000000000u));
+    if (sign_wechat_push(token, ts, nonce, sig) == SIGN_OK)
+        snprintf(out, len, "%s%csignature=%s&timestamp=%s&nonce=%s", p->url,
+                 strchr(p->url, '?') ? '&' : '?', sig, ts, nonce);
+}
+
 static bool post(CURL *h, const struct push *p)
 {
     struct curl_slist *hdr = NULL;
-    char ph[64];
+    char ph[64], url[2048];
     snprintf(ph, sizeof ph, "X-Chuda-Sim-Provider: %s", p->provider);
     hdr = curl_slist_append(hdr, "Content-Type: application/json");
     hdr = curl_slist_append(hdr, ph);
-    curl_easy_setopt(h, CURLOPT_URL, p->url);
+    push_url(p, url, sizeof url);
+    curl_easy_setopt(h, CURLOPT_URL, url);
     curl_easy_setopt(h, CURLOPT_HTTPHEADER, hdr);
     curl_easy_setopt(h, CURLOPT_POSTFIELDS, p->body);
     curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE, (long)strlen(p->body));

@@ -31,6 +31,7 @@ static const struct key sim_keys[] = {
     K(scfg, KT_STR, callback_wechat),
     K(scfg, KT_STR, callback_tencent),
     K(scfg, KT_STR, callback_aliyun),
+    K(scfg, KT_STR, callback_wechat_token),
     K(scfg, KT_STR, callback_ca),
     K(scfg, KT_LONG, callback_delay_ms),
     K(scfg, KT_LIST, callback_retry_ms),
@@ -450,6 +451,7 @@ void scfg_free(struct scfg *cfg)
     free(cfg->callback_wechat);
     free(cfg->callback_tencent);
     free(cfg->callback_aliyun);
+    free(cfg->callback_wechat_token);
     free(cfg->callback_ca);
     su_list_free(&cfg->callback_retry_ms);
 }

@@ -80,6 +80,7 @@ struct scfg {
     long aliyun_max_skew;            /* s */
     char *callback_url;              /* --callback-url: all providers */
     char *callback_wechat, *callback_tencent, *callback_aliyun;
+    char *callback_wechat_token;     /* sign WeChat pushes with this Token (else unsigned) */
     char *callback_ca;               /* CA bundle the callback client trusts */
     long callback_delay_ms;          /* receipt sent this long after send */
     struct su_list callback_retry_ms;/* re-push schedule after a failure */
