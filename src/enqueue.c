@@ -9,6 +9,7 @@
 #include "buf.h"
 #include "channel.h"
 #include "fieldrule.h"
+#include "jsonf.h"
 #include "render.h"
 #include "strset.h"
 #include "timeutil.h"
@@ -473,41 +474,19 @@ int enq_batch_finish(enq_batch *b, int64_t *last_id, cherr *e)
     return flush(b, last_id, e);
 }
 
-/* A string field, or NULL when absent/null; -1 when of another type. */
-static int str_field(json_t *obj, const char *name, const char **out, cherr *e)
-{
-    json_t *v = json_object_get(obj, name);
-    *out = NULL;
-    if (!v || json_is_null(v))
-        return 0;
-    if (!json_is_string(v))
-        return err_set(e, "%s: expected a string", name);
-    *out = json_string_value(v);
-    return 0;
-}
-
 int enq_from_json(json_t *obj, enq_request *r, cherr *e)
 {
     memset(r, 0, sizeof *r);
-    if (!json_is_object(obj))
-        return err_set(e, "expected a JSON object");
     static const char *const known[] = {"user", "template", "vars", "at", "expires", "key",
                                         "class", "tag", "channel", "window", NULL};
+    if (jf_known(obj, known, e) < 0 || jf_str(obj, "user", &r->user, e) < 0 ||
+        jf_str(obj, "template", &r->tmpl, e) < 0 || jf_str(obj, "at", &r->at, e) < 0 ||
+        jf_str(obj, "expires", &r->expires, e) < 0 || jf_str(obj, "key", &r->key, e) < 0 ||
+        jf_str(obj, "class", &r->klass, e) < 0 || jf_str(obj, "tag", &r->tag, e) < 0 ||
+        jf_str(obj, "channel", &r->channel, e) < 0 || jf_str(obj, "window", &r->window, e) < 0)
+        return -1;
     const char *k;
     json_t *v;
-    json_object_foreach(obj, k, v) {
-        int ok = 0;
-        for (int i = 0; known[i] && !ok; i++)
-            ok = !strcmp(k, known[i]);
-        if (!ok)
-            return err_set(e, "%s: unknown field", k);
-    }
-    if (str_field(obj, "user", &r->user, e) < 0 || str_field(obj, "template", &r->tmpl, e) < 0 ||
-        str_field(obj, "at", &r->at, e) < 0 || str_field(obj, "expires", &r->expires, e) < 0 ||
-        str_field(obj, "key", &r->key, e) < 0 || str_field(obj, "class", &r->klass, e) < 0 ||
-        str_field(obj, "tag", &r->tag, e) < 0 || str_field(obj, "channel", &r->channel, e) < 0 ||
-        str_field(obj, "window", &r->window, e) < 0)
-        return -1;
     json_t *vars = json_object_get(obj, "vars");
     if (vars && !json_is_null(vars)) {
         if (!json_is_object(vars))
