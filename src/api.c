@@ -8,6 +8,7 @@
 #include "api.h"
 
 #include <arpa/inet.h>
+#include <limits.h>
 #include <jansson.h>
 #include <microhttpd.h>
 #include <stdio.h>
@@ -15,8 +16,13 @@
 #include <string.h>
 
 #include "buf.h"
+#include "callback.h"
+#include "campaign.h"
+#include "cbapply.h"
 #include "enqueue.h"
+#include "jsonf.h"
 #include "sched.h"
+#include "sign.h"
 #include "timeutil.h"
 #include "token.h"
 
@@ -28,6 +34,8 @@ struct api {
     ev_io io;
     ev_timer timer;
     char token[256];
+    char wechat_token[256];     /* the Token of WeChat's push configuration, "" if none */
+    char callback_key[256];     /* the SMS providers' ?key=, "" if none */
     size_t max_body;
     req *waiting;               /* suspended until the commit */
 };
@@ -83,16 +91,31 @@ static void answer(req *r, unsigned status, json_t *j)
     r->answered = 1;
 }
 
-/* {"error": "...", "field": "..."}: the field is the reason's first word when it names
- * one ("user: no user 'x'"). */
-static void fail(req *r, unsigned status, const char *msg)
+/* {"error": "...", "field": "..."}: the field is the first word of `from` (the reason,
+ * or what follows its context) when it names one ("user: no user 'x'"). */
+static void fail_at(req *r, unsigned status, const char *msg, const char *from)
 {
     json_t *j = json_object();
     json_object_set_new(j, "error", json_string(msg));
-    const char *colon = strchr(msg, ':');
-    if (colon && colon - msg < 40 && !memchr(msg, ' ', (size_t)(colon - msg)))
-        json_object_set_new(j, "field", json_stringn(msg, (size_t)(colon - msg)));
+    const char *colon = strchr(from, ':');
+    if (colon && colon - from < 40 && !memchr(from, ' ', (size_t)(colon - from)))
+        json_object_set_new(j, "field", json_stringn(from, (size_t)(colon - from)));
     answer(r, status, j);
+}
+
+static void fail(req *r, unsigned status, const char *msg)
+{
+    fail_at(r, status, msg, msg);
+}
+
+/* A text answer (metrics, a provider's expected reply). */
+static void answer_text(req *r, unsigned status, const char *ctype, char *text)
+{
+    free(r->answer);
+    r->answer = text;
+    r->status = status;
+    r->ctype = ctype;
+    r->answered = 1;
 }
 
 static enum MHD_Result send_answer(struct MHD_Connection *c, req *r)
@@ -138,6 +161,15 @@ static int defer_answer(api *a, req *r)
     return 1;
 }
 
+/* The write failed: stop the loop (storage is gone) and say so. */
+static int storage_failed(api *a, req *r, const cherr *e)
+{
+    if (!a->s->failed)
+        sched_fail(a->s, e);
+    fail(r, 503, "storage: unavailable");
+    return 0;
+}
+
 static int post_message(api *a, req *r)
 {
     json_t *j = parse_body(r);
@@ -179,12 +211,8 @@ static int delete_messages(api *a, req *r)
     int n = 0;
     int64_t now = tu_now();
     store *st = a->s->a->st;
-    if (sched_tx(a->s) < 0 || store_cancel(st, key, user, tag, now, &v, &n, &e) < 0) {
-        if (!a->s->failed)
-            sched_fail(a->s, &e);
-        fail(r, 503, "storage: unavailable");
-        return 0;
-    }
+    if (sched_tx(a->s) < 0 || store_cancel(st, key, user, tag, now, &v, &n, &e) < 0)
+        return storage_failed(a, r, &e);
     for (int i = 0; i < n; i++) {
         char reason[200];
         snprintf(reason, sizeof reason, key ? "cancelled by key %s (api)" : "cancelled by user %s tag %s (api)",
@@ -213,11 +241,20 @@ static int history_row(const store_logrow *row, void *arg)
     return 0;
 }
 
-static int get_message(api *a, req *r, const char *idtext)
+/* A positive decimal id from a path, or 0. */
+static int64_t path_id(const char *text)
 {
     char *end;
-    long long id = strtoll(idtext, &end, 10);
-    if (*end || id <= 0) {
+    if (!*text || *text < '0' || *text > '9')
+        return 0;
+    long long id = strtoll(text, &end, 10);
+    return *end || id <= 0 || id == LLONG_MAX ? 0 : (int64_t)id;
+}
+
+static int get_message(api *a, req *r, const char *idtext)
+{
+    int64_t id = path_id(idtext);
+    if (!id) {
         fail(r, 400, "id: not a message id");
         return 0;
     }
@@ -273,31 +310,58 @@ static int user_ok(api *a, req *r, const char *user)
     return found == 1;
 }
 
+static int get_campaign(api *a, req *r, const char *idtext)
+{
+    int64_t id = path_id(idtext);
+    if (!id) {
+        fail(r, 400, "id: not a campaign id");
+        return 0;
+    }
+    json_t *j;
+    cherr e;
+    int found = campaign_show_json(a->s->a, id, &j, &e);
+    if (found <= 0)
+        fail(r, found < 0 ? 503 : 404, found < 0 ? "storage: unavailable" : "id: no such campaign");
+    else
+        answer(r, 200, j);
+    return 0;
+}
+
+/* An opt-out's scope: "*" (or absent) for all, else a channel / a category. */
+static int scope_ok(req *r, const char *ch, const char *cat)
+{
+    if (ch && strcmp(ch, "*") && !chan_ops_find(ch))
+        fail(r, 400, "channel: unknown channel");
+    else if (cat && strcmp(cat, "*") && strcmp(cat, "marketing") && strcmp(cat, "service"))
+        fail(r, 400, "category: marketing, service or *");
+    else
+        return 1;
+    return 0;
+}
+
 static int post_optout(api *a, req *r)
 {
     json_t *j = parse_body(r);
     if (!j)
         return 0;
-    const char *user = json_string_value(json_object_get(j, "user"));
-    const char *ch = json_string_value(json_object_get(j, "channel"));
-    const char *cat = json_string_value(json_object_get(j, "category"));
-    const char *why = json_string_value(json_object_get(j, "reason"));
+    static const char *const known[] = {"user", "channel", "category", "reason", NULL};
+    const char *user, *ch, *cat, *why;
+    cherr e;
     int rc = 0;
-    if (ch && !chan_ops_find(ch))
-        fail(r, 400, "channel: unknown channel");
-    else if (cat && strcmp(cat, "marketing") && strcmp(cat, "service"))
-        fail(r, 400, "category: marketing or service");
-    else if (user_ok(a, r, user)) {
+    if (jf_known(j, known, &e) < 0 || jf_str(j, "user", &user, &e) < 0 ||
+        jf_str(j, "channel", &ch, &e) < 0 || jf_str(j, "category", &cat, &e) < 0 ||
+        jf_str(j, "reason", &why, &e) < 0)
+        fail(r, 400, e.msg);
+    else if (why && strlen(why) >= sizeof ((store_optout *)0)->reason)
+        fail(r, 400, "reason: longer than 127 bytes");
+    else if (scope_ok(r, ch, cat) && user_ok(a, r, user)) {
         store_optout o = {.at = tu_now()};
         snprintf(o.channel, sizeof o.channel, "%s", ch ? ch : "*");
         snprintf(o.category, sizeof o.category, "%s", cat ? cat : "*");
         snprintf(o.source, sizeof o.source, "api");
         snprintf(o.reason, sizeof o.reason, "%s", why ? why : "");
-        cherr e;
         if (sched_tx(a->s) < 0 || store_optout_put(a->s->a->st, user, &o, &e) < 0) {
-            if (!a->s->failed)
-                sched_fail(a->s, &e);
-            fail(r, 503, "storage: unavailable");
+            storage_failed(a, r, &e);
         } else {
             answer(r, 201, json_pack("{s:s, s:s, s:s}", "user", user, "channel", o.channel,
                                      "category", o.category));
@@ -310,16 +374,14 @@ static int post_optout(api *a, req *r)
 
 static int delete_optout(api *a, req *r)
 {
-    const char *user = arg(r->conn, "user");
-    if (!user_ok(a, r, user))
+    const char *user = arg(r->conn, "user"), *ch = arg(r->conn, "channel"),
+               *cat = arg(r->conn, "category");
+    if (!scope_ok(r, ch, cat) || !user_ok(a, r, user))
         return 0;
     cherr e;
     int n;
-    if (sched_tx(a->s) < 0 || (n = store_optout_del(a->s->a->st, user, arg(r->conn, "channel"),
-                                                    arg(r->conn, "category"), &e)) < 0) {
-        fail(r, 503, "storage: unavailable");
-        return 0;
-    }
+    if (sched_tx(a->s) < 0 || (n = store_optout_del(a->s->a->st, user, ch, cat, &e)) < 0)
+        return storage_failed(a, r, &e);
     answer(r, 200, json_pack("{s:i}", "removed", n));
     return defer_answer(a, r);
 }
@@ -329,22 +391,26 @@ static int post_credits(api *a, req *r)
     json_t *j = parse_body(r);
     if (!j)
         return 0;
-    const char *user = json_string_value(json_object_get(j, "user"));
-    const char *tid = json_string_value(json_object_get(j, "template_id"));
+    static const char *const known[] = {"user", "template_id", "n", NULL};
+    const char *user, *tid;
     json_t *nj = json_object_get(j, "n");
-    long n = nj ? (long)json_integer_value(nj) : 1;
+    long n = 1;
+    cherr e;
     int rc = 0;
-    if (!tid || !*tid)
+    if (jf_known(j, known, &e) < 0 || jf_str(j, "user", &user, &e) < 0 ||
+        jf_str(j, "template_id", &tid, &e) < 0)
+        fail(r, 400, e.msg);
+    else if (!tid || !*tid)
         fail(r, 400, "template_id: missing");
-    else if (nj && (!json_is_integer(nj) || n < 1 || n > 1000000))
+    else if (nj && !json_is_null(nj) &&
+             (!json_is_integer(nj) || (n = (long)json_integer_value(nj)) < 1 || n > 1000000))
         fail(r, 400, "n: a whole number from 1 to 1000000");
     else if (user_ok(a, r, user)) {
-        cherr e;
         long have = 0;
         if (sched_tx(a->s) < 0 ||
             store_credits_add(a->s->a->st, user, tid, n, 0, tu_now(), &e) < 0 ||
             store_credits_get(a->s->a->st, user, tid, &have, &e) < 0) {
-            fail(r, 503, "storage: unavailable");
+            storage_failed(a, r, &e);
         } else {
             answer(r, 201, json_pack("{s:s, s:s, s:i}", "user", user, "template_id", tid,
                                      "credits", (int)have));
@@ -428,24 +494,155 @@ static void get_metrics(api *a, req *r)
     store_statq q2 = {.by = {"event", "code"}, .nby = 2};
     mc.name = "chuda_suppressed_total";
     store_stats(s->a->st, &q2, metric_row, &mc, &e);
-    free(r->answer);
-    r->answer = buf_take(&b);
-    r->status = 200;
-    r->ctype = "text/plain; version=0.0.4";
-    r->answered = 1;
+    answer_text(r, 200, "text/plain; version=0.0.4", buf_take(&b));
+}
+
+/* ---- refusals ------------------------------------------------------------------- */
+
+/* Constant-time comparison of a presented secret with ours ("" never matches). */
+static int secret_eq(const char *ours, const char *given)
+{
+    size_t n = strlen(ours), m = given ? strlen(given) : 0;
+    unsigned char diff = (unsigned char)(n != m || !n);
+    for (size_t i = 0; i < n; i++)
+        diff |= (unsigned char)(ours[i] ^ (i < m ? given[i] : 0));
+    return given && !diff;
+}
+
+/* One line on stderr for a refused request: what, from where, why — never the secret. */
+static void log_refusal(req *r, const char *method, const char *url, const char *why)
+{
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(r->conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+    char ip[64] = "?";
+    if (ci && ci->client_addr && ci->client_addr->sa_family == AF_INET)
+        inet_ntop(AF_INET, &((const struct sockaddr_in *)ci->client_addr)->sin_addr, ip,
+                  sizeof ip);
+    fprintf(stderr, "chuda: api: %s %s from %s: %s\n", method, url, ip, why);
+}
+
+static int too_big(api *a, req *r)
+{
+    if (!r->too_big)
+        return 0;
+    char msg[96];
+    snprintf(msg, sizeof msg, "body: larger than %zu bytes", a->max_body);
+    fail(r, 413, msg);
+    return 1;
+}
+
+/* ---- provider callbacks ------------------------------------------------------------ */
+
+typedef struct cb_route {
+    const char *path;
+    cb_provider p;
+} cb_route;
+
+static const cb_route cb_routes[] = {
+    {"/v1/callbacks/tencent/status", CB_TENCENT_STATUS},
+    {"/v1/callbacks/tencent/reply", CB_TENCENT_REPLY},
+    {"/v1/callbacks/aliyun/report", CB_ALIYUN_REPORT},
+    {"/v1/callbacks/wechat", CB_WECHAT},
+};
+
+/* Is the push really from the provider? WeChat signs it with the Token both sides know;
+ * the SMS providers cannot sign, so their URL carries our secret key. NULL when it is,
+ * else why not (for the log). */
+static const char *cb_refusal(api *a, req *r, cb_provider p)
+{
+    if (p != CB_WECHAT) {
+        if (!a->callback_key[0])
+            return "SMS callbacks are off ([api] callback_key_env / callback_key_file unset)";
+        const char *key = arg(r->conn, "key");
+        return secret_eq(a->callback_key, key) ? NULL : key ? "wrong key" : "no key";
+    }
+    if (!a->wechat_token[0])
+        return "WeChat pushes are off ([api] wechat_token_env / wechat_token_file unset)";
+    const char *sig = arg(r->conn, "signature"), *ts = arg(r->conn, "timestamp"),
+               *nonce = arg(r->conn, "nonce");
+    char want[SIGN_WECHAT_MAX];
+    if (!sig || !ts || !nonce)
+        return "no signature";
+    if (sign_wechat_push(a->wechat_token, ts, nonce, want) != SIGN_OK)
+        return "cannot compute the signature";
+    return secret_eq(want, sig) ? NULL : "wrong signature";
+}
+
+/* The provider's own answer (cb_reply_for), waiting for the commit when `wait`. */
+static int cb_answer(api *a, req *r, cb_provider p, cb_ack ack, int wait)
+{
+    cb_reply rp = cb_reply_for(p, ack);
+    answer_text(r, (unsigned)rp.status, rp.content_type, strdup(rp.body));
+    return wait ? defer_answer(a, r) : 0;
+}
+
+static int cb_post(api *a, req *r, cb_provider p, const char *url)
+{
+    const char *what = cb_provider_name(p);
+    cb_list l = {0};
+    cherr e;
+    if (cb_parse(p, r->body.s, r->body.len, &l, &e) < 0) {
+        fprintf(stderr, "chuda: callback %s: refused the body: %s\n", what, e.msg);
+        const char *ctx = strstr(e.msg, ": ");
+        fail_at(r, 400, e.msg, ctx ? ctx + 2 : e.msg);
+        return 0;
+    }
+    cba_counts c;
+    int rc = sched_tx(a->s) < 0 ? -1 : cba_apply(a->s->a->st, &l, tu_now(), &c, &e);
+    cb_list_free(&l);
+    if (rc < 0) {
+        if (!a->s->failed)
+            sched_fail(a->s, &e);
+        return cb_answer(a, r, p, CB_ACK_RETRY, 0);
+    }
+    if (c.unmatched)
+        fprintf(stderr, "chuda: callback %s: %d receipt%s for no message chuda knows (first: "
+                "%s); answered so that the provider pushes again\n", what, c.unmatched,
+                c.unmatched == 1 ? "" : "s", c.first_unmatched);
+    if (a->s->opts.verbose)
+        fprintf(stderr, "chuda: callback %s %s: %d applied, %d repeated, %d unmatched, "
+                "%d for unknown users\n", what, url, c.applied, c.repeated, c.unmatched,
+                c.unknown);
+    return cb_answer(a, r, p, c.unmatched ? CB_ACK_RETRY : CB_ACK_OK, 1);
+}
+
+/* Provider pushes: authenticated by key or signature, not by the Bearer token. */
+static int callback(api *a, req *r, const char *method, const char *url)
+{
+    const cb_route *rt = NULL;
+    for (size_t i = 0; i < sizeof cb_routes / sizeof cb_routes[0] && !rt; i++)
+        if (!strcmp(url, cb_routes[i].path))
+            rt = &cb_routes[i];
+    if (!rt) {
+        fail(r, 404, "path: not found");
+        return 0;
+    }
+    int get = !strcmp(method, "GET");
+    if (strcmp(method, "POST") && !(get && rt->p == CB_WECHAT)) {
+        fail(r, 405, "method: not allowed on this path");
+        return 0;
+    }
+    const char *why = cb_refusal(a, r, rt->p);
+    if (why) {
+        log_refusal(r, method, url, why);
+        fail(r, 403, rt->p == CB_WECHAT ? "signature: not signed with [api] wechat_token"
+                                        : "key: not the [api] callback_key");
+        return 0;
+    }
+    if (too_big(a, r))
+        return 0;
+    if (get) {                  /* WeChat's handshake when the URL is saved: echo echostr */
+        const char *echo = arg(r->conn, "echostr");
+        if (!echo)
+            fail(r, 400, "echostr: missing");
+        else
+            answer_text(r, 200, "text/plain; charset=utf-8", strdup(echo));
+        return 0;
+    }
+    return cb_post(a, r, rt->p, url);
 }
 
 /* ---- dispatch -------------------------------------------------------------------- */
-
-/* Constant-time comparison of the presented token with ours. */
-static int token_ok(const api *a, const char *given)
-{
-    size_t n = strlen(a->token), m = given ? strlen(given) : 0;
-    unsigned char diff = (unsigned char)(n != m);
-    for (size_t i = 0; i < n; i++)
-        diff |= (unsigned char)(a->token[i] ^ (i < m ? given[i] : 0));
-    return given && !diff;
-}
 
 /* 1 when the answer waits for the commit. */
 static int route(api *a, req *r, const char *method, const char *url)
@@ -455,25 +652,16 @@ static int route(api *a, req *r, const char *method, const char *url)
                json_pack("{s:s}", "status", a->s->failed ? "storage failed" : "ok"));
         return 0;
     }
+    if (!strncmp(url, "/v1/callbacks/", 14))
+        return callback(a, r, method, url);
     const char *auth = MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, "Authorization");
-    if (!auth || strncmp(auth, "Bearer ", 7) || !token_ok(a, auth + 7)) {
-        const union MHD_ConnectionInfo *ci =
-            MHD_get_connection_info(r->conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
-        char ip[64] = "?";
-        if (ci && ci->client_addr && ci->client_addr->sa_family == AF_INET)
-            inet_ntop(AF_INET, &((const struct sockaddr_in *)ci->client_addr)->sin_addr, ip,
-                      sizeof ip);
-        fprintf(stderr, "chuda: api: %s %s from %s: %s token\n", method, url, ip,
-                auth ? "wrong" : "no");
+    if (!auth || strncmp(auth, "Bearer ", 7) || !secret_eq(a->token, auth + 7)) {
+        log_refusal(r, method, url, auth ? "wrong token" : "no token");
         fail(r, 401, "authorization: a valid Bearer token is required");
         return 0;
     }
-    if (r->too_big) {
-        char msg[96];
-        snprintf(msg, sizeof msg, "body: larger than %zu bytes", a->max_body);
-        fail(r, 413, msg);
+    if (too_big(a, r))
         return 0;
-    }
     if (!strcmp(url, "/metrics") && !strcmp(method, "GET")) {
         get_metrics(a, r);
         return 0;
@@ -486,6 +674,9 @@ static int route(api *a, req *r, const char *method, const char *url)
     } else if (!strncmp(url, "/v1/messages/", 13)) {
         if (!strcmp(method, "GET"))
             return get_message(a, r, url + 13);
+    } else if (!strncmp(url, "/v1/campaigns/", 14)) {
+        if (!strcmp(method, "GET"))
+            return get_campaign(a, r, url + 14);
     } else if (!strcmp(url, "/v1/optouts")) {
         if (!strcmp(method, "POST"))
             return post_optout(a, r);
@@ -585,6 +776,29 @@ void api_failed(api *a)
     resume_all(a);
 }
 
+/* [api] WHAT_env / WHAT_file when one is given, else "" (that kind of callback is off). */
+static int optional_secret(const config *cfg, const char *what, char *out, size_t len, cherr *e)
+{
+    char env[48], file[48];
+    snprintf(env, sizeof env, "%s_env", what);
+    snprintf(file, sizeof file, "%s_file", what);
+    out[0] = '\0';
+    if (!cfg_str(cfg, "api", env, NULL) && !cfg_str(cfg, "api", file, NULL))
+        return 0;
+    if (cfg_secret(cfg, "api", what, out, len, e) < 0)
+        return -1;
+    if (!out[0])
+        return err_set(e, "[api] %s: the secret is empty", what);
+    return 0;
+}
+
+static void wipe(api *a)
+{
+    memset(a->token, 0, sizeof a->token);
+    memset(a->wechat_token, 0, sizeof a->wechat_token);
+    memset(a->callback_key, 0, sizeof a->callback_key);
+}
+
 api *api_start(sched *s, cherr *e)
 {
     const config *cfg = &s->a->cfg;
@@ -601,7 +815,9 @@ api *api_start(sched *s, cherr *e)
     a->s = s;
     long max_body;
     if (cfg_int(cfg, "api", "max_body", 1048576, 1024, 64 << 20, &max_body, e) < 0 ||
-        cfg_secret(cfg, "api", "token", a->token, sizeof a->token, e) < 0)
+        cfg_secret(cfg, "api", "token", a->token, sizeof a->token, e) < 0 ||
+        optional_secret(cfg, "wechat_token", a->wechat_token, sizeof a->wechat_token, e) < 0 ||
+        optional_secret(cfg, "callback_key", a->callback_key, sizeof a->callback_key, e) < 0)
         goto fail;
     a->max_body = (size_t)max_body;
     const char *listen = cfg_str(cfg, "api", "listen", "127.0.0.1:8787");
@@ -633,7 +849,7 @@ api *api_start(sched *s, cherr *e)
         fprintf(stderr, "chuda: api listening on http://%s\n", listen);
     return a;
 fail:
-    memset(a->token, 0, sizeof a->token);
+    wipe(a);
     free(a);
     return NULL;
 }
@@ -646,6 +862,6 @@ void api_stop(api *a)
     ev_timer_stop(a->s->loop, &a->timer);
     api_failed(a);
     MHD_stop_daemon(a->d);
-    memset(a->token, 0, sizeof a->token);
+    wipe(a);
     free(a);
 }

@@ -32,7 +32,8 @@ static const schema_sect schema[] = {
     {"tier.*", {"channels", "cap", "cap.*", "quiet_hours", NULL}},
     {"class.*", {"on_uncertain", "on_cap", "quiet_hours", "category", NULL}},
     {"policy", {"quiet_hours", "quiet_release_spread", "marketing_sms_hours", NULL}},
-    {"api", {"listen", "token_env", "token_file", "max_body", NULL}},
+    {"api", {"listen", "token_env", "token_file", "max_body", "wechat_token_env",
+             "wechat_token_file", "callback_key_env", "callback_key_file", NULL}},
 };
 
 static const schema_sect *find_schema(const char *section)

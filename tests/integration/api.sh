@@ -1,8 +1,9 @@
-# api.sh — the HTTP API inside `chuda run`: bearer authentication (401, logged without
-# the token), enqueue with idempotency, the answer only after the commit (the message is
-# in the database when the client reads its id), message state, cancel, opt-outs,
-# credits, bad input naming the field (malformed JSON, wrong types, unknown fields,
-# a 10 MB body), /metrics and /healthz.
+# api.sh — the HTTP API inside `chuda run`: bearer authentication (401 on every endpoint,
+# logged without the token), enqueue with idempotency, the answer only after the commit
+# (the message is in the database when the client reads its id), message state, cancel
+# by key and by user + tag, campaigns, opt-outs, credits, bad input naming the field
+# (malformed JSON, wrong types, unknown fields, a 10 MB body) on every endpoint that
+# takes a body, /metrics and /healthz. Provider callbacks: callbacks.sh.
 . tests/lib.sh "$1"
 cd "$T_WORK"
 PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
@@ -29,6 +30,14 @@ api() {     # api METHOD PATH [BODY]: prints "STATUS BODY"
 t_match "healthz" '^\{"status":"ok"\}$' "$(curl -s "$API/healthz")"
 t_match "no token: 401" '^401 .*"field":"authorization"' "$(curl -s -w '%{http_code} ' -o body.out -X POST "$API/v1/messages" -d '{}'; cat body.out)"
 t_eq "wrong token: 401" 401 "$(curl -s -o /dev/null -w '%{http_code}' -H 'Authorization: Bearer nope' "$API/metrics")"
+for ep in "POST /v1/messages" "DELETE /v1/messages?key=k" "GET /v1/messages/1" "GET /v1/campaigns/1" \
+          "POST /v1/optouts" "DELETE /v1/optouts?user=h1" "POST /v1/credits" "GET /metrics"; do
+    set -- $ep
+    t_eq "no token on $1 ${2%%\?*}: 401" 401 "$(curl -s -o /dev/null -w '%{http_code}' -X "$1" -d '{}' "$API$2")"
+    t_eq "wrong token on $1 ${2%%\?*}: 401" 401 \
+        "$(curl -s -o /dev/null -w '%{http_code}' -X "$1" -H 'Authorization: Bearer nope' -d '{}' "$API$2")"
+done
+t_eq "a token without Bearer: 401" 401 "$(curl -s -o /dev/null -w '%{http_code}' -H "Authorization: $CHUDA_TEST_API_TOKEN" "$API/metrics")"
 t_match "refusals are logged" "no token" "$(cat run.log)"
 t_eq "the token is never logged" 0 "$(grep -c "$CHUDA_TEST_API_TOKEN\|nope" run.log)"
 
@@ -59,6 +68,24 @@ t_eq "bad requests queued nothing" 1 "$(sqlite3 chuda.db 'select count(*) from m
 later=$(api POST /v1/messages '{"user":"h2","template":"cart_abandoned","vars":{"product":"伞"},"key":"api:2","tag":"cart","at":"+1h"}')
 t_match "cancel by key" '^200 \{"cancelled":1\}$' "$(api DELETE '/v1/messages?key=api:2')"
 t_match "cancel needs key or user+tag" '^400 ' "$(api DELETE '/v1/messages?user=h2')"
+api POST /v1/messages '{"user":"h2","template":"cart_abandoned","vars":{"product":"伞"},"key":"api:3","tag":"cart","at":"+1h"}' >/dev/null
+api POST /v1/messages '{"user":"h2","template":"cart_abandoned","vars":{"product":"帽"},"key":"api:4","tag":"cart","at":"+2h"}' >/dev/null
+t_match "cancel by user and tag" '^200 \{"cancelled":2\}$' "$(api DELETE '/v1/messages?user=h2&tag=cart')"
+t_eq "both logged cancelled" 2 "$(chuda log --format json --event cancelled --user h2 | grep -c 'tag cart (api)')"
+t_match "nothing left to cancel" '^200 \{"cancelled":0\}$' "$(api DELETE '/v1/messages?user=h2&tag=cart')"
+
+printf 'user_id\nh1\nh2\n' >recipients.csv
+cid=$(chuda campaign create --name api-test --template cart_abandoned --recipients recipients.csv \
+    --var product=围巾 --at +1h | sed -n 's/^campaign \([0-9]*\):.*/\1/p')
+t_match "campaign: 200 with its funnel" "^200 \\{\"id\":$cid,\"name\":\"api-test\",.*\"funnel\":\\{\"queued\":2," \
+    "$(api GET /v1/campaigns/$cid)"
+t_match "campaign: the enqueued count" '"enqueued":2' "$(api GET /v1/campaigns/$cid)"
+t_match "unknown campaign: 404" '^404 .*"field":"id"' "$(api GET /v1/campaigns/999999)"
+t_match "non-numeric campaign id: 400" '^400 .*"field":"id"' "$(api GET /v1/campaigns/abc)"
+t_match "campaign id 0: 400" '^400 ' "$(api GET /v1/campaigns/0)"
+t_match "campaign id with a suffix: 400" '^400 ' "$(api GET /v1/campaigns/1x)"
+t_match "campaigns: wrong method" '^405 ' "$(api DELETE /v1/campaigns/$cid)"
+chuda campaign cancel "$cid" >/dev/null
 t_match "opt-out" '^201 \{"user":"h2","channel":"mp_subscribe","category":"\*"\}$' \
     "$(api POST /v1/optouts '{"user":"h2","channel":"mp_subscribe","reason":"api test"}')"
 t_match "opt-out is visible to the CLI" "mp_subscribe .* api .*api test" "$(chuda optout list h2)"
@@ -66,6 +93,35 @@ t_match "remove it" '^200 \{"removed":1\}$' "$(api DELETE '/v1/optouts?user=h2&c
 t_match "credits" '^201 \{"user":"h2","template_id":"TPL_CART_1","credits":3\}$' \
     "$(api POST /v1/credits '{"user":"h2","template_id":"TPL_CART_1","n":3}')"
 t_match "credits: bad n" '^400 .*"field":"n"' "$(api POST /v1/credits '{"user":"h2","template_id":"T","n":0}')"
+
+# strict bodies: a wrong type or an unknown field is an error naming it, never "everything"
+t_match "opt-out: channel of the wrong type" '^400 .*"field":"channel"' "$(api POST /v1/optouts '{"user":"h2","channel":5}')"
+t_match "opt-out: misspelled field" '^400 .*"field":"chanel"' "$(api POST /v1/optouts '{"user":"h1","chanel":"sms"}')"
+t_match "opt-out: user of the wrong type" '^400 \{"error":"user: expected a string","field":"user"\}$' "$(api POST /v1/optouts '{"user":7}')"
+t_match "opt-out: category of the wrong type" '^400 .*"field":"category"' "$(api POST /v1/optouts '{"user":"h1","category":["marketing"]}')"
+t_match "opt-out: unknown channel" '^400 .*"field":"channel"' "$(api POST /v1/optouts '{"user":"h1","channel":"fax"}')"
+t_match "opt-out: unknown category" '^400 .*"field":"category"' "$(api POST /v1/optouts '{"user":"h1","category":"promo"}')"
+t_match "opt-out: no user" '^400 .*"field":"user"' "$(api POST /v1/optouts '{"channel":"sms"}')"
+t_match "opt-out: unknown user" '^404 .*"field":"user"' "$(api POST /v1/optouts '{"user":"zz"}')"
+t_match "opt-out: malformed JSON" '^400 .*"field":"body"' "$(api POST /v1/optouts '{"user":')"
+t_match "opt-out: not an object" '^400 .*"field":"body"' "$(api POST /v1/optouts '["h1"]')"
+t_eq "opt-out: 10 MB body: 413" 413 "$(curl -s -o /dev/null -w '%{http_code}' -X POST -H "Authorization: Bearer $CHUDA_TEST_API_TOKEN" --data-binary @big.json "$API/v1/optouts")"
+t_match "opt-out removal: unknown channel" '^400 .*"field":"channel"' "$(api DELETE '/v1/optouts?user=h1&channel=fax')"
+t_match "opt-out removal: no user" '^400 .*"field":"user"' "$(api DELETE '/v1/optouts?channel=sms')"
+t_eq "bad opt-outs wrote nothing" 0 "$(sqlite3 chuda.db 'select count(*) from optouts')"
+t_match "opt-out of everything, said explicitly" '^201 \{"user":"h1","channel":"\*","category":"marketing"\}$' \
+    "$(api POST /v1/optouts '{"user":"h1","channel":"*","category":"marketing"}')"
+t_match "... and removed" '^200 \{"removed":1\}$' "$(api DELETE '/v1/optouts?user=h1&category=marketing')"
+t_match "credits: template_id of the wrong type" '^400 .*"field":"template_id"' "$(api POST /v1/credits '{"user":"h2","template_id":5}')"
+t_match "credits: n as a string" '^400 .*"field":"n"' "$(api POST /v1/credits '{"user":"h2","template_id":"T","n":"3"}')"
+t_match "credits: n as a fraction" '^400 .*"field":"n"' "$(api POST /v1/credits '{"user":"h2","template_id":"T","n":1.5}')"
+t_match "credits: misspelled field" '^400 .*"field":"count"' "$(api POST /v1/credits '{"user":"h2","template_id":"T","count":3}')"
+t_match "credits: user of the wrong type" '^400 .*"field":"user"' "$(api POST /v1/credits '{"user":7,"template_id":"T"}')"
+t_match "credits: no template_id" '^400 .*"field":"template_id"' "$(api POST /v1/credits '{"user":"h2"}')"
+t_match "credits: unknown user" '^404 .*"field":"user"' "$(api POST /v1/credits '{"user":"zz","template_id":"T"}')"
+t_match "credits: malformed JSON" '^400 .*"field":"body"' "$(api POST /v1/credits '{"user":"h2",')"
+t_eq "credits: 10 MB body: 413" 413 "$(curl -s -o /dev/null -w '%{http_code}' -X POST -H "Authorization: Bearer $CHUDA_TEST_API_TOKEN" --data-binary @big.json "$API/v1/credits")"
+t_eq "bad credits wrote nothing" "3" "$(sqlite3 chuda.db "select group_concat(n) from credits")"
 
 m=$(api GET /metrics)
 t_match "metrics: queue depth" 'chuda_queue_depth [0-9]+' "$m"
