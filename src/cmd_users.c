@@ -1,6 +1,7 @@
 /* cmd_users.c — `chuda users import FILE.csv`. The work is import.c's; this file
  * parses the command line and says what happened. */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "app.h"
@@ -29,11 +30,15 @@ int cmd_users(const cmd_globals *g, int argc, char **argv)
         cmd_error("%s", e.msg);
         return 1;
     }
-    const char *tiers[64];
-    int n = 0;
-    for (int i = 0; i < a.pol.ntiers && n < 63; i++)
-        tiers[n++] = a.pol.tiers[i].name;
-    tiers[n] = NULL;
+    /* every configured tier, however many */
+    const char **tiers = calloc((size_t)a.pol.ntiers + 1, sizeof *tiers);
+    if (!tiers) {
+        cmd_error("out of memory");
+        app_close(&a);
+        return 1;
+    }
+    for (int i = 0; i < a.pol.ntiers; i++)
+        tiers[i] = a.pol.tiers[i].name;
     imp_rules rules = {.tiers = tiers};
     imp_stats st = {0};
     int rc = !strcmp(argv[2], "-") ? imp_users_fp(a.st, stdin, "<stdin>", &rules, &st, &e)
@@ -42,6 +47,7 @@ int cmd_users(const cmd_globals *g, int argc, char **argv)
         cmd_error("%s", e.msg);
     else
         printf("%ld users imported (%ld new, %ld updated)\n", st.rows, st.inserted, st.updated);
+    free(tiers);
     app_close(&a);
     return rc < 0 ? 1 : 0;
 }

@@ -34,6 +34,13 @@ static const struct {
 
 #define CHINA_TZ "Asia/Shanghai"
 
+/* minutes after midnight as "HH:MM" (out: 8 bytes) */
+static char *hhmm(int min, char *out)
+{
+    snprintf(out, 8, "%02d:%02d", (min / 60) % 24, min % 60);
+    return out;
+}
+
 /* ---- config ---------------------------------------------------------------------- */
 
 int policy_parse_cap(const char *s, policy_cap *c, cherr *e)
@@ -186,6 +193,11 @@ static int load_classes(policy *p, const config *cfg, cherr *e)
         if (q) {
             if (policy_parse_hours(q, &k->quiet, e) < 0)
                 return where(cfg, section, "quiet_hours", e);
+            if (!k->capped && k->quiet.set) {
+                err_set(e, "%s messages are never held by quiet hours (only 'none' here)",
+                        k->name);
+                return where(cfg, section, "quiet_hours", e);
+            }
             k->has_quiet = 1;
         }
     }
@@ -200,6 +212,49 @@ static int load_classes(policy *p, const config *cfg, cherr *e)
         if (!ok)
             return err_set(e, "%s:%d: unknown class [%s] (transactional, lifecycle, marketing)",
                            cfg->ini.path, cfg->ini.v[i].line, s);
+    }
+    return 0;
+}
+
+/* Does the spread end inside the part of the day that window `h` ([section] quiet_hours)
+ * leaves open? 0, or -1 with the error naming the config line. */
+static int spread_fits(const config *cfg, int64_t spread, const policy_hours *h,
+                       const char *section, cherr *e)
+{
+    if (!h->set)
+        return 0;
+    int open = ((h->start - h->end) % 1440 + 1440) % 1440;   /* minutes from end to start */
+    if (spread < open * TU_MIN)
+        return 0;
+    char a[8], b[8];
+    int line = cfg_line(cfg, "policy", "quiet_release_spread");
+    err_set(e, "%s:%d: [policy] quiet_release_spread: %s is not shorter than the %dh%02dm "
+            "that [%s] quiet_hours leaves open (%s-%s): released messages would land in the "
+            "next quiet hours", cfg->ini.path ? cfg->ini.path : "config",
+            line ? line : cfg_line(cfg, section, "quiet_hours"),
+            cfg_str(cfg, "policy", "quiet_release_spread", "30m"), open / 60, open % 60,
+            section, hhmm(h->end, a), hhmm(h->start, b));
+    return -1;
+}
+
+/* quiet_release_spread must end inside the open part of the day of every quiet window,
+ * or a released message would be deferred again and again until it expires. */
+static int check_spread(const policy *p, const config *cfg, cherr *e)
+{
+    char section[48];
+    if (spread_fits(cfg, p->quiet_spread, &p->quiet, "policy", e) < 0)
+        return -1;
+    for (int i = 0; i < p->ntiers; i++) {
+        snprintf(section, sizeof section, "tier.%s", p->tiers[i].name);
+        if (p->tiers[i].has_quiet &&
+            spread_fits(cfg, p->quiet_spread, &p->tiers[i].quiet, section, e) < 0)
+            return -1;
+    }
+    for (int i = 0; i < 3; i++) {
+        snprintf(section, sizeof section, "class.%s", p->classes[i].name);
+        if (p->classes[i].has_quiet &&
+            spread_fits(cfg, p->quiet_spread, &p->classes[i].quiet, section, e) < 0)
+            return -1;
     }
     return 0;
 }
@@ -227,7 +282,8 @@ int policy_load(policy *p, const config *cfg, cherr *e)
         where(cfg, "policy", "marketing_sms_hours", e);
         goto fail;
     }
-    if (cfg_duration(cfg, "policy", "quiet_release_spread", "30m", &p->quiet_spread, e) < 0)
+    if (cfg_duration(cfg, "policy", "quiet_release_spread", "30m", &p->quiet_spread, e) < 0 ||
+        check_spread(p, cfg, e) < 0)
         goto fail;
     const char *tz = cfg_str(cfg, "chuda", "default_tz", CHINA_TZ);
     if (!tz_valid(tz)) {
@@ -314,10 +370,30 @@ static int in_window(const policy_hours *h, int minute)
     return minute >= h->start || minute < h->end;   /* wraps midnight */
 }
 
-static char *hhmm(int min, char *out)
+/* The latest instant <= now whose wall time in `zone` is `min` minutes after midnight
+ * (a wall time skipped by DST: the change). */
+static int64_t last_wall(const char *zone, int64_t now, int min)
 {
-    snprintf(out, 8, "%02d:%02d", (min / 60) % 24, min % 60);
-    return out;
+    int hh = min / 60 % 24, mm = min % 60;
+    int64_t t = tz_next_wall(zone, now - 26 * TU_HOUR, hh, mm), last = t;
+    while (t <= now) {
+        last = t;
+        t = tz_next_wall(zone, t + 1, hh, mm);
+    }
+    return last;
+}
+
+/* Is `now` (local wall `l`) inside the window `h` in `zone`? On an ordinary day the wall
+ * clock says so; within a day of a DST change the window is the stretch from its start
+ * to the end that follows it, so a repeated hour neither reopens a night that ended nor
+ * opens a night that began. */
+static int in_window_at(const char *zone, const policy_hours *h, int64_t now, const tz_local *l)
+{
+    tz_local day_before;
+    tz_to_local(zone, now - TU_DAY, &day_before);
+    if (day_before.offset_min == l->offset_min)
+        return in_window(h, l->hour * 60 + l->min);
+    return h->set && last_wall(zone, now, h->start) > last_wall(zone, now, h->end);
 }
 
 /* A stable spread in [0, spread) for a message, so released messages do not all fire
@@ -480,7 +556,7 @@ static int rule_quiet_hours(const policy *p, const policy_class *k, const policy
     tz_local l;
     tz_to_local(zone, in->now, &l);
     int minute = l.hour * 60 + l.min;
-    if (!in_window(q, minute))
+    if (!in_window_at(zone, q, in->now, &l))
         return 0;
     int64_t end = tz_next_wall(zone, in->now, q->end / 60 % 24, q->end % 60);
     int64_t until = end + spread_for(in->m->id, p->quiet_spread);
@@ -499,9 +575,9 @@ static int rule_best_time(const policy *p, const policy_class *k, const policy_t
     if (!in->m->window || strcmp(in->m->window, "best") || in->active_hour < 0)
         return 0;
     const char *zone = user_zone(p, in->u);
-    tz_local l;
-    tz_to_local(zone, in->now, &l);
-    if (l.hour == in->active_hour)
+    /* inside the active hour: an HH:00 within the last hour (after a DST gap, the gap's
+     * end stands in for an HH:00 that did not happen) */
+    if (tz_next_wall(zone, in->now - TU_HOUR + 1, in->active_hour, 0) <= in->now)
         return 0;
     /* an active hour inside quiet hours would never be reached: ignore it */
     if (in_window(quiet_for(p, k, t), in->active_hour * 60))

@@ -11,7 +11,9 @@
  *   1. expiry          a message past --expires is expired
  *   2. global opt-out  opted out of every channel (for the message's category)
  *   3. quiet hours     user-local window (default 23:00-08:00), deferred to its end,
- *                      spread over quiet_release_spread; never for transactional
+ *                      spread over quiet_release_spread; never for transactional. Near
+ *                      a DST change the window is the stretch from its start to the end
+ *                      that follows (a repeated hour does not reopen or re-close it)
  *   4. best time       --window best: the user's active_hour
  *   5. tier cap        N sends per rolling window per tier; on_cap defer or drop;
  *                      never for transactional

@@ -130,8 +130,9 @@ int64_t tz_next_wall(const char *zone, int64_t from_ms, int hh, int mm)
         if (best >= 0)
             return best;
         if (wall_of(zone, lo) != w && wall_of(zone, hi) != w && hi > lo) {
-            /* w falls in a DST gap: the first instant whose wall time passes w */
-            while (hi - lo > TU_SEC) {
+            /* w falls in a DST gap: the first instant whose wall time passes w (to the
+             * millisecond: the change itself) */
+            while (hi - lo > 1) {
                 int64_t mid = lo + (hi - lo) / 2;
                 if (wall_of(zone, mid) >= w)
                     hi = mid;

@@ -30,7 +30,7 @@ typedef struct fx {
     tpl t;
     store_msg m;
     store_user u;
-    policy_chan chans[2];
+    policy_chan chans[4];
     store_send sends[64];
     store_optout outs[8];
     policy_input in;
@@ -99,6 +99,62 @@ static void decide_at(fx *f, const char *iso)
     policy_decide(&f->pol, &f->in, &f->d);
 }
 
+/* Replace the fixture's template. */
+static void use_tpl(fx *f, const char *text)
+{
+    cherr e;
+    tpl_free(&f->t);
+    if (tpl_parse(&f->t, "t2.ini", text, &e) < 0)
+        fail_msg("%s", e.msg);
+}
+
+/* A template for sms and mp_subscribe, channels configured in that order. */
+static const char sms_mp_tpl[] = "[template]\nclass = lifecycle\n"
+                                 "[copy]\nbody = hi\n"
+                                 "[sms]\ntemplate_id = 1234\nparams = hi\n"
+                                 "[mp_subscribe]\ntemplate_id = TPL_A\ndata.thing1 = {{body}}\n";
+
+static void use_sms_mp(fx *f)
+{
+    use_tpl(f, sms_mp_tpl);
+    f->u.phone = "+8613800000000";
+    f->chans[0] = (policy_chan){"sms", 1, 0, 0, 0};
+    f->chans[1] = (policy_chan){"mp_subscribe", 1, 0, 0, 0};
+    f->in.nchans = 2;
+}
+
+/* policy_load on a config text: 0, or -1 with the error in e. */
+static int load_text(const char *conf, cherr *e)
+{
+    char dir[] = "/tmp/chuda-pcfg-XXXXXX", path[64];
+    assert_non_null(mkdtemp(dir));
+    snprintf(path, sizeof path, "%s/c.conf", dir);
+    FILE *fp = fopen(path, "w");
+    fputs(conf, fp);
+    fclose(fp);
+    config cfg;
+    policy p;
+    int rc = cfg_load(&cfg, path, e);
+    if (rc == 0) {
+        rc = policy_load(&p, &cfg, e);
+        if (rc == 0)
+            policy_free(&p);
+        cfg_free(&cfg);
+    }
+    unlink(path);
+    rmdir(dir);
+    return rc;
+}
+
+/* decide at ISO: sent, via CHANNEL */
+static void sent_via(fx *f, const char *iso, const char *channel)
+{
+    decide_at(f, iso);
+    if (f->d.verdict != POLICY_SEND || strcmp(f->d.channel, channel))
+        fail_msg("%s: want sent via %s, got verdict %d (%s) %s", iso, channel, f->d.verdict,
+                 f->d.channel, f->d.reason);
+}
+
 static void add_send(fx *f, const char *iso, const char *ch)
 {
     f->sends[f->in.nsends].at = T(iso);
@@ -146,16 +202,23 @@ static void cap_window_frees_at_the_instant(void **state)
     assert_int_equal(f->d.verdict, POLICY_SEND);
 }
 
+/* At the cap (3 sends on 2026-11-18, potential 3/7d), a KLASS message is dropped. */
+static void dropped_at_cap(fx *f, char *klass)
+{
+    f->m.klass = klass;
+    if (!f->in.nsends)
+        for (int i = 0; i < 3; i++)
+            add_send(f, "2026-11-18T04:00:00Z", "mp_subscribe");
+    decide_at(f, "2026-11-19T04:00:00Z");
+    char want[96];
+    snprintf(want, sizeof want, "; %s messages are dropped at the cap", klass);
+    if (f->d.verdict != POLICY_SUPPRESS || strcmp(f->d.code, "cap") || !strstr(f->d.reason, want))
+        fail_msg("%s: not dropped at the cap: %d %s", klass, f->d.verdict, f->d.reason);
+}
+
 static void marketing_dropped_at_cap(void **state)
 {
-    fx *f = *state;
-    f->m.klass = "marketing";
-    for (int i = 0; i < 3; i++)
-        add_send(f, "2026-11-18T04:00:00Z", "mp_subscribe");
-    decide_at(f, "2026-11-19T04:00:00Z");
-    assert_int_equal(f->d.verdict, POLICY_SUPPRESS);
-    assert_string_equal(f->d.code, "cap");
-    assert_non_null(strstr(f->d.reason, "marketing messages are dropped at the cap"));
+    dropped_at_cap(*state, "marketing");
 }
 
 static void transactional_never_capped_nor_quiet(void **state)
@@ -482,6 +545,445 @@ static void two_messages_one_batch_respect_the_cap(void **state)
     unlink(wal);
 }
 
+/* ---- tiers: the shipped table ---- */
+
+static void default_tiers_table(void **state)
+{
+    fx *f = *state;
+    static const struct {
+        const char *name;
+        int n, days;
+        const char *channels[4];
+    } want[] = {
+        {"high_value", 5, 7, {"wecom", "mp_subscribe", "oa_template", "sms"}},
+        {"potential", 3, 7, {"mp_subscribe", "oa_template", "sms"}},
+        {"new", 3, 7, {"mp_subscribe", "oa_template", "wecom"}},
+        {"dormant", 2, 30, {"oa_template", "sms"}},
+        {"churned", 1, 30, {"sms"}},
+    };
+    assert_int_equal(f->pol.ntiers, 5);
+    for (size_t i = 0; i < sizeof want / sizeof want[0]; i++) {
+        const policy_tier *t = policy_tier_find(&f->pol, want[i].name);
+        assert_non_null(t);
+        assert_int_equal(t->cap.n, want[i].n);
+        assert_true(t->cap.window_ms == want[i].days * TU_DAY);
+        assert_int_equal(t->nchcap, 0);
+        assert_int_equal(t->has_quiet, 0);
+        int n = 0;
+        while (n < 4 && want[i].channels[n])
+            n++;
+        assert_int_equal(t->nchannels, n);
+        for (int c = 0; c < n; c++)
+            assert_string_equal(t->channels[c], want[i].channels[c]);
+    }
+    assert_null(policy_tier_find(&f->pol, "vip"));
+}
+
+static void configured_tier_keeps_the_defaults_it_does_not_set(void **state)
+{
+    fx *f = setup_cfg("[tier.potential]\ncap = 4/14d\n[tier.vip]\ncap = 9/7d\nchannels = sms\n");
+    *state = f;
+    const policy_tier *t = policy_tier_find(&f->pol, "potential");
+    assert_int_equal(t->cap.n, 4);
+    assert_true(t->cap.window_ms == 14 * TU_DAY);
+    assert_int_equal(t->nchannels, 3);                  /* the shipped order, untouched */
+    assert_string_equal(t->channels[0], "mp_subscribe");
+    assert_string_equal(t->channels[2], "sms");
+    t = policy_tier_find(&f->pol, "vip");
+    assert_non_null(t);
+    assert_int_equal(f->pol.ntiers, 6);
+    assert_int_equal(t->cap.n, 9);
+    assert_int_equal(t->nchannels, 1);
+}
+
+/* ---- caps: per channel, on_cap, expiry ---- */
+
+static void channel_cap_frees_at_the_instant(void **state)
+{
+    fx *f = setup_cfg("[policy]\nquiet_hours = none\n"
+                      "[tier.potential]\ncap = 5/7d\ncap.sms = 1/7d\nchannels = sms, mp_subscribe\n");
+    *state = f;
+    use_sms_mp(f);
+    f->u.mp_openid = NULL;                              /* sms is the only way */
+    add_send(f, "2026-11-18T04:00:00Z", "sms");
+    add_send(f, "2026-11-19T04:00:00Z", "mp_subscribe");   /* not an SMS: not counted */
+    decide_at(f, "2026-11-25T04:00:00Z");               /* exactly 7 days: still counted */
+    assert_int_equal(f->d.verdict, POLICY_DEFER);
+    assert_string_equal(f->d.code, "no_channel_now");
+    assert_true(f->d.until == T("2026-11-25T04:00:00Z") + 1);
+    assert_non_null(strstr(f->d.reason, "sms: cap.sms 1/7d reached: 1 sends since "
+                                        "2026-11-18T04:00Z, next free 2026-11-25T04:00Z"));
+    f->in.now = T("2026-11-25T04:00:00Z") + 1;          /* the window has freed */
+    policy_decide(&f->pol, &f->in, &f->d);
+    assert_int_equal(f->d.verdict, POLICY_SEND);
+    assert_string_equal(f->d.channel, "sms");
+    /* with an openid, a capped SMS falls through to the next channel at once */
+    f->u.mp_openid = "oX";
+    sent_via(f, "2026-11-20T04:00:00Z", "mp_subscribe");
+}
+
+static void channel_cap_on_cap_drop(void **state)
+{
+    fx *f = setup_cfg("[policy]\nquiet_hours = none\n"
+                      "[tier.potential]\ncap = 5/7d\ncap.sms = 1/7d\nchannels = sms, mp_subscribe\n");
+    *state = f;
+    use_sms_mp(f);
+    f->u.mp_openid = NULL;
+    f->m.klass = "marketing";                           /* on_cap = drop */
+    add_send(f, "2026-11-18T04:00:00Z", "sms");
+    decide_at(f, "2026-11-20T04:00:00Z");               /* 12:00 China: SMS hours allow */
+    assert_int_equal(f->d.verdict, POLICY_SUPPRESS);
+    assert_string_equal(f->d.code, "no_channel");
+    assert_non_null(strstr(f->d.reason, "sms: cap.sms 1/7d reached"));
+}
+
+static void cap_deferral_past_expiry_is_expired(void **state)
+{
+    fx *f = *state;
+    add_send(f, "2026-11-17T10:02:00Z", "mp_subscribe");
+    add_send(f, "2026-11-18T10:02:00Z", "mp_subscribe");
+    add_send(f, "2026-11-19T03:00:00Z", "mp_subscribe");
+    int64_t next_free = T("2026-11-24T10:02:00Z") + 1;
+    f->m.expires_at = next_free + 1;                    /* the window frees just in time */
+    decide_at(f, "2026-11-20T04:00:00Z");
+    assert_int_equal(f->d.verdict, POLICY_DEFER);
+    assert_true(f->d.until == next_free);
+    f->m.expires_at = next_free;                        /* expires as it would free */
+    decide_at(f, "2026-11-20T04:00:00Z");
+    assert_int_equal(f->d.verdict, POLICY_EXPIRE);
+    assert_string_equal(f->d.code, "expired");
+    assert_string_equal(f->d.reason, "would wait past its expiry 2026-11-24T10:02Z: cap 3/7d "
+                                     "reached: 3 sends since 2026-11-17T10:02Z, next free "
+                                     "2026-11-24T10:02Z");
+}
+
+static void channel_cap_deferral_past_expiry_is_expired(void **state)
+{
+    fx *f = setup_cfg("[policy]\nquiet_hours = none\n"
+                      "[tier.potential]\ncap = 5/7d\ncap.sms = 1/7d\nchannels = sms\n");
+    *state = f;
+    use_sms_mp(f);
+    add_send(f, "2026-11-18T04:00:00Z", "sms");
+    f->m.expires_at = T("2026-11-25T04:00:00Z");
+    decide_at(f, "2026-11-20T04:00:00Z");
+    assert_int_equal(f->d.verdict, POLICY_EXPIRE);
+    assert_non_null(strstr(f->d.reason, "would wait past its expiry 2026-11-25T04:00Z: no "
+                                        "channel now (sms: cap.sms 1/7d reached"));
+}
+
+static void on_cap_is_per_class(void **state)
+{
+    fx *f = setup_cfg("[class.lifecycle]\non_cap = drop\n[class.marketing]\non_cap = defer\n");
+    *state = f;
+    dropped_at_cap(f, "lifecycle");
+    f->m.klass = "marketing";
+    decide_at(f, "2026-11-19T04:00:00Z");
+    assert_int_equal(f->d.verdict, POLICY_DEFER);
+    assert_string_equal(f->d.code, "cap");
+    assert_true(f->d.until == T("2026-11-25T04:00:00Z") + 1);
+    f->m.klass = "transactional";                       /* not capped at all */
+    decide_at(f, "2026-11-19T04:00:00Z");
+    assert_int_equal(f->d.verdict, POLICY_SEND);
+    cherr e;
+    assert_int_equal(load_text("[class.marketing]\non_cap = later\n", &e), -1);
+    assert_non_null(strstr(e.msg, "c.conf:2: [class.marketing] on_cap: 'later' is not defer "
+                                  "or drop"));
+}
+
+static void transactional_ignores_every_cap_and_quiet_window(void **state)
+{
+    fx *f = setup_cfg("[policy]\nquiet_hours = 20:00-10:00\n"
+                      "[tier.potential]\ncap = 1/30d\ncap.mp_subscribe = 1/30d\n"
+                      "quiet_hours = 12:00-11:00\n");
+    *state = f;
+    for (int i = 0; i < 5; i++)
+        add_send(f, "2026-11-19T03:00:00Z", "mp_subscribe");
+    decide_at(f, "2026-11-19T04:00:00Z");               /* 12:00 China: the tier's window */
+    assert_int_equal(f->d.verdict, POLICY_DEFER);
+    assert_string_equal(f->d.code, "quiet_hours");
+    f->m.klass = "transactional";
+    sent_via(f, "2026-11-19T04:00:00Z", "mp_subscribe");
+    decide_at(f, "2026-11-19T15:00:00Z");               /* 23:00 China: the default's too */
+    assert_int_equal(f->d.verdict, POLICY_SEND);
+}
+
+static void transactional_quiet_hours_are_refused(void **state)
+{
+    (void)state;
+    cherr e;
+    assert_int_equal(load_text("[chuda]\n\n[class.transactional]\nquiet_hours = 22:00-07:00\n", &e),
+                     -1);
+    assert_non_null(strstr(e.msg, "c.conf:4: [class.transactional] quiet_hours: transactional "
+                                  "messages are never held by quiet hours"));
+    assert_int_equal(load_text("[class.transactional]\nquiet_hours = none\n", &e), 0);
+    assert_int_equal(load_text("[class.lifecycle]\nquiet_hours = 22:00-07:00\n", &e), 0);
+}
+
+static void marketing_sms_hours_exact_edges(void **state)
+{
+    fx *f = setup_cfg("[policy]\nquiet_hours = none\n[tier.potential]\nchannels = sms\n");
+    *state = f;
+    use_sms_mp(f);
+    f->m.klass = "marketing";
+    f->u.tz = "America/New_York";                       /* China time decides, not the user's */
+    decide_at(f, "2026-11-19T21:59:59.999+08:00");
+    assert_int_equal(f->d.verdict, POLICY_SEND);
+    decide_at(f, "2026-11-19T22:00:00+08:00");
+    assert_int_equal(f->d.verdict, POLICY_DEFER);
+    assert_string_equal(f->d.code, "no_channel_now");
+    assert_true(f->d.until == T("2026-11-20T08:00:00+08:00"));
+    decide_at(f, "2026-11-20T07:59:59.999+08:00");
+    assert_int_equal(f->d.verdict, POLICY_DEFER);
+    assert_true(f->d.until == T("2026-11-20T08:00:00+08:00"));
+    sent_via(f, "2026-11-20T08:00:00+08:00", "sms");
+}
+
+/* ---- quiet hours at their edges ---- */
+
+/* decide at ISO: deferred for quiet hours to exactly UNTIL, or sent when UNTIL is NULL */
+static void quiet_at(fx *f, const char *iso, const char *until)
+{
+    decide_at(f, iso);
+    if (!until) {
+        if (f->d.verdict != POLICY_SEND)
+            fail_msg("%s (%s): not sent: %s", iso, f->u.tz, f->d.reason);
+        return;
+    }
+    char b[32];
+    if (f->d.verdict != POLICY_DEFER || strcmp(f->d.code, "quiet_hours") ||
+        f->d.until != T(until))
+        fail_msg("%s (%s): want quiet until %s, got verdict %d until %s: %s", iso, f->u.tz,
+                 until, f->d.verdict, tu_format(f->d.until, b, sizeof b), f->d.reason);
+}
+
+static void quiet_hours_exact_edges(void **state)
+{
+    fx *f = setup_cfg("[policy]\nquiet_release_spread = 0s\n");
+    *state = f;
+    quiet_at(f, "2026-11-19T22:59:59.999+08:00", NULL);
+    quiet_at(f, "2026-11-19T23:00:00+08:00", "2026-11-20T08:00:00+08:00");
+    assert_non_null(strstr(f->d.reason, "(local 23:00)"));
+    quiet_at(f, "2026-11-20T00:00:00+08:00", "2026-11-20T08:00:00+08:00");
+    quiet_at(f, "2026-11-20T07:59:59.999+08:00", "2026-11-20T08:00:00+08:00");
+    quiet_at(f, "2026-11-20T08:00:00+08:00", NULL);
+}
+
+static void quiet_hours_class_tier_default(void **state)
+{
+    fx *f = setup_cfg("[policy]\nquiet_release_spread = 0s\n"
+                      "[tier.potential]\nquiet_hours = 12:00-14:00\n"
+                      "[class.lifecycle]\nquiet_hours = 21:00-07:00\n");
+    *state = f;
+    /* lifecycle: its class window wins over the tier's and the default */
+    quiet_at(f, "2026-11-19T12:30:00+08:00", NULL);
+    quiet_at(f, "2026-11-19T21:00:00+08:00", "2026-11-20T07:00:00+08:00");
+    quiet_at(f, "2026-11-19T23:30:00+08:00", "2026-11-20T07:00:00+08:00");
+    quiet_at(f, "2026-11-20T07:00:00+08:00", NULL);
+    /* marketing has no class window: the tier's replaces the default */
+    f->m.klass = "marketing";
+    quiet_at(f, "2026-11-19T11:59:59.999+08:00", NULL);
+    quiet_at(f, "2026-11-19T12:00:00+08:00", "2026-11-19T14:00:00+08:00");
+    quiet_at(f, "2026-11-19T13:59:59.999+08:00", "2026-11-19T14:00:00+08:00");
+    quiet_at(f, "2026-11-19T14:00:00+08:00", NULL);
+    quiet_at(f, "2026-11-19T23:30:00+08:00", NULL);
+    /* a tier without a window: the default */
+    f->u.tier = "new";
+    quiet_at(f, "2026-11-19T12:30:00+08:00", NULL);
+    quiet_at(f, "2026-11-19T23:30:00+08:00", "2026-11-20T08:00:00+08:00");
+}
+
+static void quiet_end_in_a_dst_gap(void **state)
+{
+    fx *f = setup_cfg("[policy]\nquiet_release_spread = 0s\nquiet_hours = 23:00-02:30\n");
+    *state = f;
+    /* New York 2026-03-08: 02:00 EST -> 03:00 EDT, so 02:30 never happens: 03:00 EDT */
+    f->u.tz = "America/New_York";
+    quiet_at(f, "2026-03-08T06:00:00Z", "2026-03-08T07:00:00Z");          /* 01:00 EST */
+    quiet_at(f, "2026-03-08T06:59:59.999Z", "2026-03-08T07:00:00Z");
+    quiet_at(f, "2026-03-08T07:00:00Z", NULL);                            /* 03:00 EDT */
+    /* London 2026-03-29: 01:00 GMT -> 02:00 BST; a 23:00-01:30 window ends at 02:00 BST */
+    f->u.tz = "Europe/London";
+    f->pol.quiet.end = 90;
+    quiet_at(f, "2026-03-29T00:30:00Z", "2026-03-29T01:00:00Z");
+    quiet_at(f, "2026-03-29T01:00:00Z", NULL);
+    /* a window starting in the gap starts when the gap ends */
+    f->pol.quiet = (policy_hours){1, 150, 480};                           /* 02:30-08:00 */
+    f->u.tz = "America/New_York";
+    quiet_at(f, "2026-03-08T06:59:59.999Z", NULL);                        /* 01:59 EST */
+    quiet_at(f, "2026-03-08T07:00:00Z", "2026-03-08T12:00:00Z");          /* 03:00 EDT */
+}
+
+static void quiet_end_in_a_repeated_hour(void **state)
+{
+    fx *f = setup_cfg("[policy]\nquiet_release_spread = 0s\nquiet_hours = 23:00-01:30\n");
+    *state = f;
+    /* New York 2026-11-01: 02:00 EDT -> 01:00 EST, 01:30 happens at 05:30Z and 06:30Z.
+     * The night ends at the first 01:30; the second 01:00-01:30 is not quiet again. */
+    f->u.tz = "America/New_York";
+    quiet_at(f, "2026-11-01T04:30:00Z", "2026-11-01T05:30:00Z");          /* 00:30 EDT */
+    quiet_at(f, "2026-11-01T05:30:00Z", NULL);                            /* 01:30 EDT */
+    quiet_at(f, "2026-11-01T06:10:00Z", NULL);                            /* 01:10 EST */
+    quiet_at(f, "2026-11-02T04:30:00Z", "2026-11-02T06:30:00Z");          /* next night */
+    /* London 2026-10-25: 02:00 BST -> 01:00 GMT */
+    f->u.tz = "Europe/London";
+    quiet_at(f, "2026-10-25T00:10:00Z", "2026-10-25T00:30:00Z");          /* 01:10 BST */
+    quiet_at(f, "2026-10-25T01:10:00Z", NULL);                            /* 01:10 GMT */
+}
+
+static void quiet_start_in_a_repeated_hour(void **state)
+{
+    fx *f = setup_cfg("[policy]\nquiet_release_spread = 0s\nquiet_hours = 01:30-08:00\n");
+    *state = f;
+    /* the night starts at the first 01:30 and stays quiet through the repeated hour */
+    f->u.tz = "America/New_York";
+    quiet_at(f, "2026-11-01T05:29:59.999Z", NULL);                        /* 01:29 EDT */
+    quiet_at(f, "2026-11-01T05:30:00Z", "2026-11-01T13:00:00Z");          /* 01:30 EDT */
+    quiet_at(f, "2026-11-01T06:10:00Z", "2026-11-01T13:00:00Z");          /* 01:10 EST */
+    quiet_at(f, "2026-11-01T13:00:00Z", NULL);                            /* 08:00 EST */
+    f->u.tz = "Europe/London";
+    quiet_at(f, "2026-10-25T00:30:00Z", "2026-10-25T08:00:00Z");          /* 01:30 BST */
+    quiet_at(f, "2026-10-25T01:10:00Z", "2026-10-25T08:00:00Z");          /* 01:10 GMT */
+    quiet_at(f, "2026-10-26T01:10:00Z", NULL);                            /* 01:10, a day on */
+}
+
+/* ---- the release spread ---- */
+
+static void release_spread_within_and_stable(void **state)
+{
+    fx *f = setup_cfg("[policy]\nquiet_release_spread = 10m\n");
+    *state = f;
+    int64_t end = T("2026-11-20T08:00:00+08:00");
+    int used[10] = {0};
+    for (int id = 1; id <= 300; id++) {
+        f->m.id = id;
+        decide_at(f, "2026-11-19T23:00:00+08:00");
+        int64_t u = f->d.until;
+        if (u < end || u >= end + 10 * TU_MIN)
+            fail_msg("message %d released at %lld ms after 08:00", id, (long long)(u - end));
+        used[(u - end) / TU_MIN]++;
+        decide_at(f, "2026-11-20T03:00:00+08:00");
+        assert_true(f->d.until == u);                   /* the same slot all night */
+        decide_at(f, "2026-11-20T07:59:59.999+08:00");
+        assert_true(f->d.until == u);
+        f->in.now = u;                                  /* and at its slot it goes */
+        policy_decide(&f->pol, &f->in, &f->d);
+        assert_int_equal(f->d.verdict, POLICY_SEND);
+    }
+    for (int m = 0; m < 10; m++)                        /* every minute of the spread used */
+        if (used[m] < 10)
+            fail_msg("minute %d of the spread got %d of 300", m, used[m]);
+}
+
+static void release_spread_must_fit_the_open_hours(void **state)
+{
+    (void)state;
+    cherr e;
+    assert_int_equal(load_text("[policy]\nquiet_release_spread = 899m\n", &e), 0);
+    assert_int_equal(load_text("[policy]\nquiet_release_spread = 15h\n", &e), -1);
+    assert_string_equal(e.msg + strlen(e.msg) - strlen("next quiet hours"), "next quiet hours");
+    assert_non_null(strstr(e.msg, "c.conf:2: [policy] quiet_release_spread: 15h is not shorter "
+                                  "than the 15h00m that [policy] quiet_hours leaves open "
+                                  "(08:00-23:00)"));
+    /* the default spread against a tier's or a class's window: named by that line */
+    assert_int_equal(load_text("[chuda]\n[tier.potential]\nquiet_hours = 08:00-07:45\n", &e), -1);
+    assert_non_null(strstr(e.msg, "c.conf:3: [policy] quiet_release_spread: 30m is not shorter "
+                                  "than the 0h15m that [tier.potential] quiet_hours leaves open "
+                                  "(07:45-08:00)"));
+    assert_int_equal(load_text("[class.marketing]\nquiet_hours = 22:00-21:50\n"
+                               "[policy]\nquiet_release_spread = 10m\n", &e), -1);
+    assert_non_null(strstr(e.msg, "c.conf:4: [policy] quiet_release_spread: 10m is not shorter "
+                                  "than the 0h10m that [class.marketing] quiet_hours"));
+    assert_int_equal(load_text("[class.marketing]\nquiet_hours = none\n"
+                               "[policy]\nquiet_hours = none\nquiet_release_spread = 2d\n", &e), 0);
+}
+
+/* ---- best time across a DST change ---- */
+
+static void best_time_across_dst(void **state)
+{
+    fx *f = setup_cfg("[policy]\nquiet_hours = none\n");
+    *state = f;
+    f->m.window = "best";
+    f->u.tz = "America/New_York";
+    f->in.active_hour = 20;
+    decide_at(f, "2026-10-31T21:00:00-04:00");          /* the evening before fall-back */
+    assert_int_equal(f->d.verdict, POLICY_DEFER);
+    assert_string_equal(f->d.code, "best_time");
+    assert_true(f->d.until == T("2026-11-01T20:00:00-05:00"));   /* 24 h on the wall, 24+1 */
+    decide_at(f, "2026-03-07T21:00:00-05:00");          /* the evening before spring-forward */
+    assert_true(f->d.until == T("2026-03-08T20:00:00-04:00"));
+    f->in.now = T("2026-03-08T20:00:00-04:00");
+    policy_decide(&f->pol, &f->in, &f->d);
+    assert_int_equal(f->d.verdict, POLICY_SEND);
+    f->u.tz = "Europe/London";
+    f->in.active_hour = 9;
+    decide_at(f, "2026-03-28T12:00:00Z");
+    assert_true(f->d.until == T("2026-03-29T09:00:00+01:00"));
+    decide_at(f, "2026-10-24T12:00:00+01:00");
+    assert_true(f->d.until == T("2026-10-25T09:00:00Z"));
+    /* an active hour the clocks skip that night: the instant after the gap, and then it
+     * goes (it is not moved again to the next day) */
+    f->u.tz = "America/New_York";
+    f->in.active_hour = 2;
+    decide_at(f, "2026-03-07T12:00:00-05:00");
+    assert_int_equal(f->d.verdict, POLICY_DEFER);
+    assert_true(f->d.until == T("2026-03-08T07:00:00Z"));
+    f->in.now = T("2026-03-08T07:00:00Z");
+    policy_decide(&f->pol, &f->in, &f->d);
+    assert_int_equal(f->d.verdict, POLICY_SEND);
+}
+
+/* ---- opt-outs: which one stops which message ---- */
+
+static void optout_match_combinations(void **state)
+{
+    fx *f = setup_cfg("[class.marketing]\ncategory = service\n");   /* remapped */
+    *state = f;
+    static const struct {
+        const char *channel, *category;     /* the opt-out */
+        const char *klass, *send_on;        /* the message, the channel (NULL: global check) */
+        int match;
+    } v[] = {
+        {"*", "*", "lifecycle", NULL, 1},
+        {"*", "*", "transactional", "sms", 1},
+        {"*", "marketing", "lifecycle", NULL, 1},
+        {"*", "marketing", "lifecycle", "sms", 1},
+        {"*", "marketing", "transactional", NULL, 0},   /* service */
+        {"*", "marketing", "marketing", NULL, 0},       /* remapped to service */
+        {"*", "service", "transactional", "mp_subscribe", 1},
+        {"*", "service", "marketing", "mp_subscribe", 1},
+        {"*", "service", "lifecycle", "mp_subscribe", 0},
+        {"sms", "*", "lifecycle", "sms", 1},
+        {"sms", "*", "transactional", "sms", 1},
+        {"sms", "*", "lifecycle", "mp_subscribe", 0},
+        {"sms", "*", "lifecycle", NULL, 0},             /* a channel opt-out is not global */
+        {"sms", "marketing", "lifecycle", "sms", 1},
+        {"sms", "marketing", "transactional", "sms", 0},
+        {"sms", "marketing", "lifecycle", "oa_template", 0},
+        {"sms", "service", "transactional", "sms", 1},
+        {"sms", "service", "lifecycle", "sms", 0},
+        {"*", "marketing", "unknown_class", NULL, 1},   /* an unknown class counts as marketing */
+    };
+    for (size_t i = 0; i < sizeof v / sizeof v[0]; i++) {
+        store_optout o = {"", "", 0, "operator", ""};
+        snprintf(o.channel, sizeof o.channel, "%s", v[i].channel);
+        snprintf(o.category, sizeof o.category, "%s", v[i].category);
+        const store_optout *m = policy_optout_match(&f->pol, v[i].klass, v[i].send_on, &o, 1);
+        if ((m != NULL) != v[i].match)
+            fail_msg("opt-out %s/%s, %s message on %s: match %d, want %d", v[i].channel,
+                     v[i].category, v[i].klass, v[i].send_on ? v[i].send_on : "(global)",
+                     m != NULL, v[i].match);
+        assert_true(!m || m == &o);
+    }
+    /* several opt-outs: the one that matches is returned */
+    store_optout two[2] = {{"oa_template", "*", 1, "provider", "43004"},
+                           {"*", "service", 2, "operator", ""}};
+    assert_ptr_equal(policy_optout_match(&f->pol, "transactional", "sms", two, 2), &two[1]);
+    assert_ptr_equal(policy_optout_match(&f->pol, "lifecycle", "oa_template", two, 2), &two[0]);
+    assert_null(policy_optout_match(&f->pol, "lifecycle", "sms", two, 2));
+    assert_null(policy_optout_match(&f->pol, "lifecycle", "sms", two, 0));
+}
+
 /* ---- config ---- */
 
 static void config_errors_name_the_line(void **state)
@@ -542,6 +1044,25 @@ int main(void)
         cmocka_unit_test_setup_teardown(expiry_and_deferral_past_expiry, setup, teardown),
         cmocka_unit_test_setup_teardown(best_time_moves_to_active_hour, setup, teardown),
         cmocka_unit_test_setup_teardown(two_messages_one_batch_respect_the_cap, setup, teardown),
+        cmocka_unit_test_setup_teardown(default_tiers_table, setup, teardown),
+        cmocka_unit_test_teardown(configured_tier_keeps_the_defaults_it_does_not_set, teardown),
+        cmocka_unit_test_teardown(channel_cap_frees_at_the_instant, teardown),
+        cmocka_unit_test_teardown(channel_cap_on_cap_drop, teardown),
+        cmocka_unit_test_setup_teardown(cap_deferral_past_expiry_is_expired, setup, teardown),
+        cmocka_unit_test_teardown(channel_cap_deferral_past_expiry_is_expired, teardown),
+        cmocka_unit_test_teardown(on_cap_is_per_class, teardown),
+        cmocka_unit_test_teardown(transactional_ignores_every_cap_and_quiet_window, teardown),
+        cmocka_unit_test(transactional_quiet_hours_are_refused),
+        cmocka_unit_test_teardown(marketing_sms_hours_exact_edges, teardown),
+        cmocka_unit_test_teardown(quiet_hours_exact_edges, teardown),
+        cmocka_unit_test_teardown(quiet_hours_class_tier_default, teardown),
+        cmocka_unit_test_teardown(quiet_end_in_a_dst_gap, teardown),
+        cmocka_unit_test_teardown(quiet_end_in_a_repeated_hour, teardown),
+        cmocka_unit_test_teardown(quiet_start_in_a_repeated_hour, teardown),
+        cmocka_unit_test_teardown(release_spread_within_and_stable, teardown),
+        cmocka_unit_test(release_spread_must_fit_the_open_hours),
+        cmocka_unit_test_teardown(best_time_across_dst, teardown),
+        cmocka_unit_test_teardown(optout_match_combinations, teardown),
         cmocka_unit_test(config_errors_name_the_line),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

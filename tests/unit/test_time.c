@@ -1,5 +1,7 @@
 /* test_time.c — timeutil: ISO 8601 with offsets, relative times, durations, and
- * formatting back to UTC. `now` is always a fixed value. */
+ * formatting back to UTC; tz: local time and the next local wall time in IANA zones
+ * across both DST changes of America/New_York and Europe/London (gaps and repeated
+ * hours) and a 30-minute change (Australia/Lord_Howe). `now` is always a fixed value. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -10,6 +12,7 @@
 #include <cmocka.h>
 
 #include "timeutil.h"
+#include "tz.h"
 
 #define T_2026_11_23_0200Z 1795399200000LL   /* 2026-11-23T02:00:00Z */
 #define NOW 1795399200000LL                  /* the fixed clock of these tests */
@@ -180,6 +183,132 @@ static void test_round_trip(void **state)
     assert_string_equal(b, "2026-03-29T00:59:59.250Z");
 }
 
+/* ---- tz ---------------------------------------------------------------------------- */
+
+static void local_is(const char *zone, const char *utc, int y, int mo, int d, int h, int mi,
+                     int sec, int off, int wday)
+{
+    tz_local l;
+    tz_to_local(zone, parse_ok(utc), &l);
+    if (l.year != y || l.month != mo || l.day != d || l.hour != h || l.min != mi ||
+        l.sec != sec || l.offset_min != off || l.wday != wday)
+        fail_msg("%s in %s: got %04d-%02d-%02d %02d:%02d:%02d offset %d wday %d", utc, zone,
+                 l.year, l.month, l.day, l.hour, l.min, l.sec, l.offset_min, l.wday);
+}
+
+static void test_tz_local_across_dst(void **state)
+{
+    (void)state;
+    /* New York, 2026-03-08 02:00 EST -> 03:00 EDT (07:00Z); a Sunday */
+    local_is("America/New_York", "2026-03-08T06:59:59Z", 2026, 3, 8, 1, 59, 59, -300, 0);
+    local_is("America/New_York", "2026-03-08T07:00:00Z", 2026, 3, 8, 3, 0, 0, -240, 0);
+    /* 2026-11-01 02:00 EDT -> 01:00 EST (06:00Z): 01:xx happens twice */
+    local_is("America/New_York", "2026-11-01T05:59:59Z", 2026, 11, 1, 1, 59, 59, -240, 0);
+    local_is("America/New_York", "2026-11-01T06:00:00Z", 2026, 11, 1, 1, 0, 0, -300, 0);
+    /* London, 2026-03-29 01:00 GMT -> 02:00 BST and 2026-10-25 02:00 BST -> 01:00 GMT */
+    local_is("Europe/London", "2026-03-29T00:59:59Z", 2026, 3, 29, 0, 59, 59, 0, 0);
+    local_is("Europe/London", "2026-03-29T01:00:00Z", 2026, 3, 29, 2, 0, 0, 60, 0);
+    local_is("Europe/London", "2026-10-25T00:59:59Z", 2026, 10, 25, 1, 59, 59, 60, 0);
+    local_is("Europe/London", "2026-10-25T01:00:00Z", 2026, 10, 25, 1, 0, 0, 0, 0);
+    /* a change of 30 minutes, inside a UTC hour */
+    local_is("Australia/Lord_Howe", "2026-10-03T15:29:59Z", 2026, 10, 4, 1, 59, 59, 630, 0);
+    local_is("Australia/Lord_Howe", "2026-10-03T15:30:00Z", 2026, 10, 4, 2, 30, 0, 660, 0);
+    /* no DST; the date changes with the offset; an unknown zone is UTC */
+    local_is("Asia/Shanghai", "2026-11-22T16:00:00Z", 2026, 11, 23, 0, 0, 0, 480, 1);
+    local_is("Mars/Base", "2026-11-22T16:00:00Z", 2026, 11, 22, 16, 0, 0, 0, 0);
+    assert_true(tz_valid("America/New_York"));
+    assert_false(tz_valid("Mars/Base"));
+    assert_false(tz_valid("../etc/passwd"));
+    assert_false(tz_valid(""));
+}
+
+/* tz_next_wall(zone, FROM, hh, mm) == WANT */
+typedef struct next_case {
+    const char *zone, *from;
+    int hh, mm;
+    const char *want;
+} next_case;
+
+static void next_are(const next_case *v, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        int64_t got = tz_next_wall(v[i].zone, parse_ok(v[i].from), v[i].hh, v[i].mm);
+        if (got != parse_ok(v[i].want)) {
+            char b[32];
+            fail_msg("next %02d:%02d in %s from %s: got %s, want %s", v[i].hh, v[i].mm,
+                     v[i].zone, v[i].from, tu_format(got, b, sizeof b), v[i].want);
+        }
+    }
+}
+
+static void test_tz_next_wall_plain(void **state)
+{
+    (void)state;
+    static const next_case v[] = {
+        {"Asia/Shanghai", "2026-11-23T00:00:00Z", 8, 0, "2026-11-23T00:00:00Z"},  /* >= */
+        {"Asia/Shanghai", "2026-11-23T00:00:00.001Z", 8, 0, "2026-11-24T00:00:00Z"},
+        {"Asia/Shanghai", "2026-11-22T15:59:59.999Z", 0, 0, "2026-11-22T16:00:00Z"},
+        {"Asia/Shanghai", "2026-12-31T20:00:00Z", 8, 0, "2027-01-01T00:00:00Z"},
+        {"Asia/Kathmandu", "2026-11-23T00:00:00Z", 8, 0, "2026-11-23T02:15:00Z"},  /* +05:45 */
+        {"America/New_York", "2026-11-23T14:00:00Z", 8, 0, "2026-11-24T13:00:00Z"},
+    };
+    next_are(v, sizeof v / sizeof v[0]);
+}
+
+static void test_tz_next_wall_dst_day(void **state)
+{
+    (void)state;
+    static const next_case v[] = {
+        /* 08:00 on each change day: the offset of that morning, not of the night before */
+        {"America/New_York", "2026-03-08T04:00:00Z", 8, 0, "2026-03-08T12:00:00Z"},
+        {"America/New_York", "2026-11-01T04:00:00Z", 8, 0, "2026-11-01T13:00:00Z"},
+        {"Europe/London", "2026-03-28T23:00:00Z", 8, 0, "2026-03-29T07:00:00Z"},
+        {"Europe/London", "2026-10-24T23:00:00Z", 8, 0, "2026-10-25T08:00:00Z"},
+        /* across the change, a day apart on the wall is 23 or 25 hours apart */
+        {"America/New_York", "2026-03-07T14:00:00.001Z", 9, 0, "2026-03-08T13:00:00Z"},
+        {"America/New_York", "2026-10-31T13:00:00.001Z", 9, 0, "2026-11-01T14:00:00Z"},
+    };
+    next_are(v, sizeof v / sizeof v[0]);
+}
+
+static void test_tz_next_wall_gap(void **state)
+{
+    (void)state;
+    static const next_case v[] = {
+        /* a wall time the clocks skip resolves to the first instant after the gap, exactly */
+        {"America/New_York", "2026-03-08T05:00:00Z", 2, 30, "2026-03-08T07:00:00Z"},
+        {"America/New_York", "2026-03-08T05:00:00Z", 2, 0, "2026-03-08T07:00:00Z"},
+        {"America/New_York", "2026-03-08T05:00:00Z", 2, 10, "2026-03-08T07:00:00Z"},
+        {"America/New_York", "2026-03-08T05:00:00Z", 2, 59, "2026-03-08T07:00:00Z"},
+        {"America/New_York", "2026-03-08T05:00:00Z", 3, 0, "2026-03-08T07:00:00Z"},
+        /* the next day 02:30 exists again */
+        {"America/New_York", "2026-03-08T07:00:00.001Z", 2, 30, "2026-03-09T06:30:00Z"},
+        {"Europe/London", "2026-03-29T00:00:00Z", 1, 30, "2026-03-29T01:00:00Z"},
+        {"Europe/London", "2026-03-29T00:00:00Z", 1, 5, "2026-03-29T01:00:00Z"},
+        {"Australia/Lord_Howe", "2026-10-03T14:00:00Z", 2, 10, "2026-10-03T15:30:00Z"},
+    };
+    next_are(v, sizeof v / sizeof v[0]);
+}
+
+static void test_tz_next_wall_repeated_hour(void **state)
+{
+    (void)state;
+    static const next_case v[] = {
+        /* 01:30 happens twice: the first at or after FROM */
+        {"America/New_York", "2026-11-01T04:00:00Z", 1, 30, "2026-11-01T05:30:00Z"},
+        {"America/New_York", "2026-11-01T05:30:00Z", 1, 30, "2026-11-01T05:30:00Z"},
+        {"America/New_York", "2026-11-01T05:30:00.001Z", 1, 30, "2026-11-01T06:30:00Z"},
+        {"America/New_York", "2026-11-01T06:10:00Z", 1, 30, "2026-11-01T06:30:00Z"},
+        {"America/New_York", "2026-11-01T06:30:00.001Z", 1, 30, "2026-11-02T06:30:00Z"},
+        {"Europe/London", "2026-10-24T23:00:00Z", 1, 30, "2026-10-25T00:30:00Z"},
+        {"Europe/London", "2026-10-25T00:31:00Z", 1, 30, "2026-10-25T01:30:00Z"},
+        {"Europe/London", "2026-10-25T01:31:00Z", 1, 30, "2026-10-26T01:30:00Z"},
+        /* 02:00 EDT is not a wall time of that night (the clock reads 01:00 again) */
+        {"America/New_York", "2026-11-01T04:00:00Z", 2, 0, "2026-11-01T07:00:00Z"},
+    };
+    next_are(v, sizeof v / sizeof v[0]);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -191,6 +320,11 @@ int main(void)
         cmocka_unit_test(test_duration),
         cmocka_unit_test(test_format),
         cmocka_unit_test(test_round_trip),
+        cmocka_unit_test(test_tz_local_across_dst),
+        cmocka_unit_test(test_tz_next_wall_plain),
+        cmocka_unit_test(test_tz_next_wall_dst_day),
+        cmocka_unit_test(test_tz_next_wall_gap),
+        cmocka_unit_test(test_tz_next_wall_repeated_hour),
     };
     return cmocka_run_group_tests_name("time", tests, NULL, NULL);
 }
