@@ -70,8 +70,8 @@ static const char *const sql_text[S_COUNT] = {
                 "m.expires_at FROM queue q JOIN msg m ON m.id=q.id "
                 "WHERE q.due_at<=?1 AND q.lease_until<=?1 ORDER BY q.due_at,q.id LIMIT ?2",
     /* the rows the claim just read: everything due and unleased up to the last one */
-    [S_LEASE] = "UPDATE queue SET lease_until=?1 WHERE due_at<=?3 AND lease_until<=?2 AND "
-                "(due_at<?3 OR id<=?4)",
+    [S_LEASE] = "UPDATE queue SET lease_until=?1 WHERE (due_at,id)>=(?3,?4) AND "
+                "(due_at,id)<=(?5,?6) AND lease_until<=?2",
     [S_NEXT_DUE] = "SELECT due_at FROM queue WHERE lease_until<=?1 ORDER BY due_at,id LIMIT 1",
     [S_INFLIGHT] = "UPDATE queue SET inflight=?1, attempts=attempts+1 WHERE due_at=?2 AND id=?3",
     [S_Q_DEL] = "DELETE FROM queue WHERE due_at=?1 AND id=?2",
@@ -796,8 +796,10 @@ static int sq_claim(store *base, int64_t now, int64_t lease_until, int max, stor
         sqlite3_stmt *u = stmt(q, S_LEASE);
         sqlite3_bind_int64(u, 1, lease_until);
         sqlite3_bind_int64(u, 2, now);
-        sqlite3_bind_int64(u, 3, v[k - 1].due_at);
-        sqlite3_bind_int64(u, 4, v[k - 1].id);
+        sqlite3_bind_int64(u, 3, v[0].due_at);
+        sqlite3_bind_int64(u, 4, v[0].id);
+        sqlite3_bind_int64(u, 5, v[k - 1].due_at);
+        sqlite3_bind_int64(u, 6, v[k - 1].id);
         int rc2 = sqlite3_step(u);
         if (rc2 != SQLITE_DONE || sqlite3_changes(q->db) != k) {
             store_msgs_free(v, k);
