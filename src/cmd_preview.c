@@ -48,18 +48,6 @@ typedef struct pv {
 
 /* ---- a channel instance without secrets ------------------------------------------------ */
 
-static int ini_add(inif *f, const char *section, const char *key, const char *value, int line)
-{
-    inif_entry *v = realloc(f->v, (f->n + 1) * sizeof *v);
-    if (!v)
-        return -1;
-    f->v = v;
-    f->v[f->n] = (inif_entry){strdup(section), strdup(key), strdup(value), line};
-    f->n++;
-    f->cap = f->n;
-    return 0;
-}
-
 /* Is `key` where a channel finds a secret (secret_env, key_file, ...)? */
 static int secret_key(const char *key, char *what, size_t len)
 {
@@ -96,13 +84,13 @@ static int preview_config(const config *real, const char *channel, config *out, 
         if (!strcmp(en->section, section) && secret_key(en->key, what, sizeof what)) {
             char k[80];
             snprintf(k, sizeof k, "%s_env", what);
-            rc = ini_add(&out->ini, en->section, k, PREVIEW_SECRET_ENV, en->line);
+            rc = inif_add(&out->ini, en->section, k, PREVIEW_SECRET_ENV, en->line);
         } else
-            rc = ini_add(&out->ini, en->section, en->key, en->value, en->line);
+            rc = inif_add(&out->ini, en->section, en->key, en->value, en->line);
         seen |= !strcmp(en->section, section);
     }
     for (size_t i = 0; !seen && rc == 0 && i < sizeof placeholders / sizeof placeholders[0]; i++)
-        rc = ini_add(&out->ini, section, placeholders[i][0], placeholders[i][1], 0);
+        rc = inif_add(&out->ini, section, placeholders[i][0], placeholders[i][1], 0);
     *configured = seen;
     return rc;
 }

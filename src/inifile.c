@@ -2,6 +2,7 @@
 #include "inifile.h"
 
 #include <ini.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -79,6 +80,8 @@ static void unescape(char *s)
     *w = '\0';
 }
 
+static void index_more(inif *f);
+
 static int handler(void *user, const char *section, const char *key, const char *value)
 {
     parse_state *st = user;
@@ -109,6 +112,7 @@ static int handler(void *user, const char *section, const char *key, const char 
     en->key = strdup(key);
     en->value = strdup(value);
     en->line = st->line;
+    en->sec = -1;
     if (!en->section || !en->key || !en->value) {
         free(en->section), free(en->key), free(en->value);
         return 0;
@@ -132,8 +136,157 @@ static int run(inif *f, parse_state *st, const char *name, cherr *e)
                        name, rc);
     if (rc < 0)
         return err_set(e, "%s: cannot parse (out of memory)", name);
+    index_more(f);
     return 0;
 }
+
+/* ---- the index ------------------------------------------------------------------ */
+
+static uint64_t hash2(const char *a, const char *b)
+{
+    uint64_t h = 1469598103934665603ULL;
+    for (const char *p = a; *p; p++)
+        h = (h ^ (unsigned char)*p) * 1099511628211ULL;
+    h = (h ^ 0xff) * 1099511628211ULL;
+    for (const char *p = b ? b : ""; *p; p++)
+        h = (h ^ (unsigned char)*p) * 1099511628211ULL;
+    return h;
+}
+
+/* Section number of `name`, or -1. */
+static int sec_find(const inif_index *x, const char *name)
+{
+    if (!x->nsec_slot)
+        return -1;
+    for (size_t i = hash2(name, NULL) % x->nsec_slot;; i = (i + 1) % x->nsec_slot) {
+        size_t v = x->sec_slot[i];
+        if (!v)
+            return -1;
+        if (!strcmp(x->secs[v - 1], name))
+            return (int)(v - 1);
+    }
+}
+
+/* Section number of `name`, adding it; -1 when out of memory. */
+static int sec_add(inif_index *x, const char *name)
+{
+    int k = sec_find(x, name);
+    if (k >= 0)
+        return k;
+    if ((x->nsecs + 1) * 2 > x->nsec_slot) {         /* grow: rehash every name */
+        size_t ns = x->nsec_slot ? x->nsec_slot * 2 : 16;
+        size_t *slot = calloc(ns, sizeof *slot);
+        if (!slot)
+            return -1;
+        for (size_t j = 0; j < x->nsecs; j++) {
+            size_t i = hash2(x->secs[j], NULL) % ns;
+            while (slot[i])
+                i = (i + 1) % ns;
+            slot[i] = j + 1;
+        }
+        free(x->sec_slot);
+        x->sec_slot = slot;
+        x->nsec_slot = ns;
+    }
+    char **secs = realloc(x->secs, (x->nsecs + 1) * sizeof *secs);
+    if (!secs)
+        return -1;
+    x->secs = secs;
+    if (!(x->secs[x->nsecs] = strdup(name)))
+        return -1;
+    size_t i = hash2(name, NULL) % x->nsec_slot;
+    while (x->sec_slot[i])
+        i = (i + 1) % x->nsec_slot;
+    x->sec_slot[i] = x->nsecs + 1;
+    return (int)x->nsecs++;
+}
+
+static void slot_put(inif *f, size_t idx)
+{
+    inif_index *x = &f->ix;
+    const inif_entry *en = &f->v[idx];
+    for (size_t i = hash2(en->section, en->key) % x->nslot;; i = (i + 1) % x->nslot) {
+        size_t v = x->slot[i];
+        if (!v || (!strcmp(f->v[v - 1].section, en->section) && !strcmp(f->v[v - 1].key, en->key))) {
+            x->slot[i] = idx + 1;       /* a later entry for the same key wins */
+            return;
+        }
+    }
+}
+
+/* Index entries [ix.n, n); on no memory the index is dropped (lookups scan). */
+static void index_more(inif *f)
+{
+    inif_index *x = &f->ix;
+    if (f->n * 2 > x->nslot) {
+        size_t ns = x->nslot ? x->nslot : 64;
+        while (f->n * 2 > ns)
+            ns *= 2;
+        size_t *slot = calloc(ns, sizeof *slot);
+        if (!slot)
+            goto drop;
+        free(x->slot);
+        x->slot = slot;
+        x->nslot = ns;
+        x->n = 0;                       /* rebuild the key slots */
+    }
+    for (size_t i = x->n; i < f->n; i++) {
+        if ((f->v[i].sec = sec_add(x, f->v[i].section)) < 0)
+            goto drop;
+        slot_put(f, i);
+    }
+    x->n = f->n;
+    return;
+drop:
+    free(x->slot);
+    x->slot = NULL;
+    x->nslot = 0;
+    x->n = 0;
+}
+
+static void index_free(inif_index *x)
+{
+    for (size_t i = 0; i < x->nsecs; i++)
+        free(x->secs[i]);
+    free(x->secs);
+    free(x->sec_slot);
+    free(x->slot);
+    memset(x, 0, sizeof *x);
+}
+
+int inif_add(inif *f, const char *section, const char *key, const char *value, int line)
+{
+    if (f->n == f->cap) {
+        size_t cap = f->cap ? f->cap * 2 : 32;
+        inif_entry *v = realloc(f->v, cap * sizeof *v);
+        if (!v)
+            return -1;
+        f->v = v;
+        f->cap = cap;
+    }
+    inif_entry *en = &f->v[f->n];
+    *en = (inif_entry){strdup(section), strdup(key), strdup(value), line, -1};
+    if (!en->section || !en->key || !en->value) {
+        free(en->section), free(en->key), free(en->value);
+        return -1;
+    }
+    f->n++;
+    if (f->ix.n == f->n - 1)
+        index_more(f);
+    return 0;
+}
+
+int inif_indexed(const inif *f)
+{
+    return f->ix.nslot && f->ix.n == f->n;
+}
+
+int inif_section(const inif *f, const char *name)
+{
+    return inif_indexed(f) ? sec_find(&f->ix, name) : -1;
+}
+
+/* ---- loading ----------------------------------------------------------------------- */
 
 int inif_load(inif *f, const char *path, cherr *e)
 {
@@ -173,11 +326,22 @@ void inif_free(inif *f)
     }
     free(f->v);
     free(f->path);
+    index_free(&f->ix);
     memset(f, 0, sizeof *f);
 }
 
 const inif_entry *inif_find(const inif *f, const char *section, const char *key)
 {
+    const inif_index *x = &f->ix;
+    if (x->nslot && x->n == f->n) {
+        for (size_t i = hash2(section, key) % x->nslot;; i = (i + 1) % x->nslot) {
+            size_t v = x->slot[i];
+            if (!v)
+                return NULL;
+            if (!strcmp(f->v[v - 1].key, key) && !strcmp(f->v[v - 1].section, section))
+                return &f->v[v - 1];
+        }
+    }
     for (size_t i = f->n; i-- > 0;)
         if (!strcmp(f->v[i].section, section) && !strcmp(f->v[i].key, key))
             return &f->v[i];

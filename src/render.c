@@ -647,10 +647,21 @@ static int render_section(rx *x, const char *channel, render_out *out, int **dyn
     if (x->variant)
         snprintf(var, sizeof var, "variant.%s.%s", x->variant, channel);
     /* every key of the base and override sections, once, in file order */
-    for (size_t i = 0; i < c->t->ini.n; i++) {
-        const inif_entry *en = &c->t->ini.v[i];
-        if (strcmp(en->section, channel) && strcmp(en->section, seg) &&
-            strcmp(en->section, tier) && strcmp(en->section, var))
+    const inif *ini = &c->t->ini;
+    int fast = inif_indexed(ini);
+    int ids[4] = {-1, -1, -1, -1};
+    if (fast) {
+        ids[0] = inif_section(ini, channel);
+        ids[1] = seg[0] ? inif_section(ini, seg) : -1;
+        ids[2] = tier[0] ? inif_section(ini, tier) : -1;
+        ids[3] = var[0] ? inif_section(ini, var) : -1;
+    }
+    for (size_t i = 0; i < ini->n; i++) {
+        const inif_entry *en = &ini->v[i];
+        if (fast ? en->sec < 0 || (en->sec != ids[0] && en->sec != ids[1] &&
+                                   en->sec != ids[2] && en->sec != ids[3])
+                 : strcmp(en->section, channel) && strcmp(en->section, seg) &&
+                       strcmp(en->section, tier) && strcmp(en->section, var))
             continue;
         if (render_get(out, en->key))
             continue;

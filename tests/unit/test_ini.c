@@ -381,6 +381,51 @@ static void test_secret_file(void **state)
     cfg_free(&c);
 }
 
+/* The (section, key) index: the last of a repeated key wins, as in a scan; sections are
+ * numbered; inif_add keeps both; a file of many entries finds each of them. */
+static void test_ini_index(void **state)
+{
+    inif f;
+    cherr e;
+    assert_int_equal(inif_load_string(&f, "x.ini", "[a]\nk = 1\nj = 2\n[b]\nk = 3\n[a]\nk = 4\n",
+                                      &e), 0);
+    assert_true(inif_indexed(&f));
+    assert_string_equal(inif_find(&f, "a", "k")->value, "4");
+    assert_int_equal(inif_find(&f, "a", "k")->line, 7);
+    assert_string_equal(inif_find(&f, "b", "k")->value, "3");
+    assert_null(inif_find(&f, "b", "j"));
+    assert_null(inif_find(&f, "c", "k"));
+    assert_int_equal(inif_section(&f, "a"), 0);
+    assert_int_equal(inif_section(&f, "b"), 1);
+    assert_int_equal(inif_section(&f, "c"), -1);
+    assert_int_equal(f.v[4].sec, 0);
+    assert_int_equal(inif_add(&f, "c", "k", "5", 0), 0);
+    assert_true(inif_indexed(&f));
+    assert_string_equal(inif_find(&f, "c", "k")->value, "5");
+    assert_int_equal(inif_section(&f, "c"), 2);
+    assert_int_equal(inif_add(&f, "a", "k", "6", 0), 0);
+    assert_string_equal(inif_find(&f, "a", "k")->value, "6");
+    inif_free(&f);
+    /* enough entries to grow the index several times */
+    char *big = calloc(1, 200000), *p = big;
+    for (int i = 0; i < 3000; i++)
+        p += sprintf(p, "[s%d]\nk%d = v%d\n", i % 70, i, i);
+    assert_int_equal(inif_load_string(&f, "big.ini", big, &e), 0);
+    for (int i = 0; i < 3000; i++) {
+        char sec[16], key[16], val[16];
+        snprintf(sec, sizeof sec, "s%d", i % 70);
+        snprintf(key, sizeof key, "k%d", i);
+        snprintf(val, sizeof val, "v%d", i);
+        const inif_entry *en = inif_find(&f, sec, key);
+        assert_non_null(en);
+        assert_string_equal(en->value, val);
+        assert_null(inif_find(&f, "s999", key));
+    }
+    assert_int_equal(inif_section(&f, "s69"), 69);
+    inif_free(&f);
+    free(big);
+}
+
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
 
 int main(void)
@@ -390,6 +435,7 @@ int main(void)
         T(test_ini_continuation),
         T(test_ini_long_line),
         T(test_ini_errors),
+        T(test_ini_index),
         T(test_cfg_unknown),
         T(test_cfg_values),
         T(test_cfg_sections),
