@@ -1,26 +1,32 @@
 /* audit.c — computing the audit log's chained row hash (see audit.h). */
 #include "audit.h"
 
-#include <inttypes.h>
 #include <mbedtls/sha256.h>
-#include <stdio.h>
 #include <string.h>
+
+static void put_u64(mbedtls_sha256_context *c, unsigned char tag, uint64_t v)
+{
+    unsigned char b[9];
+    b[0] = tag;
+    for (int i = 0; i < 8; i++)
+        b[1 + i] = (unsigned char)(v >> (56 - 8 * i));
+    mbedtls_sha256_update_ret(c, b, sizeof b);
+}
 
 static void put_int(mbedtls_sha256_context *c, int64_t v)
 {
-    char b[24];
-    int n = snprintf(b, sizeof b, "%" PRId64, v);
-    mbedtls_sha256_update_ret(c, (const unsigned char *)b, (size_t)n);
-    mbedtls_sha256_update_ret(c, (const unsigned char *)"\x1f", 1);
+    put_u64(c, 0x01, (uint64_t)v);
 }
 
 static void put_str(mbedtls_sha256_context *c, const char *s)
 {
-    if (s)
-        mbedtls_sha256_update_ret(c, (const unsigned char *)s, strlen(s));
-    else
+    if (!s) {
         mbedtls_sha256_update_ret(c, (const unsigned char *)"\0", 1);
-    mbedtls_sha256_update_ret(c, (const unsigned char *)"\x1f", 1);
+        return;
+    }
+    size_t n = strlen(s);
+    put_u64(c, 0x02, (uint64_t)n);
+    mbedtls_sha256_update_ret(c, (const unsigned char *)s, n);
 }
 
 void audit_hash(const unsigned char prev[AUDIT_HASH_LEN], int64_t seq, int64_t at,

@@ -1,9 +1,17 @@
 /* audit.h — the audit log's hash chain (DESIGN.md decision 10).
  *
- * Each row's hash is SHA-256 over the previous row's hash and the row's canonical
- * bytes: its fields in a fixed order, each as decimal or raw UTF-8, separated by the
- * ASCII unit separator (0x1f), NULL written as the single byte 0x00. The first row's
- * previous hash is 32 zero bytes. `chuda log verify` recomputes the chain. */
+ * Each row's hash is SHA-256 over the previous row's hash (32 bytes) followed by the
+ * row's canonical bytes: its eleven fields in a fixed order (seq, at, message_id,
+ * campaign_id, user_id, event, channel, reason, code, detail, target), each encoded so
+ * that it delimits itself:
+ *
+ *   integer  0x01, then 8 bytes, big-endian two's complement
+ *   text     0x02, then its length in bytes (8 bytes, big-endian), then the bytes
+ *   NULL     0x00
+ *
+ * so no text can move from one field into its neighbour without changing the bytes
+ * hashed, and NULL differs from "". The first row's previous hash is 32 zero bytes;
+ * after an archive, the chain continues from the last archived row's hash. */
 #ifndef CHUDA_AUDIT_H
 #define CHUDA_AUDIT_H
 
