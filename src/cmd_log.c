@@ -182,14 +182,14 @@ static int log_verify(app *a)
     }
     verify_ctx v = {.prev_seq = an.seq};
     memcpy(v.prev, an.hash, AUDIT_HASH_LEN);
-    store_logq q = {.after_seq = an.seq};
+    store_logq q = {.after_seq = an.seq, .by_seq = 1};
     if (store_log_each(a->st, &q, verify_row, &v, &e) < 0) {
         cmd_error("%s", e.msg);
         return 1;
     }
     if (!v.problem[0] && an.seq) {
         /* a row at or before the anchor was put back after archiving */
-        store_logq first = {.after_seq = 0, .limit = 1};
+        store_logq first = {.after_seq = 0, .limit = 1, .by_seq = 1};
         int64_t seq = 0;
         if (store_log_each(a->st, &first, first_seq, &seq, &e) < 0) {
             cmd_error("%s", e.msg);

@@ -69,6 +69,7 @@ typedef struct store_logq {
     int64_t since, until;        /* 0: open */
     int64_t after_seq;           /* rows with seq > after_seq */
     long limit;                  /* 0: no limit */
+    int by_seq;                  /* in seq order (walking the chain); else by at, then seq */
 } store_logq;
 
 /* A message's state for `chuda show`. */

@@ -989,33 +989,50 @@ static int sq_log(store *base, const store_event *ev, cherr *e)
     return 0;
 }
 
+/* One filter of a listing: the first one written leads, answered from its index on
+ * (column, at), which also gives the order (at, seq); later ones get a unary + so that
+ * the planner does not pick their wider index instead. */
+static void log_filter(buf *sql, int *led, int set, const char *clause)
+{
+    if (!set)
+        return;
+    buf_printf(sql, " AND %s%s", *led ? "+" : "", clause);
+    *led = 1;
+}
+
+/* The WHERE clause, from fixed clauses with numbered parameters (no caller text in
+ * SQL), the most selective filter first. */
+static void log_where(const store_logq *lq, buf *sql)
+{
+    int led = lq->by_seq;           /* the chain walk reads by primary key */
+    log_filter(sql, &led, lq->message_id != 0, "message_id=?2");
+    log_filter(sql, &led, lq->user_id != NULL, "user_id=?3");
+    /* the literal term lets the partial index log_campaign serve */
+    log_filter(sql, &led, lq->campaign_id != 0, "campaign_id=?6 AND campaign_id!=0");
+    log_filter(sql, &led, lq->channel != NULL, "channel=?5");
+    log_filter(sql, &led, lq->event != NULL, "event=?4");
+    if (lq->after_seq)
+        buf_puts(sql, " AND seq>?1");
+    if (lq->since)
+        buf_puts(sql, " AND at>=?7");
+    if (lq->until)
+        buf_puts(sql, " AND at<?8");
+    buf_puts(sql, lq->by_seq ? " ORDER BY seq" : " ORDER BY at, seq");
+    if (lq->limit)
+        buf_puts(sql, " LIMIT ?9");
+}
+
 static int sq_log_each(store *base, const store_logq *lq, store_log_fn fn, void *arg, cherr *e)
 {
     sq_store *q = (sq_store *)base;
-    char sql[1024];
-    size_t len = (size_t)snprintf(sql, sizeof sql,
-        "SELECT seq,at,message_id,user_id,campaign_id,event,channel,reason,code,detail,hash,"
-        "target FROM log WHERE seq>?1");
-    /* Each filter is a fixed clause with a numbered parameter: no caller text in SQL. */
-    if (lq->message_id)
-        len += (size_t)snprintf(sql + len, sizeof sql - len, " AND message_id=?2");
-    if (lq->user_id)
-        len += (size_t)snprintf(sql + len, sizeof sql - len, " AND user_id=?3");
-    if (lq->event)
-        len += (size_t)snprintf(sql + len, sizeof sql - len, " AND event=?4");
-    if (lq->channel)
-        len += (size_t)snprintf(sql + len, sizeof sql - len, " AND channel=?5");
-    if (lq->campaign_id)
-        len += (size_t)snprintf(sql + len, sizeof sql - len, " AND campaign_id=?6");
-    if (lq->since)
-        len += (size_t)snprintf(sql + len, sizeof sql - len, " AND at>=?7");
-    if (lq->until)
-        len += (size_t)snprintf(sql + len, sizeof sql - len, " AND at<?8");
-    len += (size_t)snprintf(sql + len, sizeof sql - len, " ORDER BY seq");
-    if (lq->limit)
-        snprintf(sql + len, sizeof sql - len, " LIMIT ?9");
-    sqlite3_stmt *s;
-    if (sqlite3_prepare_v2(q->db, sql, -1, &s, NULL) != SQLITE_OK)
+    buf sql = {0};
+    buf_puts(&sql, "SELECT seq,at,message_id,user_id,campaign_id,event,channel,reason,code,"
+                   "detail,hash,target FROM log WHERE 1");
+    log_where(lq, &sql);
+    sqlite3_stmt *s = NULL;
+    int rc = sql.s ? sqlite3_prepare_v2(q->db, sql.s, -1, &s, NULL) : SQLITE_NOMEM;
+    buf_free(&sql);
+    if (rc != SQLITE_OK)
         return db_err(q, e, "log query");
     sqlite3_bind_int64(s, 1, lq->after_seq);
     sqlite3_bind_int64(s, 2, lq->message_id);
@@ -1026,7 +1043,7 @@ static int sq_log_each(store *base, const store_logq *lq, store_log_fn fn, void 
     sqlite3_bind_int64(s, 7, lq->since);
     sqlite3_bind_int64(s, 8, lq->until);
     sqlite3_bind_int64(s, 9, lq->limit);
-    int rc, stop = 0;
+    int stop = 0;
     while (!stop && (rc = sqlite3_step(s)) == SQLITE_ROW) {
         store_logrow r = {
             .seq = sqlite3_column_int64(s, 0),
@@ -1115,7 +1132,7 @@ static int sq_log_archive(store *base, int64_t before, const char *file, store_l
     if (sq_log_anchor(base, &an, e) < 0)
         return -1;
     archive_ctx ac = {fn, arg, 0, {0}, 0};
-    store_logq lq = {.after_seq = an.seq};
+    store_logq lq = {.after_seq = an.seq, .by_seq = 1};
     /* rows up to `upto`, in order: log_each stops when archive_row says so */
     lq.limit = upto - an.seq;
     if (q->base.ops->log_each(base, &lq, archive_row, &ac, e) < 0)
@@ -1180,12 +1197,19 @@ static int sq_stats(store *base, const store_statq *sq, store_stat_fn fn, void *
         buf_printf(&sql, "%s, ", expr);
         buf_printf(&grp, "%s%d", i ? ", " : "", i + 1);
     }
-    buf_puts(&sql, "sum(n) FROM log_counts WHERE (?1 = 0 OR campaign_id = ?1) "
-                   "AND hour >= ?2 AND (?3 = 0 OR hour < ?3)");
+    /* fixed clauses, so that the primary key (campaign_id, hour, ...) or log_counts_hour
+     * serves them */
+    buf_puts(&sql, "sum(n) FROM log_counts WHERE 1");
+    if (sq->campaign_id)
+        buf_puts(&sql, " AND campaign_id=?1");
+    if (sq->since)
+        buf_puts(&sql, " AND hour>=?2");
+    if (sq->until)
+        buf_puts(&sql, " AND hour<?3");
     if (sq->nby)
         buf_printf(&sql, " GROUP BY %s ORDER BY %s", grp.s, grp.s);
-    sqlite3_stmt *s;
-    int rc = sqlite3_prepare_v2(q->db, sql.s, -1, &s, NULL);
+    sqlite3_stmt *s = NULL;
+    int rc = sql.s ? sqlite3_prepare_v2(q->db, sql.s, -1, &s, NULL) : SQLITE_NOMEM;
     buf_free(&sql);
     buf_free(&grp);
     if (rc != SQLITE_OK)
@@ -1781,8 +1805,10 @@ static int sq_campaign_counts(store *base, int64_t id, int64_t now, store_campco
 {
     sq_store *q = (sq_store *)base;
     memset(out, 0, sizeof *out);
+    /* the literal term lets the partial index msg_campaign serve */
     sqlite3_stmt *s = prep(q, "SELECT count(*),total(q.due_at>=?2),total(q.lease_until>?3) "
-                              "FROM msg m JOIN queue q ON q.id=m.id WHERE m.campaign_id=?1", e);
+                              "FROM msg m JOIN queue q ON q.id=m.id WHERE m.campaign_id=?1 "
+                              "AND m.campaign_id!=0", e);
     if (!s)
         return -1;
     sqlite3_bind_int64(s, 1, id);
