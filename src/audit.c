@@ -2,6 +2,7 @@
 #include "audit.h"
 
 #include <mbedtls/sha256.h>
+#include <stdio.h>
 #include <string.h>
 
 static void put_u64(mbedtls_sha256_context *c, unsigned char tag, uint64_t v)
@@ -51,4 +52,29 @@ void audit_hash(const unsigned char prev[AUDIT_HASH_LEN], int64_t seq, int64_t a
     put_str(&c, target);
     mbedtls_sha256_finish_ret(&c, out);
     mbedtls_sha256_free(&c);
+}
+
+void audit_hex(const unsigned char h[AUDIT_HASH_LEN], char out[AUDIT_HEX_LEN + 1])
+{
+    for (int i = 0; i < AUDIT_HASH_LEN; i++)
+        snprintf(out + 2 * i, 3, "%02x", h[i]);
+}
+
+static int hexval(char c)
+{
+    return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10
+         : c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
+}
+
+int audit_unhex(const char *s, unsigned char h[AUDIT_HASH_LEN])
+{
+    if (!s || strlen(s) != AUDIT_HEX_LEN)
+        return -1;
+    for (int i = 0; i < AUDIT_HASH_LEN; i++) {
+        int a = hexval(s[2 * i]), b = hexval(s[2 * i + 1]);
+        if (a < 0 || b < 0)
+            return -1;
+        h[i] = (unsigned char)(a << 4 | b);
+    }
+    return 0;
 }

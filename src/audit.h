@@ -18,10 +18,15 @@
 #include <stdint.h>
 
 #define AUDIT_HASH_LEN 32
+#define AUDIT_HEX_LEN (2 * AUDIT_HASH_LEN)
 
 void audit_hash(const unsigned char prev[AUDIT_HASH_LEN], int64_t seq, int64_t at,
                 int64_t message_id, int64_t campaign_id, const char *user_id, const char *event,
                 const char *channel, const char *reason, const char *code, const char *detail,
                 const char *target, unsigned char out[AUDIT_HASH_LEN]);
+
+/* A hash as 64 lowercase hex digits, and back (0, or -1 unless exactly 64 hex digits). */
+void audit_hex(const unsigned char h[AUDIT_HASH_LEN], char out[AUDIT_HEX_LEN + 1]);
+int audit_unhex(const char *s, unsigned char h[AUDIT_HASH_LEN]);
 
 #endif

@@ -21,6 +21,7 @@ static const char log_usage[] =
     "                 [--event E] [--channel C] [--since TIME] [--until TIME] [--limit N]\n"
     "                 [--unmasked]\n"
     "       chuda log verify\n"
+    "       chuda log head\n"
     "       chuda log archive --before TIME FILE.jsonl.gz\n\n"
     "Print the audit log, oldest first. json: one object per line with seq, at (ISO 8601\n"
     "UTC), message_id, user_id, campaign_id, event, channel, reason, code, detail, target.\n"
@@ -28,7 +29,8 @@ static const char log_usage[] =
     "uncertain, delivered. Phone numbers and openids (target) are masked unless\n"
     "--unmasked is given and [chuda] allow_unmasked = yes.\n"
     "verify recomputes the hash chain and names the first row that was altered, removed\n"
-    "or inserted; exit 0 only when intact. archive moves every row written before TIME\n"
+    "or inserted; exit 0 only when intact. head prints SEQ:HASH of the last row, to keep\n"
+    "outside the database. archive moves every row written before TIME\n"
     "to a gzip file of JSON lines (with hashes) and keeps the chain verifiable.\n";
 
 typedef struct out_ctx {
@@ -211,6 +213,25 @@ static int log_verify(app *a)
     return 0;
 }
 
+static int log_head(app *a)
+{
+    cherr e;
+    store_head rec, last;
+    if (store_log_head(a->st, &rec, &last, &e) < 0) {
+        cmd_error("%s", e.msg);
+        return 1;
+    }
+    if (rec.seq != last.seq || memcmp(rec.hash, last.hash, AUDIT_HASH_LEN)) {
+        cmd_error("the log ends at row %" PRId64 " but chuda's last commit recorded row %" PRId64
+                  ": run `chuda log verify`", last.seq, rec.seq);
+        return 1;
+    }
+    char hex[AUDIT_HEX_LEN + 1];
+    audit_hex(last.hash, hex);
+    printf("%" PRId64 ":%s\n", last.seq, hex);
+    return 0;
+}
+
 /* ---- archive ---------------------------------------------------------------------- */
 
 static int archive_row(const store_logrow *r, void *arg)
@@ -287,8 +308,9 @@ int cmd_log(const cmd_globals *g, int argc, char **argv)
         return 0;
     app a;
     cherr e;
-    if (argc >= 2 && (!strcmp(argv[1], "verify") || !strcmp(argv[1], "archive"))) {
-        if (!strcmp(argv[1], "verify") && argc != 2) {
+    if (argc >= 2 && (!strcmp(argv[1], "verify") || !strcmp(argv[1], "archive") ||
+                      !strcmp(argv[1], "head"))) {
+        if (strcmp(argv[1], "archive") && argc != 2) {
             fputs(log_usage, stderr);
             return 2;
         }
@@ -296,7 +318,8 @@ int cmd_log(const cmd_globals *g, int argc, char **argv)
             cmd_error("%s", e.msg);
             return 1;
         }
-        int rc = !strcmp(argv[1], "verify") ? log_verify(&a) : log_archive(&a, argc - 1, argv + 1);
+        int rc = !strcmp(argv[1], "verify") ? log_verify(&a)
+               : !strcmp(argv[1], "head")   ? log_head(&a) : log_archive(&a, argc - 1, argv + 1);
         app_close(&a);
         return rc;
     }

@@ -89,6 +89,13 @@ typedef struct store_anchor {
     char file[512];
 } store_anchor;
 
+/* The head: the last row chuda committed, kept beside the log (moved by each commit
+ * that logged). seq 0: nothing logged yet. */
+typedef struct store_head {
+    int64_t seq;
+    unsigned char hash[32];
+} store_head;
+
 /* A stats query over the aggregate counts. `by` is a subset of "channel", "tier",
  * "event", "code", "hour", "day", "campaign". */
 typedef struct store_statq {
@@ -253,6 +260,9 @@ typedef struct store_ops {
      * anchor moves to the last of them. One transaction (the caller's). *n set. */
     int (*log_archive)(store *s, int64_t before, const char *file, store_log_fn fn, void *arg,
                        long *n, cherr *e);
+    /* The head recorded at the last commit that logged, and the log's last row as it is
+     * (the anchor when the log is empty). */
+    int (*log_head)(store *s, store_head *recorded, store_head *last, cherr *e);
     int (*stats)(store *s, const store_statq *q, store_stat_fn fn, void *arg, cherr *e);
 
     /* Subscription credits: -1 when never granted (unknown), else the count. */
@@ -351,6 +361,7 @@ static inline int store_optout_put(store *s, const char *u, const store_optout *
 static inline int store_optout_del(store *s, const char *u, const char *ch, const char *cat, cherr *e) { return s->ops->optout_del(s, u, ch, cat, e); }
 static inline int store_log_anchor(store *s, store_anchor *a, cherr *e) { return s->ops->log_anchor(s, a, e); }
 static inline int store_log_archive(store *s, int64_t before, const char *f, store_log_fn fn, void *arg, long *n, cherr *e) { return s->ops->log_archive(s, before, f, fn, arg, n, e); }
+static inline int store_log_head(store *s, store_head *h, store_head *l, cherr *e) { return s->ops->log_head(s, h, l, e); }
 static inline int store_stats(store *s, const store_statq *q, store_stat_fn fn, void *arg, cherr *e) { return s->ops->stats(s, q, fn, arg, e); }
 static inline int store_credits_get(store *s, const char *u, const char *t, long *n, cherr *e) { return s->ops->credits_get(s, u, t, n, e); }
 static inline int store_credits_add(store *s, const char *u, const char *t, long d, int set, int64_t now, cherr *e) { return s->ops->credits_add(s, u, t, d, set, now, e); }

@@ -34,7 +34,7 @@ enum {
     S_SENDS_SINCE, S_SEND_RESERVE, S_SEND_GET, S_SEND_DEL, S_SEND_INS,
     S_OPTOUTS_GET, S_OPTOUT_PUT, S_OPTOUT_DEL,
     S_CREDITS_GET, S_CREDITS_ADD, S_CREDITS_SET,
-    S_LOG_COUNT, S_ANCHOR_GET,
+    S_LOG_COUNT, S_ANCHOR_GET, S_HEAD_SET,
     S_PID_PUT, S_PID_GET, S_PID_RECEIPT, S_PID_REF, S_SEEN_PUT, S_USERS_PHONE, S_USERS_MP,
     S_USERS_OA,
     S_COUNT
@@ -88,6 +88,7 @@ static const char *const sql_text[S_COUNT] = {
     [S_LOG_COUNT] = "INSERT INTO log_counts(campaign_id,hour,channel,tier,event,code,n) "
                     "VALUES(?,?,?,?,?,?,?7) ON CONFLICT DO UPDATE SET n=n+?7",
     [S_ANCHOR_GET] = "SELECT seq,hash,archived_at,file FROM log_anchor WHERE id=1",
+    [S_HEAD_SET] = "UPDATE log_meta SET head_seq=?1, head_hash=?2 WHERE id=1",
     [S_MSG_GET] = "SELECT id,user_id,template,class,tag,channel,idem_key,vars,campaign_id,win,"
                   "created_at,expires_at FROM msg WHERE id=?",
     [S_Q_GET] = "SELECT due_at,lease_until,attempts,inflight,skip FROM queue WHERE id=?",
@@ -143,6 +144,7 @@ typedef struct sq_store {
     int hash_loaded;                   /* prev_hash/next_seq valid for this transaction */
     count_slot counts[COUNT_SLOTS];
     int ncounts;
+    int logged;                        /* rows appended in this transaction: move the head */
     unsigned char prev_hash[AUDIT_HASH_LEN];
     int64_t next_seq;
 } sq_store;
@@ -369,15 +371,18 @@ static int sq_begin(store *base, cherr *e)
         return db_err(q, e, "begin");
     q->in_tx = 1;
     q->hash_loaded = 0;
+    q->logged = 0;
     return 0;
 }
+
+static int move_head(sq_store *q, cherr *e);
 
 static int sq_commit(store *base, cherr *e)
 {
     sq_store *q = (sq_store *)base;
     if (!q->in_tx)
         return 0;
-    if (counts_flush(q, e) < 0) {
+    if (counts_flush(q, e) < 0 || (q->logged && move_head(q, e) < 0)) {
         counts_drop(q);
         sqlite3_exec(q->db, "ROLLBACK", NULL, NULL, NULL);
         q->in_tx = 0;
@@ -402,6 +407,7 @@ static void sq_rollback(store *base)
     q->in_tx = 0;
     q->hash_loaded = 0;
     counts_drop(q);
+    q->logged = 0;
 }
 
 /* ---- users -------------------------------------------------------------------- */
@@ -924,30 +930,57 @@ static int sq_counts(store *base, int64_t now, long *queued, long *due, long *le
 
 /* ---- the audit log ------------------------------------------------------------ */
 
-static int load_last_hash(sq_store *q, cherr *e)
+/* The log's last row, or the anchor when the log is empty (the chain continues from
+ * the last archived row). */
+static int read_last(sq_store *q, store_head *last, cherr *e)
 {
     sqlite3_stmt *s = stmt(q, S_LAST_HASH);
     int rc = sqlite3_step(s);
     if (rc == SQLITE_ROW) {
-        q->next_seq = sqlite3_column_int64(s, 0) + 1;
+        last->seq = sqlite3_column_int64(s, 0);
         const void *h = sqlite3_column_blob(s, 1);
-        if (!h || sqlite3_column_bytes(s, 1) != AUDIT_HASH_LEN)
-            return err_set(e, "%s: audit log row %lld has no valid hash", q->path,
-                           (long long)(q->next_seq - 1));
-        memcpy(q->prev_hash, h, AUDIT_HASH_LEN);
-    } else if (rc == SQLITE_DONE) {
-        /* empty: the chain continues from the last archived row, if any */
+        int ok = h && sqlite3_column_bytes(s, 1) == AUDIT_HASH_LEN;
+        if (ok)
+            memcpy(last->hash, h, AUDIT_HASH_LEN);
         sqlite3_reset(s);
-        store_anchor an;
-        if (q->base.ops->log_anchor(&q->base, &an, e) < 0)
-            return -1;
-        q->next_seq = an.seq + 1;
-        memcpy(q->prev_hash, an.hash, AUDIT_HASH_LEN);
-    } else {
-        return db_err(q, e, "read last log hash");
+        return ok ? 0 : err_set(e, "%s: audit log row %lld has no valid hash", q->path,
+                                (long long)last->seq);
     }
     sqlite3_reset(s);
+    if (rc != SQLITE_DONE)
+        return db_err(q, e, "read last log hash");
+    store_anchor an;
+    if (q->base.ops->log_anchor(&q->base, &an, e) < 0)
+        return -1;
+    last->seq = an.seq;
+    memcpy(last->hash, an.hash, AUDIT_HASH_LEN);
+    return 0;
+}
+
+static int load_last_hash(sq_store *q, cherr *e)
+{
+    store_head last;
+    if (read_last(q, &last, e) < 0)
+        return -1;
+    q->next_seq = last.seq + 1;
+    memcpy(q->prev_hash, last.hash, AUDIT_HASH_LEN);
     q->hash_loaded = 1;
+    return 0;
+}
+
+/* Once per transaction that logged, before COMMIT: the head is the last row appended. */
+static int move_head(sq_store *q, cherr *e)
+{
+    if (!q->hash_loaded && load_last_hash(q, e) < 0)
+        return -1;
+    sqlite3_stmt *s = stmt(q, S_HEAD_SET);
+    sqlite3_bind_int64(s, 1, q->next_seq - 1);
+    sqlite3_bind_blob(s, 2, q->prev_hash, AUDIT_HASH_LEN, SQLITE_STATIC);
+    int rc = sqlite3_step(s);
+    sqlite3_reset(s);
+    if (rc != SQLITE_DONE)
+        return db_err(q, e, "move the log head");
+    q->logged = 0;
     return 0;
 }
 
@@ -979,6 +1012,7 @@ static int sq_log(store *base, const store_event *ev, cherr *e)
         q->hash_loaded = 0;
         return db_err(q, e, "append to audit log");
     }
+    q->logged = 1;
     /* the aggregate the stats answer from, written at commit */
     if (counts_add(q, ev, e) < 0) {
         q->hash_loaded = 0;
@@ -1160,6 +1194,28 @@ static int sq_log_archive(store *base, int64_t before, const char *file, store_l
     q->hash_loaded = 0;
     *n = ac.n;
     return 0;
+}
+
+/* Prepared when used (below): a few times per command, not per row. */
+static sqlite3_stmt *prep(sq_store *q, const char *sql, cherr *e);
+
+static int sq_log_head(store *base, store_head *h, store_head *last, cherr *e)
+{
+    sq_store *q = (sq_store *)base;
+    memset(h, 0, sizeof *h);
+    sqlite3_stmt *s = prep(q, "SELECT head_seq,head_hash FROM log_meta WHERE id=1", e);
+    if (!s)
+        return -1;
+    int rc = sqlite3_step(s);
+    if (rc == SQLITE_ROW) {
+        h->seq = sqlite3_column_int64(s, 0);
+        if (sqlite3_column_bytes(s, 1) == AUDIT_HASH_LEN)
+            memcpy(h->hash, sqlite3_column_blob(s, 1), AUDIT_HASH_LEN);
+    }
+    sqlite3_finalize(s);
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+        return db_err(q, e, "read the log head");
+    return read_last(q, last, e);
 }
 
 /* The dimensions a stats query may group by, and their SQL expressions. */
@@ -1512,6 +1568,7 @@ static const store_ops sqlite_ops = {
     .optout_del = sq_optout_del,
     .log_anchor = sq_log_anchor,
     .log_archive = sq_log_archive,
+    .log_head = sq_log_head,
     .stats = sq_stats,
     .credits_get = sq_credits_get,
     .credits_add = sq_credits_add,

@@ -53,6 +53,16 @@ sqlite3 chuda.db "drop trigger log_no_delete; delete from log where seq in (5,6)
 t_match "a removed row is named" "rows 5-6 were removed" "$(chuda log verify)"
 cp pristine.db chuda.db
 
+# --- the head: the last row chuda committed, to pin outside the database ---
+last=$(sqlite3 chuda.db "select max(seq) from log")
+t_match "log head prints SEQ:HASH of the last row" "^$last:[0-9a-f]{64}$" "$(chuda log head)"
+t_fails "the head cannot move back" sqlite3 chuda.db "update log_meta set head_seq=2, head_hash=(select hash from log where seq=2)"
+t_fails "log_meta keeps its one row" sqlite3 chuda.db "delete from log_meta"
+sqlite3 chuda.db "drop trigger log_no_delete; delete from log where seq=$last"
+t_fails "the tail removed: log head refuses" chuda log head
+t_match "and says so" "the log ends at row $((last - 1)) but chuda's last commit recorded row $last" "$(chuda log head 2>&1)"
+cp pristine.db chuda.db
+
 # --- archive keeps the chain verifiable across the cut ---
 cut=$(chuda log --format json | sed -n 6p | python3 -c 'import json,sys; print(json.loads(sys.stdin.read())["at"])')
 sleep 0.01

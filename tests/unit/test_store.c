@@ -122,7 +122,8 @@ static void test_migrate(void **state)
     assert_int_equal(sql_int(f->db, "PRAGMA user_version"), to);
     assert_int_equal(sql_int(f->db, "SELECT count(*) FROM sqlite_master WHERE name IN "
                                     "('users','msg','queue','done','log')"), 5);
-    assert_int_equal(sql_int(f->db, "SELECT count(*) FROM sqlite_master WHERE type='trigger'"),
+    assert_int_equal(sql_int(f->db, "SELECT count(*) FROM sqlite_master WHERE type='trigger' "
+                                    "AND tbl_name='log'"),
                      2);
     struct stat sb;
     assert_int_equal(stat(f->db, &sb), 0);
