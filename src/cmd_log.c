@@ -1,79 +1,95 @@
 /* cmd_log.c — what auditors and operators read: `chuda log` (filtered listing as a
- * table, CSV or JSON lines, personal data masked), `chuda log verify` (the hash
- * chain), `chuda log archive` (old rows to a gzip file, chain kept verifiable), and
+ * table, CSV or JSON lines, personal data masked), `chuda log verify` (the chain,
+ * through archive files, to a pinned head; the cross-checks: verify.h), `chuda log
+ * head` (what to pin), `chuda log archive` (old rows to a gzip file: archive.h), and
  * `chuda stats` (counts from the pre-aggregated table). */
+#include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <zlib.h>
+#include <unistd.h>
 
 #include "app.h"
+#include "archive.h"
 #include "audit.h"
 #include "cmd.h"
 #include "mask.h"
 #include "timeutil.h"
+#include "verify.h"
 
 static const char log_usage[] =
     "usage: chuda log [--format table|csv|json] [--message ID] [--user U] [--campaign C]\n"
     "                 [--event E] [--channel C] [--since TIME] [--until TIME] [--limit N]\n"
     "                 [--unmasked]\n"
-    "       chuda log verify\n"
+    "       chuda log verify [--head SEQ:HASH] [--archive FILE]...\n"
     "       chuda log head\n"
     "       chuda log archive --before TIME FILE.jsonl.gz\n\n"
-    "Print the audit log, oldest first. json: one object per line with seq, at (ISO 8601\n"
-    "UTC), message_id, user_id, campaign_id, event, channel, reason, code, detail, target.\n"
-    "Events: enqueued, deferred, suppressed, sent, retry, failed, cancelled, expired,\n"
-    "uncertain, delivered. Phone numbers and openids (target) are masked unless\n"
-    "--unmasked is given and [chuda] allow_unmasked = yes.\n"
-    "verify recomputes the hash chain and names the first row that was altered, removed\n"
-    "or inserted; exit 0 only when intact. head prints SEQ:HASH of the last row, to keep\n"
-    "outside the database. archive moves every row written before TIME\n"
-    "to a gzip file of JSON lines (with hashes) and keeps the chain verifiable.\n";
+    "Print the audit log, oldest first (by time, then seq). json: one object per line\n"
+    "with seq, at (ISO 8601 UTC), message_id, user_id, campaign_id, event, channel,\n"
+    "reason, code, detail, target. Events: enqueued, deferred, suppressed, sent, retry,\n"
+    "failed, cancelled, expired, uncertain, delivered. Phone numbers and openids are\n"
+    "masked wherever they appear unless --unmasked is given and [chuda] allow_unmasked\n"
+    "= yes.\n"
+    "verify recomputes the hash chain (through the archive files given, in any order)\n"
+    "and cross-checks the recorded head, the aggregate counts and every message's\n"
+    "enqueued row; it names the first row altered, removed or inserted; exit 0 only when\n"
+    "intact. --head SEQ:HASH (from `chuda log head`, kept outside the database) must be\n"
+    "on the chain, proven from the first row. archive verifies, then moves every row\n"
+    "written before TIME to a new gzip file of JSON lines (never over an existing file)\n"
+    "and keeps the chain verifiable across the cut.\n";
+
+/* "--campaign 12": a positive integer, or a one-line error. */
+static int parse_id(const char *opt, const char *s, int64_t *out)
+{
+    char *end;
+    errno = 0;
+    long long v = strtoll(s, &end, 10);
+    if (!*s || *end || errno || v <= 0) {
+        cmd_error("%s '%s': expected a positive integer", opt, s);
+        return -1;
+    }
+    *out = v;
+    return 0;
+}
+
+static int parse_format(const char *format, int *out)
+{
+    static const char *const names[] = {"table", "csv", "json"};
+    for (int i = 0; i < 3; i++)
+        if (!strcmp(format, names[i])) {
+            *out = i;
+            return 0;
+        }
+    cmd_error("--format '%s': expected table, csv or json", format);
+    return -1;
+}
+
+/* --since/--until (either may be NULL: open) into ms; a one-line error naming which. */
+static int parse_period(const char *since, const char *until, int64_t *s, int64_t *u)
+{
+    cherr e;
+    int64_t now = tu_now();
+    if (since && tu_parse_time(since, now, s, &e) < 0) {
+        cmd_error("--since: %s", e.msg);
+        return -1;
+    }
+    if (until && tu_parse_time(until, now, u, &e) < 0) {
+        cmd_error("--until: %s", e.msg);
+        return -1;
+    }
+    return 0;
+}
+
+/* ---- the listing -------------------------------------------------------------------- */
 
 typedef struct out_ctx {
     int format;                 /* 0 table, 1 csv, 2 json */
     int unmasked;
-    gzFile gz;                  /* archive */
+    buf m[3];                   /* masked user_id, reason, detail */
 } out_ctx;
-
-static void target_text(const out_ctx *o, const char *t, char *out, size_t len)
-{
-    if (!t)
-        out[0] = '\0';
-    else if (o->unmasked)
-        snprintf(out, len, "%s", t);
-    else
-        mask_target(t, out, len);
-}
-
-static json_t *row_json(const store_logrow *r, const char *target, int with_hash)
-{
-    char ts[32];
-    json_t *o = json_object();
-    json_object_set_new(o, "seq", json_integer(r->seq));
-    json_object_set_new(o, "at", json_string(tu_format(r->at, ts, sizeof ts)));
-    json_object_set_new(o, "message_id", r->message_id ? json_integer(r->message_id) : json_null());
-    json_object_set_new(o, "user_id", r->user_id ? json_string(r->user_id) : json_null());
-    json_object_set_new(o, "campaign_id",
-                        r->campaign_id ? json_integer(r->campaign_id) : json_null());
-    json_object_set_new(o, "event", json_string(r->event));
-    json_object_set_new(o, "channel", r->channel ? json_string(r->channel) : json_null());
-    json_object_set_new(o, "reason", r->reason ? json_string(r->reason) : json_null());
-    json_object_set_new(o, "code", r->code ? json_string(r->code) : json_null());
-    json_object_set_new(o, "detail", r->detail ? json_string(r->detail) : json_null());
-    json_object_set_new(o, "target", target && *target ? json_string(target) : json_null());
-    if (with_hash && r->hash) {
-        char hex[2 * AUDIT_HASH_LEN + 1];
-        for (int i = 0; i < AUDIT_HASH_LEN; i++)
-            snprintf(hex + 2 * i, 3, "%02x", r->hash[i]);
-        json_object_set_new(o, "at_ms", json_integer(r->at));
-        json_object_set_new(o, "hash", json_string(hex));
-    }
-    return o;
-}
 
 /* RFC 4180: quote when needed, double the quotes. */
 static void csv_field(const char *s, int last)
@@ -94,123 +110,143 @@ static void csv_field(const char *s, int last)
     putchar(last ? '\n' : ',');
 }
 
-static int print_row(const store_logrow *r, void *arg)
+/* The row as printed: personal data masked in every text field (unless unmasked). */
+static int masked_row(out_ctx *o, const store_logrow *r, store_logrow *out, char *target,
+                      size_t tlen)
+{
+    *out = *r;
+    if (o->unmasked)
+        return 0;
+    if (r->target)
+        mask_target(r->target, target, tlen);
+    out->target = r->target ? target : NULL;
+    const char *in[3] = {r->user_id, r->reason, r->detail};
+    const char **dst[3] = {&out->user_id, &out->reason, &out->detail};
+    for (int i = 0; i < 3; i++) {
+        buf_reset(&o->m[i]);
+        if (in[i] && mask_text(in[i], r->target, &o->m[i]) < 0)
+            return -1;
+        *dst[i] = in[i] ? o->m[i].s : NULL;
+    }
+    return 0;
+}
+
+static void print_csv(const store_logrow *r)
+{
+    char ts[32], num[3][24];
+    snprintf(num[0], sizeof num[0], "%" PRId64, r->seq);
+    snprintf(num[1], sizeof num[1], "%" PRId64, r->message_id);
+    snprintf(num[2], sizeof num[2], "%" PRId64, r->campaign_id);
+    csv_field(num[0], 0);
+    csv_field(tu_format(r->at, ts, sizeof ts), 0);
+    csv_field(r->message_id ? num[1] : "", 0);
+    csv_field(r->user_id, 0);
+    csv_field(r->campaign_id ? num[2] : "", 0);
+    csv_field(r->event, 0);
+    csv_field(r->channel, 0);
+    csv_field(r->target, 0);
+    csv_field(r->code, 0);
+    csv_field(r->reason, 0);
+    csv_field(r->detail, 1);
+}
+
+static int print_row(const store_logrow *raw, void *arg)
 {
     out_ctx *o = arg;
-    char target[160], ts[32], num[3][24];
-    target_text(o, r->target, target, sizeof target);
+    char target[160], ts[32];
+    store_logrow r;
+    if (masked_row(o, raw, &r, target, sizeof target) < 0)
+        return -1;
     if (o->format == 2) {
-        json_t *j = row_json(r, target, 0);
-        char *s = json_dumps(j, JSON_COMPACT | JSON_PRESERVE_ORDER);
-        if (s)
-            puts(s);
-        free(s);
+        json_t *j = arch_row_json(&r, 0);
+        char *s = j ? json_dumps(j, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
         json_decref(j);
+        if (!s)
+            return -1;
+        puts(s);
+        free(s);
     } else if (o->format == 1) {
-        snprintf(num[0], sizeof num[0], "%" PRId64, r->seq);
-        snprintf(num[1], sizeof num[1], "%" PRId64, r->message_id);
-        snprintf(num[2], sizeof num[2], "%" PRId64, r->campaign_id);
-        csv_field(num[0], 0);
-        csv_field(tu_format(r->at, ts, sizeof ts), 0);
-        csv_field(r->message_id ? num[1] : "", 0);
-        csv_field(r->user_id, 0);
-        csv_field(r->campaign_id ? num[2] : "", 0);
-        csv_field(r->event, 0);
-        csv_field(r->channel, 0);
-        csv_field(target, 0);
-        csv_field(r->code, 0);
-        csv_field(r->reason, 0);
-        csv_field(r->detail, 1);
+        print_csv(&r);
     } else {
-        printf("%-7" PRId64 " %s  %-7" PRId64 " %-12s %-10s %-13s %-16s %-10s %s\n", r->seq,
-               tu_format(r->at, ts, sizeof ts), r->message_id, r->user_id ? r->user_id : "-",
-               r->event, r->channel ? r->channel : "-", target[0] ? target : "-",
-               r->code ? r->code : "-", r->reason ? r->reason : "");
+        printf("%-7" PRId64 " %s  %-7" PRId64 " %-12s %-10s %-13s %-16s %-10s %s\n", r.seq,
+               tu_format(r.at, ts, sizeof ts), r.message_id, r.user_id ? r.user_id : "-",
+               r.event, r.channel ? r.channel : "-", r.target ? r.target : "-",
+               r.code ? r.code : "-", r.reason ? r.reason : "");
     }
     return 0;
 }
 
-/* ---- verify ----------------------------------------------------------------------- */
+/* ---- verify, head ------------------------------------------------------------------ */
 
-typedef struct verify_ctx {
-    unsigned char prev[AUDIT_HASH_LEN];
-    int64_t prev_seq;
-    long rows;
-    char problem[400];
-} verify_ctx;
-
-static int verify_row(const store_logrow *r, void *arg)
+/* "SEQ:HASH" */
+static int parse_head(const char *s, verify_opts *o)
 {
-    verify_ctx *v = arg;
-    if (r->seq != v->prev_seq + 1) {
-        if (r->seq > v->prev_seq + 1)
-            snprintf(v->problem, sizeof v->problem, "rows %" PRId64 "-%" PRId64
-                     " were removed (the chain jumps from %" PRId64 " to %" PRId64 ")",
-                     v->prev_seq + 1, r->seq - 1, v->prev_seq, r->seq);
-        else
-            snprintf(v->problem, sizeof v->problem, "row %" PRId64 " is out of order", r->seq);
-        return 1;
+    char *end;
+    errno = 0;
+    long long seq = strtoll(s, &end, 10);
+    if (errno || seq <= 0 || *end != ':' || audit_unhex(end + 1, o->pin_hash) < 0) {
+        cmd_error("--head '%s': expected SEQ:HASH as `chuda log head` prints it", s);
+        return -1;
     }
-    unsigned char h[AUDIT_HASH_LEN];
-    audit_hash(v->prev, r->seq, r->at, r->message_id, r->campaign_id, r->user_id, r->event,
-               r->channel, r->reason, r->code, r->detail, r->target, h);
-    if (!r->hash || memcmp(h, r->hash, AUDIT_HASH_LEN)) {
-        /* is the row's stored hash consistent with different content (altered), or does
-         * the chain break here because a row was slipped in? Either way it starts here. */
-        snprintf(v->problem, sizeof v->problem, "row %" PRId64 " (%s, message %" PRId64
-                 ") does not match its hash: it was altered or inserted", r->seq,
-                 r->event ? r->event : "?", r->message_id);
-        return 1;
-    }
-    memcpy(v->prev, r->hash, AUDIT_HASH_LEN);
-    v->prev_seq = r->seq;
-    v->rows++;
+    o->pinned = 1;
+    o->pin_seq = seq;
     return 0;
 }
 
-static int first_seq(const store_logrow *r, void *arg)
-{
-    *(int64_t *)arg = r->seq;
-    return 1;
-}
-
-static int log_verify(app *a)
+/* Run the proof and say what it found; 0 intact, 1 broken or unreadable. */
+static int run_verify(app *a, const verify_opts *o)
 {
     cherr e;
-    store_anchor an;
-    if (store_log_anchor(a->st, &an, &e) < 0) {
+    verify_result r;
+    if (verify_log(a->st, o, &r, &e) < 0) {
         cmd_error("%s", e.msg);
         return 1;
     }
-    verify_ctx v = {.prev_seq = an.seq};
-    memcpy(v.prev, an.hash, AUDIT_HASH_LEN);
-    store_logq q = {.after_seq = an.seq, .by_seq = 1};
-    if (store_log_each(a->st, &q, verify_row, &v, &e) < 0) {
-        cmd_error("%s", e.msg);
+    for (int i = 0; i < r.nproblems; i++)
+        printf("audit log BROKEN: %s\n", r.problem[i]);
+    fflush(stdout);             /* before any error that follows on stderr */
+    if (r.nproblems)
         return 1;
-    }
-    if (!v.problem[0] && an.seq) {
-        /* a row at or before the anchor was put back after archiving */
-        store_logq first = {.after_seq = 0, .limit = 1, .by_seq = 1};
-        int64_t seq = 0;
-        if (store_log_each(a->st, &first, first_seq, &seq, &e) < 0) {
-            cmd_error("%s", e.msg);
-            return 1;
-        }
-        if (seq && seq <= an.seq)
-            snprintf(v.problem, sizeof v.problem, "row %" PRId64 " is at or before the archive "
-                     "anchor (row %" PRId64 "): it was inserted", seq, an.seq);
-    }
-    if (v.problem[0]) {
-        printf("audit log BROKEN: %s\n", v.problem);
-        return 1;
-    }
-    if (an.seq)
-        printf("audit log intact: %ld rows after the archive anchor (row %" PRId64 ", %s)\n",
-               v.rows, an.seq, an.file);
+    const store_anchor *an = &r.anchor;
+    if (o->narchives)
+        printf("audit log intact: rows %" PRId64 "-%" PRId64 ", %ld from %d archive file%s and "
+               "%ld in the database%s\n", r.from_seq + 1, r.to_seq, r.archived_rows,
+               o->narchives, o->narchives > 1 ? "s" : "", r.db_rows,
+               r.from_seq ? " (the archives before them were not given)" : "");
+    else if (an->seq)
+        printf("audit log intact: %ld rows after the archive anchor (row %" PRId64 ", %s); rows "
+               "1-%" PRId64 " are proven only with --archive\n", r.db_rows, an->seq, an->file,
+               an->seq);
     else
-        printf("audit log intact: %ld rows\n", v.rows);
+        printf("audit log intact: %ld rows\n", r.db_rows);
+    if (o->pinned)
+        printf("the pinned head, row %" PRId64 ", is on the chain\n", o->pin_seq);
     return 0;
+}
+
+static int log_verify(app *a, int argc, char **argv)
+{
+    verify_opts o = {0};
+    const char **files = calloc((size_t)argc, sizeof *files);
+    int rc = 2;
+    if (!files)
+        return 1;
+    o.archives = files;
+    for (int i = 1; i < argc; i++) {
+        if (!strcmp(argv[i], "--archive") && i + 1 < argc) {
+            files[o.narchives++] = argv[++i];
+        } else if (!strcmp(argv[i], "--head") && i + 1 < argc) {
+            if (parse_head(argv[++i], &o) < 0)
+                goto out;
+        } else {
+            fputs(log_usage, stderr);
+            goto out;
+        }
+    }
+    rc = run_verify(a, &o);
+out:
+    free(files);
+    return rc;
 }
 
 static int log_head(app *a)
@@ -236,15 +272,60 @@ static int log_head(app *a)
 
 static int archive_row(const store_logrow *r, void *arg)
 {
-    out_ctx *o = arg;
-    json_t *j = row_json(r, r->target, 1);
-    char *s = json_dumps(j, JSON_COMPACT | JSON_PRESERVE_ORDER);
-    json_decref(j);
-    if (!s)
+    cherr e;
+    if (arch_put(arg, r, &e) < 0) {
+        cmd_error("%s", e.msg);
         return 1;
-    int ok = gzputs(o->gz, s) >= 0 && gzputc(o->gz, '\n') >= 0;
-    free(s);
-    return !ok;
+    }
+    return 0;
+}
+
+/* FILE as an absolute path, for the anchor. */
+static char *abs_path(const char *file)
+{
+    char cwd[4096], *out = NULL;
+    if (file[0] == '/')
+        return strdup(file);
+    if (!getcwd(cwd, sizeof cwd) || asprintf(&out, "%s/%s", cwd, file) < 0)
+        return NULL;
+    return out;
+}
+
+/* Inside the transaction: verify, write the file, move the rows, link the file. */
+static int archive_tx(app *a, int64_t before, const char *file, long *n)
+{
+    cherr e;
+    verify_opts none = {0};
+    if (run_verify(a, &none) != 0) {
+        cmd_error("not archiving a broken log: nothing was changed");
+        return -1;
+    }
+    store_anchor an;
+    arch_writer w;
+    char *path = abs_path(file);
+    if (!path || store_log_anchor(a->st, &an, &e) < 0 ||
+        arch_create(&w, file, an.seq, an.hash, &e) < 0) {
+        cmd_error("%s", path ? e.msg : "out of memory");
+        free(path);
+        return -1;
+    }
+    int rc = store_log_archive(a->st, before, path, archive_row, &w, n, &e);
+    free(path);
+    if (rc < 0) {
+        cmd_error("%s", e.msg);
+        arch_abort(&w);
+        return -1;
+    }
+    if (*n == 0) {
+        arch_abort(&w);
+        return 0;
+    }
+    /* the file is complete on disk before the rows leave the database */
+    if (arch_commit(&w, &e) < 0) {
+        cmd_error("%s", e.msg);
+        return -1;
+    }
+    return 0;
 }
 
 static int log_archive(app *a, int argc, char **argv)
@@ -270,59 +351,32 @@ static int log_archive(app *a, int argc, char **argv)
         cmd_error("--before: %s", e.msg);
         return 2;
     }
-    out_ctx o = {0};
-    char tmp[4200];
-    snprintf(tmp, sizeof tmp, "%s.tmp", file);
-    o.gz = gzopen(tmp, "wbx9");
-    if (!o.gz) {
-        cmd_error("%s: cannot create (does it exist already?)", tmp);
+    if (access(file, F_OK) == 0) {
+        cmd_error("%s: exists: an archive is never overwritten", file);
         return 1;
     }
     long n = 0;
-    if (store_begin(a->st, &e) < 0 || store_log_archive(a->st, t, file, archive_row, &o, &n, &e) < 0) {
-        store_rollback(a->st);
-        gzclose(o.gz);
-        remove(tmp);
+    if (store_begin(a->st, &e) < 0) {
         cmd_error("%s", e.msg);
         return 1;
     }
-    /* the file is complete on disk before the rows leave the database */
-    if (gzclose(o.gz) != Z_OK || rename(tmp, file) < 0) {
+    if (archive_tx(a, t, file, &n) < 0) {
         store_rollback(a->st);
-        remove(tmp);
-        cmd_error("%s: cannot write the archive", file);
         return 1;
     }
     if (store_commit(a->st, &e) < 0) {
-        cmd_error("%s (the archive file %s was written; the rows are still in the log)", e.msg,
-                  file);
+        cmd_error("%s (%s was written; the rows are still in the log)", e.msg, file);
         return 1;
     }
-    printf("%ld rows archived to %s\n", n, file);
+    if (n)
+        printf("%ld rows archived to %s\n", n, file);
+    else
+        printf("nothing to archive before %s\n", before);
     return 0;
 }
 
-int cmd_log(const cmd_globals *g, int argc, char **argv)
+static int log_list(const cmd_globals *g, int argc, char **argv)
 {
-    if (cmd_help(argc, argv, log_usage))
-        return 0;
-    app a;
-    cherr e;
-    if (argc >= 2 && (!strcmp(argv[1], "verify") || !strcmp(argv[1], "archive") ||
-                      !strcmp(argv[1], "head"))) {
-        if (strcmp(argv[1], "archive") && argc != 2) {
-            fputs(log_usage, stderr);
-            return 2;
-        }
-        if (app_open(&a, g->config, g->db, APP_DB, &e) < 0) {
-            cmd_error("%s", e.msg);
-            return 1;
-        }
-        int rc = !strcmp(argv[1], "verify") ? log_verify(&a)
-               : !strcmp(argv[1], "head")   ? log_head(&a) : log_archive(&a, argc - 1, argv + 1);
-        app_close(&a);
-        return rc;
-    }
     static const struct option opts[] = {
         {"format", required_argument, 0, 'f'},  {"message", required_argument, 0, 'm'},
         {"user", required_argument, 0, 'u'},    {"event", required_argument, 0, 'e'},
@@ -331,46 +385,38 @@ int cmd_log(const cmd_globals *g, int argc, char **argv)
         {"campaign", required_argument, 0, 'C'}, {"unmasked", no_argument, 0, 'U'},
         {0, 0, 0, 0},
     };
-    const char *format = "table", *since = NULL, *until = NULL;
+    const char *since = NULL, *until = NULL;
     store_logq q = {0};
     out_ctx o = {0};
-    int c;
+    int c, bad = 0;
+    int64_t limit = 0;
     optind = 1;
-    while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+    while (!bad && (c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
         switch (c) {
-        case 'f': format = optarg; break;
-        case 'm': q.message_id = strtoll(optarg, NULL, 10); break;
+        case 'f': bad = parse_format(optarg, &o.format); break;
+        case 'm': bad = parse_id("--message", optarg, &q.message_id); break;
         case 'u': q.user_id = optarg; break;
         case 'e': q.event = optarg; break;
         case 'c': q.channel = optarg; break;
         case 's': since = optarg; break;
         case 't': until = optarg; break;
-        case 'l': q.limit = strtol(optarg, NULL, 10); break;
-        case 'C': q.campaign_id = strtoll(optarg, NULL, 10); break;
+        case 'l': bad = parse_id("--limit", optarg, &limit); break;
+        case 'C': bad = parse_id("--campaign", optarg, &q.campaign_id); break;
         case 'U': o.unmasked = 1; break;
         default: fputs(log_usage, stderr); return 2;
         }
     }
+    if (bad)
+        return 2;
     if (optind != argc) {
         fputs(log_usage, stderr);
         return 2;
     }
-    if (!strcmp(format, "table"))
-        o.format = 0;
-    else if (!strcmp(format, "csv"))
-        o.format = 1;
-    else if (!strcmp(format, "json"))
-        o.format = 2;
-    else {
-        cmd_error("--format %s: table, csv or json", format);
+    q.limit = (long)limit;
+    cherr e;
+    if (parse_period(since, until, &q.since, &q.until) < 0)
         return 2;
-    }
-    int64_t now = tu_now();
-    if ((since && tu_parse_time(since, now, &q.since, &e) < 0) ||
-        (until && tu_parse_time(until, now, &q.until, &e) < 0)) {
-        cmd_error("%s", e.msg);
-        return 2;
-    }
+    app a;
     if (app_open(&a, g->config, g->db, APP_DB, &e) < 0) {
         cmd_error("%s", e.msg);
         return 1;
@@ -388,8 +434,37 @@ int cmd_log(const cmd_globals *g, int argc, char **argv)
     int rc = store_log_each(a.st, &q, print_row, &o, &e);
     if (rc < 0)
         cmd_error("%s", e.msg);
+    for (int i = 0; i < 3; i++)
+        buf_free(&o.m[i]);
     app_close(&a);
     return rc < 0 ? 1 : 0;
+}
+
+int cmd_log(const cmd_globals *g, int argc, char **argv)
+{
+    if (cmd_help(argc, argv, log_usage))
+        return 0;
+    static const char *const subs[] = {"verify", "head", "archive"};
+    int sub = -1;
+    for (int i = 0; argc >= 2 && i < 3; i++)
+        if (!strcmp(argv[1], subs[i]))
+            sub = i;
+    if (sub < 0)
+        return log_list(g, argc, argv);
+    if (sub == 1 && argc != 2) {
+        fputs(log_usage, stderr);
+        return 2;
+    }
+    app a;
+    cherr e;
+    if (app_open(&a, g->config, g->db, APP_DB, &e) < 0) {
+        cmd_error("%s", e.msg);
+        return 1;
+    }
+    int rc = sub == 0 ? log_verify(&a, argc - 1, argv + 1)
+           : sub == 1 ? log_head(&a) : log_archive(&a, argc - 1, argv + 1);
+    app_close(&a);
+    return rc;
 }
 
 /* ---- stats ------------------------------------------------------------------------- */
@@ -406,10 +481,25 @@ typedef struct stat_ctx {
     int rows;
 } stat_ctx;
 
+/* The header (table, csv), once: before the first group, or alone when there is none
+ * (the store has checked the dimensions by then). */
+static void stat_header(stat_ctx *sc)
+{
+    if (sc->rows++ || sc->format == 2)
+        return;
+    for (int i = 0; i < sc->q->nby; i++) {
+        if (sc->format == 1)
+            csv_field(sc->q->by[i], 0);
+        else
+            printf("%-16s ", sc->q->by[i]);
+    }
+    printf("n\n");
+}
+
 static int print_stat(const char *const *v, int nv, int64_t n, void *arg)
 {
     stat_ctx *sc = arg;
-    sc->rows++;
+    stat_header(sc);
     if (sc->format == 2) {
         json_t *o = json_object();
         for (int i = 0; i < nv; i++)
@@ -441,57 +531,42 @@ int cmd_stats(const cmd_globals *g, int argc, char **argv)
         {"until", required_argument, 0, 't'},    {"by", required_argument, 0, 'b'},
         {"format", required_argument, 0, 'f'},   {0, 0, 0, 0},
     };
-    const char *since = NULL, *until = NULL, *format = "table";
+    const char *since = NULL, *until = NULL;
     char by[200] = "event";
     store_statq q = {0};
-    int c;
+    stat_ctx sc = {.q = &q};
+    int c, bad = 0;
     optind = 1;
-    while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+    while (!bad && (c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
         switch (c) {
-        case 'C': q.campaign_id = strtoll(optarg, NULL, 10); break;
+        case 'C': bad = parse_id("--campaign", optarg, &q.campaign_id); break;
         case 's': since = optarg; break;
         case 't': until = optarg; break;
         case 'b': snprintf(by, sizeof by, "%s", optarg); break;
-        case 'f': format = optarg; break;
+        case 'f': bad = parse_format(optarg, &sc.format); break;
         default: fputs(stats_usage, stderr); return 2;
         }
     }
-    stat_ctx sc = {.q = &q};
-    if (!strcmp(format, "csv"))
-        sc.format = 1;
-    else if (!strcmp(format, "json"))
-        sc.format = 2;
-    else if (strcmp(format, "table")) {
-        cmd_error("--format %s: table, csv or json", format);
+    if (bad || parse_period(since, until, &q.since, &q.until) < 0)
+        return 2;
+    if (optind != argc) {
+        fputs(stats_usage, stderr);
         return 2;
     }
     for (char *save, *tok = strtok_r(by, ",", &save); tok && q.nby < 8;
          tok = strtok_r(NULL, ",", &save))
         q.by[q.nby++] = tok;
     cherr e;
-    int64_t now = tu_now();
-    if ((since && tu_parse_time(since, now, &q.since, &e) < 0) ||
-        (until && tu_parse_time(until, now, &q.until, &e) < 0)) {
-        cmd_error("%s", e.msg);
-        return 2;
-    }
     app a;
     if (app_open(&a, g->config, g->db, APP_DB, &e) < 0) {
         cmd_error("%s", e.msg);
         return 1;
     }
-    if (sc.format == 0) {
-        for (int i = 0; i < q.nby; i++)
-            printf("%-16s ", q.by[i]);
-        printf("n\n");
-    } else if (sc.format == 1) {
-        for (int i = 0; i < q.nby; i++)
-            csv_field(q.by[i], 0);
-        printf("n\n");
-    }
     int rc = store_stats(a.st, &q, print_stat, &sc, &e);
     if (rc < 0)
         cmd_error("%s", e.msg);
+    else if (!sc.rows)
+        stat_header(&sc);
     app_close(&a);
     return rc < 0 ? (strstr(e.msg, "--by") ? 2 : 1) : 0;
 }

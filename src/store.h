@@ -87,6 +87,9 @@ typedef struct store_anchor {
     unsigned char hash[32];
     int64_t archived_at;
     char file[512];
+    int64_t nrows;               /* rows archived in all */
+    int64_t msg_id;              /* the largest message id whose enqueued row was archived */
+    int64_t max_at;              /* the latest `at` among archived rows */
 } store_anchor;
 
 /* The head: the last row chuda committed, kept beside the log (moved by each commit
@@ -95,6 +98,26 @@ typedef struct store_head {
     int64_t seq;
     unsigned char hash[32];
 } store_head;
+
+/* What `chuda log verify` cross-checks beyond the chain, for the rows after `an`. */
+typedef struct store_logcheck {
+    int64_t counted;             /* sum of the aggregate counts: every row ever logged */
+    int64_t live;                /* rows in the log now */
+    int64_t msg_missing;         /* the first message after an->msg_id with no enqueued row
+                                    (its own, or its campaign's without a message id); 0: none */
+} store_logcheck;
+
+/* The aggregate counts bucket log rows by campaign_id, the hour of `at` (at - at % this),
+ * channel and code ("" for NULL), event, and the user's tier. */
+#define STORE_COUNT_HOUR_MS 3600000
+
+/* One bucket summed over tiers (the log rows do not keep the tier). Strings valid for
+ * the call. */
+typedef struct store_countgroup {
+    int64_t campaign_id, hour, n;
+    const char *channel, *event, *code;
+} store_countgroup;
+typedef int (*store_count_fn)(const store_countgroup *g, void *arg);
 
 /* A stats query over the aggregate counts. `by` is a subset of "channel", "tier",
  * "event", "code", "hour", "day", "campaign". */
@@ -263,6 +286,9 @@ typedef struct store_ops {
     /* The head recorded at the last commit that logged, and the log's last row as it is
      * (the anchor when the log is empty). */
     int (*log_head)(store *s, store_head *recorded, store_head *last, cherr *e);
+    int (*log_check)(store *s, const store_anchor *an, store_logcheck *out, cherr *e);
+    /* Every bucket of the aggregate counts, by hour, campaign, channel, event, code. */
+    int (*log_counts_each)(store *s, store_count_fn fn, void *arg, cherr *e);
     int (*stats)(store *s, const store_statq *q, store_stat_fn fn, void *arg, cherr *e);
 
     /* Subscription credits: -1 when never granted (unknown), else the count. */
@@ -362,6 +388,8 @@ static inline int store_optout_del(store *s, const char *u, const char *ch, cons
 static inline int store_log_anchor(store *s, store_anchor *a, cherr *e) { return s->ops->log_anchor(s, a, e); }
 static inline int store_log_archive(store *s, int64_t before, const char *f, store_log_fn fn, void *arg, long *n, cherr *e) { return s->ops->log_archive(s, before, f, fn, arg, n, e); }
 static inline int store_log_head(store *s, store_head *h, store_head *l, cherr *e) { return s->ops->log_head(s, h, l, e); }
+static inline int store_log_check(store *s, const store_anchor *an, store_logcheck *o, cherr *e) { return s->ops->log_check(s, an, o, e); }
+static inline int store_log_counts_each(store *s, store_count_fn fn, void *a, cherr *e) { return s->ops->log_counts_each(s, fn, a, e); }
 static inline int store_stats(store *s, const store_statq *q, store_stat_fn fn, void *arg, cherr *e) { return s->ops->stats(s, q, fn, arg, e); }
 static inline int store_credits_get(store *s, const char *u, const char *t, long *n, cherr *e) { return s->ops->credits_get(s, u, t, n, e); }
 static inline int store_credits_add(store *s, const char *u, const char *t, long d, int set, int64_t now, cherr *e) { return s->ops->credits_add(s, u, t, d, set, now, e); }

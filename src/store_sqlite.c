@@ -87,7 +87,8 @@ static const char *const sql_text[S_COUNT] = {
                   "code,detail,target,hash) VALUES(?,?,?,?,?,?,?,?,?,?,?,?)",
     [S_LOG_COUNT] = "INSERT INTO log_counts(campaign_id,hour,channel,tier,event,code,n) "
                     "VALUES(?,?,?,?,?,?,?7) ON CONFLICT DO UPDATE SET n=n+?7",
-    [S_ANCHOR_GET] = "SELECT seq,hash,archived_at,file FROM log_anchor WHERE id=1",
+    [S_ANCHOR_GET] = "SELECT seq,hash,archived_at,file,nrows,msg_id,max_at FROM log_anchor "
+                     "WHERE id=1",
     [S_HEAD_SET] = "UPDATE log_meta SET head_seq=?1, head_hash=?2 WHERE id=1",
     [S_MSG_GET] = "SELECT id,user_id,template,class,tag,channel,idem_key,vars,campaign_id,win,"
                   "created_at,expires_at FROM msg WHERE id=?",
@@ -1117,6 +1118,9 @@ static int sq_log_anchor(store *base, store_anchor *an, cherr *e)
             memcpy(an->hash, sqlite3_column_blob(s, 1), AUDIT_HASH_LEN);
         an->archived_at = sqlite3_column_int64(s, 2);
         copy_col(s, 3, an->file, sizeof an->file);
+        an->nrows = sqlite3_column_int64(s, 4);
+        an->msg_id = sqlite3_column_int64(s, 5);
+        an->max_at = sqlite3_column_int64(s, 6);
     }
     sqlite3_reset(s);
     if (rc != SQLITE_ROW && rc != SQLITE_DONE)
@@ -1124,12 +1128,36 @@ static int sq_log_anchor(store *base, store_anchor *an, cherr *e)
     return 0;
 }
 
-/* Hands each archived row to the caller and remembers the last one's seq and hash. */
+/* Statements used a few times per command, not per row: prepared when used (below). */
+static sqlite3_stmt *prep(sq_store *q, const char *sql, cherr *e);
+static int run_done(sq_store *q, sqlite3_stmt *s, const char *what, long *changes, cherr *e);
+
+/* A one-row query of integers: ?1 and ?2 bound to a and b, the first `n` columns into
+ * out (NULL as 0). */
+static int query_ints(sq_store *q, const char *sql, int64_t a, int64_t b, int64_t *out, int n,
+                      cherr *e)
+{
+    sqlite3_stmt *s = prep(q, sql, e);
+    if (!s)
+        return -1;
+    if (sqlite3_bind_parameter_count(s) >= 1)
+        sqlite3_bind_int64(s, 1, a);
+    if (sqlite3_bind_parameter_count(s) >= 2)
+        sqlite3_bind_int64(s, 2, b);
+    int rc = sqlite3_step(s);
+    for (int i = 0; i < n; i++)
+        out[i] = rc == SQLITE_ROW ? sqlite3_column_int64(s, i) : 0;
+    sqlite3_finalize(s);
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+        return db_err(q, e, "audit log query");
+    return 0;
+}
+
+/* Hands each archived row to the caller and counts them. */
 typedef struct archive_ctx {
     store_log_fn fn;
     void *arg;
     int64_t last_seq;
-    unsigned char last_hash[AUDIT_HASH_LEN];
     long n;
 } archive_ctx;
 
@@ -1139,10 +1167,34 @@ static int archive_row(const store_logrow *r, void *arg)
     if (ac->fn(r, ac->arg))
         return 1;
     ac->last_seq = r->seq;
-    if (r->hash)
-        memcpy(ac->last_hash, r->hash, AUDIT_HASH_LEN);
     ac->n++;
     return 0;
+}
+
+/* Move the anchor to row `upto` (the triggers check it is that row, all rows up to it
+ * present), then let the rows at or before it go. */
+static int move_anchor(sq_store *q, const store_anchor *an, int64_t upto, const char *file,
+                       int64_t msg_id, int64_t max_at, cherr *e)
+{
+    sqlite3_stmt *s = prep(q, an->seq == 0
+        ? "INSERT INTO log_anchor(id,seq,hash,archived_at,file,nrows,msg_id,max_at) "
+          "VALUES(1,?1,(SELECT hash FROM log WHERE seq=?1),?2,?3,?1,?4,?5)"
+        : "UPDATE log_anchor SET seq=?1,hash=(SELECT hash FROM log WHERE seq=?1),"
+          "archived_at=?2,file=?3,nrows=nrows+?1-seq,msg_id=max(msg_id,?4),"
+          "max_at=max(max_at,?5) WHERE id=1", e);
+    if (!s)
+        return -1;
+    sqlite3_bind_int64(s, 1, upto);
+    sqlite3_bind_int64(s, 2, (int64_t)time(NULL) * 1000);
+    bind_s(s, 3, file);
+    sqlite3_bind_int64(s, 4, msg_id);
+    sqlite3_bind_int64(s, 5, max_at);
+    if (run_done(q, s, "archive anchor", NULL, e) < 0)
+        return -1;
+    if (!(s = prep(q, "DELETE FROM log WHERE seq<=?1", e)))
+        return -1;
+    sqlite3_bind_int64(s, 1, upto);
+    return run_done(q, s, "archive", NULL, e);
 }
 
 static int sq_log_archive(store *base, int64_t before, const char *file, store_log_fn fn,
@@ -1152,52 +1204,33 @@ static int sq_log_archive(store *base, int64_t before, const char *file, store_l
     *n = 0;
     if (!q->in_tx)
         return err_set(e, "store: archive outside a transaction");
-    sqlite3_stmt *s;
-    int64_t upto = 0;
-    if (sqlite3_prepare_v2(q->db, "SELECT max(seq) FROM log WHERE at<?", -1, &s, NULL) != SQLITE_OK)
-        return db_err(q, e, "archive");
-    sqlite3_bind_int64(s, 1, before);
-    if (sqlite3_step(s) == SQLITE_ROW)
-        upto = sqlite3_column_int64(s, 0);
-    sqlite3_finalize(s);
-    if (!upto)
-        return 0;
     store_anchor an;
-    if (sq_log_anchor(base, &an, e) < 0)
+    int64_t upto, mark[2];
+    if (sq_log_anchor(base, &an, e) < 0 ||
+        query_ints(q, "SELECT max(seq) FROM log WHERE at<?1", before, 0, &upto, 1, e) < 0)
         return -1;
-    archive_ctx ac = {fn, arg, 0, {0}, 0};
-    store_logq lq = {.after_seq = an.seq, .by_seq = 1};
-    /* rows up to `upto`, in order: log_each stops when archive_row says so */
-    lq.limit = upto - an.seq;
-    if (q->base.ops->log_each(base, &lq, archive_row, &ac, e) < 0)
+    if (upto <= an.seq)
+        return 0;
+    /* for the cross-checks: the latest time archived, and the last message whose
+     * enqueued row (its own, or its campaign's) goes with these rows */
+    if (query_ints(q, "SELECT max(at), max(CASE WHEN event='enqueued' THEN coalesce(message_id,"
+                      "(SELECT max(m.id) FROM msg m WHERE m.campaign_id=log.campaign_id "
+                      "AND m.campaign_id!=0)) END) FROM log WHERE seq>?1 AND seq<=?2",
+                   an.seq, upto, mark, 2, e) < 0)
+        return -1;
+    archive_ctx ac = {fn, arg, 0, 0};
+    store_logq lq = {.after_seq = an.seq, .limit = upto - an.seq, .by_seq = 1};
+    if (sq_log_each(base, &lq, archive_row, &ac, e) < 0)
         return -1;
     if (ac.last_seq != upto)
         return err_set(e, "archive: stopped at row %lld of %lld", (long long)ac.last_seq,
                        (long long)upto);
-    char sql[256];
-    snprintf(sql, sizeof sql,
-             "UPDATE log_meta SET archiving=1; DELETE FROM log WHERE seq<=%lld; "
-             "UPDATE log_meta SET archiving=0", (long long)upto);
-    if (exec(q, sql, e) < 0)
+    if (move_anchor(q, &an, upto, file, mark[1], mark[0], e) < 0)
         return -1;
-    if (sqlite3_prepare_v2(q->db, "INSERT OR REPLACE INTO log_anchor(id,seq,hash,archived_at,file) "
-                           "VALUES(1,?,?,?,?)", -1, &s, NULL) != SQLITE_OK)
-        return db_err(q, e, "archive anchor");
-    sqlite3_bind_int64(s, 1, ac.last_seq);
-    sqlite3_bind_blob(s, 2, ac.last_hash, AUDIT_HASH_LEN, SQLITE_TRANSIENT);
-    sqlite3_bind_int64(s, 3, (int64_t)time(NULL) * 1000);
-    bind_s(s, 4, file);
-    int rc = sqlite3_step(s);
-    sqlite3_finalize(s);
-    if (rc != SQLITE_DONE)
-        return db_err(q, e, "archive anchor");
     q->hash_loaded = 0;
     *n = ac.n;
     return 0;
 }
-
-/* Prepared when used (below): a few times per command, not per row. */
-static sqlite3_stmt *prep(sq_store *q, const char *sql, cherr *e);
 
 static int sq_log_head(store *base, store_head *h, store_head *last, cherr *e)
 {
@@ -1216,6 +1249,50 @@ static int sq_log_head(store *base, store_head *h, store_head *last, cherr *e)
     if (rc != SQLITE_ROW && rc != SQLITE_DONE)
         return db_err(q, e, "read the log head");
     return read_last(q, last, e);
+}
+
+/* The first message after the archive's mark without an enqueued row: its own, or
+ * (one row for a whole campaign) its campaign's without a message id. ?1: the mark. */
+static const char msg_without_enqueue[] =
+    "SELECT m.id FROM msg m WHERE m.id>?1 AND NOT EXISTS (SELECT 1 FROM log l WHERE "
+    "l.message_id=m.id AND l.event='enqueued') AND NOT (m.campaign_id!=0 AND EXISTS "
+    "(SELECT 1 FROM log l WHERE l.campaign_id=m.campaign_id AND l.campaign_id!=0 AND "
+    "l.event='enqueued' AND l.message_id IS NULL)) ORDER BY m.id LIMIT 1";
+
+static int sq_log_counts_each(store *base, store_count_fn fn, void *arg, cherr *e)
+{
+    sq_store *q = (sq_store *)base;
+    sqlite3_stmt *s = prep(q, "SELECT campaign_id,hour,channel,event,code,sum(n) FROM log_counts "
+                              "GROUP BY 1,2,3,4,5 ORDER BY 2,1,3,4,5", e);
+    if (!s)
+        return -1;
+    int rc, stop = 0;
+    while (!stop && (rc = sqlite3_step(s)) == SQLITE_ROW) {
+        store_countgroup g = {
+            .campaign_id = sqlite3_column_int64(s, 0),
+            .hour = sqlite3_column_int64(s, 1),
+            .channel = (const char *)sqlite3_column_text(s, 2),
+            .event = (const char *)sqlite3_column_text(s, 3),
+            .code = (const char *)sqlite3_column_text(s, 4),
+            .n = sqlite3_column_int64(s, 5),
+        };
+        stop = fn(&g, arg) != 0;
+    }
+    sqlite3_finalize(s);
+    if (!stop && rc != SQLITE_DONE)
+        return db_err(q, e, "read the aggregate counts");
+    return 0;
+}
+
+static int sq_log_check(store *base, const store_anchor *an, store_logcheck *out, cherr *e)
+{
+    sq_store *q = (sq_store *)base;
+    memset(out, 0, sizeof *out);
+    if (query_ints(q, "SELECT sum(n) FROM log_counts", 0, 0, &out->counted, 1, e) < 0 ||
+        query_ints(q, "SELECT count(*) FROM log", 0, 0, &out->live, 1, e) < 0 ||
+        query_ints(q, msg_without_enqueue, an->msg_id, 0, &out->msg_missing, 1, e) < 0)
+        return -1;
+    return 0;
 }
 
 /* The dimensions a stats query may group by, and their SQL expressions. */
@@ -1271,7 +1348,7 @@ static int sq_stats(store *base, const store_statq *sq, store_stat_fn fn, void *
     if (rc != SQLITE_OK)
         return db_err(q, e, "stats");
     sqlite3_bind_int64(s, 1, sq->campaign_id);
-    sqlite3_bind_int64(s, 2, sq->since - sq->since % 3600000);
+    sqlite3_bind_int64(s, 2, sq->since - sq->since % STORE_COUNT_HOUR_MS);
     sqlite3_bind_int64(s, 3, sq->until);
     const char *vals[8];
     int stop = 0;
@@ -1569,6 +1646,8 @@ static const store_ops sqlite_ops = {
     .log_anchor = sq_log_anchor,
     .log_archive = sq_log_archive,
     .log_head = sq_log_head,
+    .log_check = sq_log_check,
+    .log_counts_each = sq_log_counts_each,
     .stats = sq_stats,
     .credits_get = sq_credits_get,
     .credits_add = sq_credits_add,

@@ -49,3 +49,18 @@ def append(db, **row):
                " reason, code, detail, target, hash) VALUES(?,?,?,?,?,?,?,?,?,?,?,?)",
                tuple(vals[f] for f in FIELDS) + (h,))
     return seq, h
+
+
+def rechain(db, start):
+    """Recompute every hash from row `start` on, as someone rewriting the log after
+    altering a row would (the log's update trigger must have been dropped). Returns the
+    last row's new hash."""
+    got = db.execute("SELECT hash FROM log WHERE seq=?", (start - 1,)).fetchone()
+    prev = got[0] if got else b"\x00" * 32
+    rows = db.execute("SELECT seq, at, message_id, campaign_id, user_id, event, channel,"
+                      " reason, code, detail, target FROM log WHERE seq>=? ORDER BY seq",
+                      (start,)).fetchall()
+    for r in rows:
+        prev = row_hash(prev, *r)
+        db.execute("UPDATE log SET hash=? WHERE seq=?", (prev, r[0]))
+    return prev
