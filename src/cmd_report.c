@@ -1,11 +1,14 @@
 /* cmd_report.c — `chuda report --since TIME [--until TIME] --html FILE`: the figures
  * from the log's aggregate counts, shaped as report.h's input, into one self-contained
  * HTML page (report.c draws it). */
+#include <errno.h>
 #include <getopt.h>
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "app.h"
 #include "buf.h"
@@ -64,6 +67,51 @@ static int row(const char *const *v, int nv, int64_t n, void *arg)
     return 0;
 }
 
+/* Each campaign's name, from the campaigns table (the counts keep only the id). */
+static int name_campaigns(store *st, json_t *campaigns, cherr *e)
+{
+    const char *k;
+    json_t *v;
+    json_object_foreach(campaigns, k, v) {
+        store_campaign c;
+        int found = store_campaign_get(st, num(k), &c, e);
+        if (found < 0)
+            return -1;
+        if (found)
+            json_object_set_new(v, "name", json_string(c.name));
+        store_campaign_free(&c);
+    }
+    return 0;
+}
+
+/* The page to FILE, whole or not at all: a temporary file beside it, renamed over it. */
+static int write_page(const char *path, const buf *page, cherr *e)
+{
+    char *tmp = NULL;
+    if (asprintf(&tmp, "%s.XXXXXX", path) < 0)
+        return err_set(e, "out of memory");
+    int fd = mkstemp(tmp);
+    FILE *fp = fd >= 0 ? fdopen(fd, "w") : NULL;
+    if (!fp) {
+        err_set(e, "%s: cannot create: %s", path, strerror(errno));
+        if (fd >= 0) {
+            close(fd);
+            unlink(tmp);
+        }
+        free(tmp);
+        return -1;
+    }
+    int ok = fwrite(page->s, 1, page->len, fp) == page->len;
+    ok = fclose(fp) == 0 && ok;     /* closed whatever happened */
+    ok = ok && chmod(tmp, 0644) == 0 && rename(tmp, path) == 0;
+    if (!ok) {
+        err_set(e, "%s: cannot write: %s", path, strerror(errno));
+        unlink(tmp);
+    }
+    free(tmp);
+    return ok ? 0 : -1;
+}
+
 int cmd_report(const cmd_globals *g, int argc, char **argv)
 {
     if (cmd_help(argc, argv, report_usage))
@@ -93,9 +141,12 @@ int cmd_report(const cmd_globals *g, int argc, char **argv)
     cherr e;
     int64_t now = tu_now();
     store_statq q = {.by = {"hour", "channel", "event", "code", "campaign"}, .nby = 5};
-    if (tu_parse_time(since, now, &q.since, &e) < 0 ||
-        (until && tu_parse_time(until, now, &q.until, &e) < 0)) {
-        cmd_error("%s", e.msg);
+    if (tu_parse_time(since, now, &q.since, &e) < 0) {
+        cmd_error("--since: %s", e.msg);
+        return 2;
+    }
+    if (until && tu_parse_time(until, now, &q.until, &e) < 0) {
+        cmd_error("--until: %s", e.msg);
         return 2;
     }
     app a;
@@ -120,17 +171,16 @@ int cmd_report(const cmd_globals *g, int argc, char **argv)
         cmd_error("%s", e.msg);
         goto done;
     }
+    if (name_campaigns(a.st, col.campaigns, &e) < 0) {
+        cmd_error("%s", e.msg);
+        goto done;
+    }
     const char *k;
     json_t *v;
     json_object_foreach(col.campaigns, k, v)
         json_array_append(json_object_get(col.d, "campaigns"), v);
-    if (report_html(col.d, &out, &e) < 0) {
+    if (report_html(col.d, &out, &e) < 0 || write_page(html, &out, &e) < 0) {
         cmd_error("%s", e.msg);
-        goto done;
-    }
-    FILE *fp = fopen(html, "w");
-    if (!fp || fwrite(out.s, 1, out.len, fp) != out.len || fclose(fp) != 0) {
-        cmd_error("%s: cannot write: %m", html);
         goto done;
     }
     printf("report written to %s (%zu bytes)\n", html, out.len);

@@ -117,6 +117,19 @@ CONFEOF
 
 chuda() { "$CHUDA" -c "$T_WORK/chuda.conf" "$@"; }
 
+# Tencent SMS in a scenario: tc_sim_lines [EXTRA] gives the simulator's account (for
+# chuda_setup's first argument); tc_channel, after chuda_setup, adds [channel.sms].
+TC_ID=AKIDchudatestsms00000001
+export CHUDA_TEST_TC_KEY=tc-test-key-0123456789
+tc_sim_lines() {    # tc_sim_lines [EXTRA_LINES]
+    printf '[tencent.%s]\nsecret_key = %s\nsdk_app_id = 1400006666\nsign_names = 触达测试\nper_number_30s = 100\n%s\n' \
+        "$TC_ID" "$CHUDA_TEST_TC_KEY" "${1:-}"
+}
+tc_channel() {
+    printf '[channel.sms]\nbase_url = %s\nprovider = tencent\nsecret_id = %s\nsecret_env = CHUDA_TEST_TC_KEY\nsdk_app_id = 1400006666\nsign_name = 触达测试\nretry_base = 100ms\nretry_cap = 200ms\n' \
+        "$SIM_URL" "$TC_ID" >>"$T_WORK/chuda.conf"
+}
+
 # Requests the simulator recorded for a path (JSON lines), from GET /_sim/requests.
 sim_requests() {    # sim_requests PATH
     sim_ctl GET /_sim/requests | python3 -c '

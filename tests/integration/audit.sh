@@ -8,26 +8,11 @@
 # and `verify --archive` proves the chain across archive files.
 . tests/lib.sh "$1"
 cd "$T_WORK"
-TC_ID=AKIDchudaaudit0000000001
-export CHUDA_TEST_TC_KEY=tc-audit-key-0123456789
-chuda_setup "[tencent.$TC_ID]
-secret_key = $CHUDA_TEST_TC_KEY
-sdk_app_id = 1400006666
-sign_names = 触达测试
-blacklist = +8613900003333
-per_number_30s = 100" "[policy]
+chuda_setup "$(tc_sim_lines "blacklist = +8613900003333")" "[policy]
 quiet_hours = none
 [channel.mp_subscribe]
 credits = off"
-cat >>chuda.conf <<EOF
-[channel.sms]
-base_url = $SIM_URL
-provider = tencent
-secret_id = $TC_ID
-secret_env = CHUDA_TEST_TC_KEY
-sdk_app_id = 1400006666
-sign_name = 触达测试
-EOF
+tc_channel
 cat > users.csv <<'CSV'
 user_id,tier,mp_openid,phone
 a1,high_value,oAUDIT1xxxxxxxxxxxxxxxxxxxxx,+8613800001111
@@ -118,6 +103,19 @@ t_eq "stats --campaign: that campaign's events" "enqueued,2
 sent,2" "$(chuda stats --campaign "$camp" --format csv | sed 1d)"
 t_eq "log --campaign: its rows" 4 "$(chuda log --format json --campaign "$camp" | wc -l)"
 t_eq "stats --campaign of another: nothing" "event,n" "$(chuda stats --campaign 999 --format csv)"
+
+# --- the report: a whole page or nothing (report_chromium.sh looks at the page) ---
+t_match "report writes a page" "report written to r.html" "$(chuda report --since -1d --html r.html)"
+t_ok "the page shows the campaign by name and the channel" sh -c 'grep -q "#$0 审计" r.html && grep -q "mp_subscribe" r.html && ! grep -qi "<script" r.html' "$camp"
+chuda report --since -1d --html nodir/r.html >rep.out 2>&1; rc=$?
+t_eq "report into a missing directory: exit 1" 1 "$rc"
+t_match "report into a missing directory: says where" "nodir/r.html: cannot create" "$(cat rep.out)"
+mkdir r2.html
+chuda report --since -1d --html r2.html >rep.out 2>&1; rc=$?
+t_eq "report over a directory: exit 1" 1 "$rc"
+t_ok "and no temporary file is left" sh -c '! ls r2.html.* r.html.* 2>/dev/null'
+bad "report --since garbage" "--since: bad time" chuda report --since whenever --html r3.html
+t_ok "the bad call wrote nothing" test ! -e r3.html
 
 # --- the database refuses what would hide tampering ---
 t_fails "UPDATE of the log is refused" sqlite3 chuda.db "update log set reason='x' where seq=2"

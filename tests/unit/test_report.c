@@ -2,9 +2,8 @@
  * campaigns with Chinese and hostile names, provider errors) renders to one
  * self-contained page; every string from the data is escaped; bad figures are refused
  * naming the member; long periods switch to days and weeks; output is deterministic.
- *
- * With CHUDA_REPORT_HTML=PATH in the environment the fixture's page is also written to
- * PATH (tests/integration/report_chromium.sh renders it in headless Chromium). */
+ * (tests/integration/report_chromium.sh renders a page `chuda report` made from a real
+ * database in headless Chromium.) */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -334,29 +333,8 @@ static void test_deterministic(void **state)
     json_decref(d);
 }
 
-/* For tests/integration/report_chromium.sh: the fixture's page to $CHUDA_REPORT_HTML. */
-static int write_fixture_page(const char *path)
-{
-    json_t *d = fixture();
-    buf b = {0};
-    cherr e = {{0}};
-    int rc = report_html(d, &b, &e);
-    json_decref(d);
-    FILE *fp = rc == 0 ? fopen(path, "w") : NULL;
-    if (!fp || fwrite(b.s, 1, b.len, fp) != b.len || fclose(fp) != 0) {
-        fprintf(stderr, "%s: %s\n", path, rc ? e.msg : "cannot write");
-        buf_free(&b);
-        return -1;
-    }
-    buf_free(&b);
-    return 0;
-}
-
 int main(void)
 {
-    const char *out = getenv("CHUDA_REPORT_HTML");
-    if (out && *out && write_fixture_page(out) < 0)
-        return 1;
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_fixture_page),
         cmocka_unit_test(test_self_contained),
