@@ -32,15 +32,23 @@ static json_int_t num(const char *s)
     return s ? (json_int_t)strtoll(s, NULL, 10) : 0;
 }
 
+static void add_total(json_t *d, const char *event, json_int_t n)
+{
+    json_t *totals = json_object_get(d, "totals");
+    json_int_t t = json_integer_value(json_object_get(totals, event));
+    json_object_set_new(totals, event, json_integer(t + n));
+}
+
 /* by hour, channel, event, code, campaign */
 static int row(const char *const *v, int nv, int64_t n, void *arg)
 {
     collect *c = arg;
     const char *hour = v[0], *channel = v[1] ? v[1] : "", *event = v[2] ? v[2] : "",
                *code = v[3] ? v[3] : "", *camp = v[4] ? v[4] : "0";
-    json_t *totals = json_object_get(c->d, "totals");
-    json_int_t t = json_integer_value(json_object_get(totals, event));
-    json_object_set_new(totals, event, json_integer(t + n));
+    /* a campaign's messages are counted with the campaign (name_campaigns), which may
+     * have logged them enqueued under one row */
+    if (strcmp(event, "enqueued") || !strcmp(camp, "0"))
+        add_total(c->d, event, n);
     if (!strcmp(event, "sent") && *channel)
         json_array_append_new(json_object_get(c->d, "hourly"),
                               json_pack("{s:s, s:s, s:I}", "hour", hour, "channel", channel,
@@ -67,18 +75,27 @@ static int row(const char *const *v, int nv, int64_t n, void *arg)
     return 0;
 }
 
-/* Each campaign's name, from the campaigns table (the counts keep only the id). */
-static int name_campaigns(store *st, json_t *campaigns, cherr *e)
+/* Each campaign's name from the campaigns table (the counts keep only the id), and its
+ * messages queued in the period: all of them (its total) when it was enqueued then,
+ * under one audit row or one per message. They count in the enqueued total. */
+static int name_campaigns(store *st, collect *col, cherr *e)
 {
     const char *k;
     json_t *v;
-    json_object_foreach(campaigns, k, v) {
+    json_object_foreach(col->campaigns, k, v) {
         store_campaign c;
         int found = store_campaign_get(st, num(k), &c, e);
         if (found < 0)
             return -1;
-        if (found)
+        json_int_t queued = json_integer_value(json_object_get(v, "queued"));
+        if (found) {
             json_object_set_new(v, "name", json_string(c.name));
+            if (queued > 0 && c.total > queued)
+                queued = c.total;
+        }
+        json_object_set_new(v, "queued", json_integer(queued));
+        if (queued)
+            add_total(col->d, "enqueued", queued);
         store_campaign_free(&c);
     }
     return 0;
@@ -171,7 +188,7 @@ int cmd_report(const cmd_globals *g, int argc, char **argv)
         cmd_error("%s", e.msg);
         goto done;
     }
-    if (name_campaigns(a.st, col.campaigns, &e) < 0) {
+    if (name_campaigns(a.st, &col, &e) < 0) {
         cmd_error("%s", e.msg);
         goto done;
     }

@@ -99,9 +99,13 @@ t_eq "stats --since an hour ago: all" "$(chuda stats --format csv)" "$(chuda sta
 printf 'user_id\na1\na2\n' >camp.csv
 camp=$(chuda campaign create --name 审计 --template cart_abandoned --recipients camp.csv --var product=C | sed -n 's/^campaign \([0-9]*\).*/\1/p')
 chuda run --until-idle 2>/dev/null
-t_eq "stats --campaign: that campaign's events" "enqueued,2
-sent,2" "$(chuda stats --campaign "$camp" --format csv | sed 1d)"
-t_eq "log --campaign: its rows" 4 "$(chuda log --format json --campaign "$camp" | wc -l)"
+# (a campaign is logged enqueued once for all its messages, or once per message)
+cstats=$(chuda stats --campaign "$camp" --format csv | sed 1d)
+t_eq "stats --campaign: that campaign's events" "enqueued sent 2" \
+    "$(printf '%s\n' "$cstats" | awk -F, '$1 == "enqueued" && ($2 == 1 || $2 == 2) {e = 1} $1 == "sent" {s = $2} END {print (e ? "enqueued" : "?"), "sent", s}')"
+t_eq "log --campaign: its rows, as many as stats counts" \
+    "$(printf '%s\n' "$cstats" | awk -F, '{n += $2} END {print n}')" \
+    "$(chuda log --format json --campaign "$camp" | wc -l)"
 t_eq "stats --campaign of another: nothing" "event,n" "$(chuda stats --campaign 999 --format csv)"
 
 # --- the report: a whole page or nothing (report_chromium.sh looks at the page) ---

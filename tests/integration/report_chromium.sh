@@ -54,7 +54,9 @@ for r in map(json.loads, sys.stdin):
 print(n)' "$@"
 }
 funnel() { chuda campaign show "$1" --format json | python3 -c 'import json,sys; print(json.load(sys.stdin)["funnel"][sys.argv[1]])' "$2"; }
-enqueued=$(stat enqueued) sent=$(stat sent) failed=$(stat failed) suppressed=$(stat suppressed)
+# messages queued: each campaign's (logged enqueued once for all, or once per message)
+enqueued=$(( $(funnel 1 enqueued) + $(funnel 2 enqueued) ))
+sent=$(stat sent) failed=$(stat failed) suppressed=$(stat suppressed)
 mp=$(stat sent channel=mp_subscribe) sms=$(stat sent channel=sms)
 t_eq "the scenario: 16 queued, 12 sent (6 + 6), 1 failed, 3 suppressed" "16 12 6 6 1 3" \
     "$enqueued $sent $mp $sms $failed $suppressed"
