@@ -253,9 +253,7 @@ static bool parse_when(const struct text *t, bool want_time)
 static bool check_number(const struct text *t)
 {
     size_t i = 0, dots = 0, nd = 0;
-    if (t->n > 32)
-        return false;
-    if (t->cp[0] == '-' || t->cp[0] == '+')
+    if (t->n && (t->cp[0] == '-' || t->cp[0] == '+'))
         i++;
     for (; i < t->n; i++) {
         if (t->cp[i] == '.')
@@ -265,7 +263,7 @@ static bool check_number(const struct text *t)
         else
             return false;
     }
-    return nd > 0 && dots <= 1 && t->cp[t->n - 1] != '.';
+    return nd > 0 && nd <= 32 && dots <= 1 && t->cp[t->n - 1] != '.';  /* 32 digits */
 }
 
 static bool check_amount(const struct text *t)

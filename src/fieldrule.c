@@ -457,6 +457,14 @@ static void plain(ck *k, size_t i, const char *key, const char *value, long max_
 
 /* ---- per channel ---------------------------------------------------------------------------- */
 
+static long count_digits(const cps *t)
+{
+    long n = 0;
+    for (size_t i = 0; i < t->n; i++)
+        n += is_digit(t->v[i]) != 0;
+    return n;
+}
+
 static void mp_field(ck *k, size_t i, const char *key, const char *value)
 {
     if (strncmp(key, "data.", 5)) {
@@ -478,13 +486,17 @@ static void mp_field(ck *k, size_t i, const char *key, const char *value)
         long max = kt->max;
         if (!strcmp(kt->name, "name") && name_wide(&t))
             max = 10;
-        if (max && (long)t.n > max)
-            length_rule(k, i, key, value, (long)t.n, 0, max, "characters", bound);
+        /* a number's limit counts its digits: sign and point are free (§2.2) */
+        int digits_only = !strcmp(kt->name, "number");
+        long len = digits_only ? count_digits(&t) : (long)t.n;
+        const char *unit = digits_only ? "digits" : "characters";
+        if (max && len > max)
+            length_rule(k, i, key, value, len, 0, max, unit, bound);
         else if (!bound && kt->shape && !kt->shape(&t))
-            add_verdict(k, i, key, value, (long)t.n, max ? max : -1, "characters",
+            add_verdict(k, i, key, value, len, max ? max : -1, unit,
                         "'%.60s' is not a %s (%s)", value, kt->name, kt->what);
         else
-            add_verdict(k, i, key, value, (long)t.n, max ? max : -1, "characters", NULL);
+            add_verdict(k, i, key, value, len, max ? max : -1, unit, NULL);
     }
     free(t.v);
 }

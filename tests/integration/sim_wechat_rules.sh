@@ -65,6 +65,8 @@ kw() {  # kw KEY VALUE EXPECTED_ERRCODE
 }
 kw number01 123.45 0
 kw number01 12a 47003
+kw number01 -1234567890123456789012345678901.2 0
+kw number01 123456789012345678901234567890123 47003
 kw letter2 abcXYZ 0
 kw letter2 ab1 47003
 kw symbol3 '!?%' 0

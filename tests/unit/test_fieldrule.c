@@ -89,7 +89,11 @@ static void test_keyword_types(void **state)
     MP_OK("data.number1", "12345678901234567890123456789012");
     MP_OK("data.number2", "-3.14");
     MP_BAD("data.number3", "123456789012345678901234567890123",
-           "[mp_subscribe] data.number3: 33 characters, limit 32");
+           "[mp_subscribe] data.number3: 33 digits, limit 32");
+    /* the limit counts digits (providers.md §2.2): sign and point come on top */
+    MP_OK("data.number5", "-1234567890123456789012345678901.2");        /* 32 digits, 34 chars */
+    MP_BAD("data.number6", "+12345678901234567890123456789012.3",
+           "[mp_subscribe] data.number6: 33 digits, limit 32");
     MP_BAD("data.number4", "1.2.3", "[mp_subscribe] data.number4: '1.2.3' is not a number "
                                     "(at most 32 digits, optional sign and decimal point)");
     MP_OK("data.letter1", "ABCxyz");
