@@ -21,6 +21,7 @@
 
 #define PREVIEW_TOKEN "PREVIEW_TOKEN"
 #define PREVIEW_SECRET_ENV "CHUDA_PREVIEW_SECRET"
+#define PREVIEW_SMS_PROVIDER "tencent"  /* when [channel.sms] is not configured */
 
 static const char preview_usage[] =
     "usage: chuda preview --template T (--user U | --tier X [--segment S])\n"
@@ -64,7 +65,7 @@ static int secret_key(const char *key, char *what, size_t len)
 static const char *const placeholders[][2] = {
     {"appid", "PREVIEW_APPID"},       {"corpid", "PREVIEW_CORPID"},
     {"agentid", "1000002"},           {"sender", "PREVIEW_SENDER"},
-    {"provider", "tencent"},          {"secret_id", "PREVIEW_SECRET_ID"},
+    {"provider", PREVIEW_SMS_PROVIDER},          {"secret_id", "PREVIEW_SECRET_ID"},
     {"sdk_app_id", "1400000000"},     {"sign_name", "PREVIEW_SIGN"},
     {"secret_env", PREVIEW_SECRET_ENV}, {"key_env", PREVIEW_SECRET_ENV},
 };
@@ -345,10 +346,9 @@ int cmd_preview(const cmd_globals *g, int argc, char **argv)
         cmd_error("unknown template '%s' (no %s/%s.ini)", tname, p.a.templates_dir, tname);
         goto out;
     }
-    if (fr_limits_load(&p.lim, &p.a.cfg, &e) < 0) {
-        cmd_error("%s", e.msg);
-        goto out;
-    }
+    p.lim = p.a.fr;
+    if (!p.lim.sms_provider)    /* the verdicts of the provider the request is built for */
+        p.lim.sms_provider = PREVIEW_SMS_PROVIDER;
     if (user) {
         int found = store_user_get(p.a.st, user, &p.u, &e);
         if (found <= 0) {

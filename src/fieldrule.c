@@ -594,6 +594,23 @@ static void sms_params(ck *k, size_t i, const char *value, long *total)
     }
 }
 
+/* Does `provider` get this [sms] key? Tencent gets `params` (else the param.NAME
+ * values in order), Aliyun the param.NAME values; each its own template_id.PROVIDER.
+ * An unknown provider (NULL, load time) gets everything checked. */
+static int sms_sent(const char *provider, const render_out *out, const char *key)
+{
+    if (!provider)
+        return 1;
+    int aliyun = !strcmp(provider, "aliyun");
+    if (!strcmp(key, "params"))
+        return !aliyun;
+    if (!strncmp(key, "param.", 6))
+        return aliyun || !render_get(out, "params");
+    if (!strncmp(key, "template_id.", 12))
+        return !strcmp(key + 12, provider);
+    return 1;
+}
+
 /* WeCom limits (providers.md §4.2 app messages, §4.3 customer broadcast, §4.4 group
  * robot). `type` NULL: any msgtype; a key ending in '.' is a prefix (item.KEY). */
 typedef struct wrule {
@@ -686,6 +703,8 @@ static int check(const char *channel, const render_out *out, const int *dynamic,
             mp_field(&k, i, key, value);
         else if (!strcmp(channel, "oa_template"))
             oa_field(&k, i, key, value);
+        else if (is_sms && !sms_sent(lim->sms_provider, out, key))
+            continue;
         else if (is_sms && !strcmp(key, "params"))
             sms_params(&k, i, value, &sms_total);
         else if (is_sms && !strncmp(key, "param.", 6)) {
@@ -748,6 +767,7 @@ void fr_limits_default(fr_limits *lim)
     lim->sms_param_chars = 12;
     lim->sms_content_chars = 500;
     lim->sms_sign_name = NULL;
+    lim->sms_provider = NULL;
 }
 
 int fr_limits_load(fr_limits *lim, const config *cfg, cherr *e)
@@ -762,6 +782,7 @@ int fr_limits_load(fr_limits *lim, const config *cfg, cherr *e)
     lim->sms_content_chars = (int)c;
     const char *sign = cfg_str(cfg, "channel.sms", "sign_name", NULL);
     lim->sms_sign_name = sign && *sign ? sign : NULL;
+    lim->sms_provider = cfg_str(cfg, "channel.sms", "provider", NULL);
     return 0;
 }
 

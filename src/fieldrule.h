@@ -23,14 +23,16 @@ typedef struct fr_limits {
     int sms_param_chars;        /* per SMS template parameter; 0 = unchecked */
     int sms_content_chars;      /* the whole SMS, signature included; 0 = unchecked */
     const char *sms_sign_name;  /* counted as 【name】 in the whole SMS; NULL = unknown */
+    const char *sms_provider;   /* "tencent" or "aliyun": only the parameters that
+                                   provider is sent are checked; NULL = unknown (all) */
 } fr_limits;
 
 /* Defaults: 12 characters per SMS parameter (Tencent, personal-certified account),
  * 500 for the whole SMS, no signature known. */
 void fr_limits_default(fr_limits *lim);
 /* The defaults, overridden by [channel.sms] param_max_chars (0..1000) and
- * content_max_chars (0..5000) and sign_name when the config has them. `lim` borrows
- * strings from `cfg`. */
+ * content_max_chars (0..5000), sign_name and provider when the config has them. `lim`
+ * borrows strings from `cfg`. */
 int fr_limits_load(fr_limits *lim, const config *cfg, cherr *e);
 
 /* One checked value. */

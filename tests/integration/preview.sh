@@ -1,15 +1,19 @@
 # preview.sh — `chuda preview` prints exactly the request body each channel sends: for
 # messages on every registered channel (mp_subscribe, oa_template, sms over Tencent,
-# wecom, wecom_customer, wecom_robot), the body the simulator received equals, byte for byte, what
-# `chuda preview --user U --message-id ID --body` prints for the same message. Also: the
-# verdict listing, a field-rule failure (exit 1, reason with length and limit), usage
-# errors, and that previewing needs no secret.
+# wecom, wecom_customer, wecom_robot), the body the simulator received equals, byte for
+# byte, what `chuda preview --user U --message-id ID --body` prints for the same message;
+# over Aliyun SMS every form field but the three made fresh for each request (Timestamp,
+# SignatureNonce, Signature) is equal, in order. Also: the verdict listing (each SMS
+# provider's own parameters), a field-rule failure (exit 1, reason with length and
+# limit), the user's variant and holdout computed independently, usage errors, and that
+# previewing needs no secret.
 . tests/lib.sh "$1"
 cd "$T_WORK"
 
 export CHUDA_TEST_OA_SECRET=oa-secret-0123456789
 export CHUDA_TEST_TC_SECRET=tc-secret-key-0123456789
 export CHUDA_TEST_WC_SECRET=wc-secret-0123456789
+export CHUDA_TEST_ALI_SECRET=ali-secret-0123456789
 chuda_setup "[wechat.wxoa0000000001]
 secret = $CHUDA_TEST_OA_SECRET
 [wecom.wwcorp0000001]
@@ -19,7 +23,11 @@ robot_keys = robot-key-preview
 [tencent.AKIDpreviewtest]
 secret_key = $CHUDA_TEST_TC_SECRET
 sdk_app_id = 1400006666
-sign_names = 好物小铺"
+sign_names = 好物小铺
+[aliyun.LTAIpreviewtest]
+secret = $CHUDA_TEST_ALI_SECRET
+sign_names = 好物小铺
+templates = *"
 cat >> chuda.conf <<EOF
 [chuda]
 default_tz = UTC
@@ -131,6 +139,36 @@ while read -r user tpl ch id vars; do
     t_ok "$tpl on $ch: preview body = received body, byte for byte" cmp "preview.$id" "sim.$id"
 done < ids.txt
 
+# --- Aliyun SMS: the same message through the other provider (its own database) -----------
+sed -e 's/^provider = tencent$/provider = aliyun/' -e 's/^secret_id = AKIDpreviewtest$/secret_id = LTAIpreviewtest/' \
+    -e 's/^secret_env = CHUDA_TEST_TC_SECRET$/secret_env = CHUDA_TEST_ALI_SECRET/' \
+    -e '/^sdk_app_id = /d' -e 's/^db = chuda.db$/db = ali.db/' chuda.conf > ali.conf
+ali() { "$CHUDA" -c ali.conf "$@"; }
+ali init >/dev/null && ali users import users.csv >/dev/null
+set -- --var order_no=SO20261123000125 --var product=羊绒围巾 --var carrier=顺丰速运 --var tracking_no=SF1234567890124
+aid=$(ali enqueue --user p3 --template order_shipped --channel sms "$@")
+t_ok "aliyun: run --until-idle" ali run --until-idle
+t_match "aliyun: sent" 'state +sent' "$(ali show "$aid")"
+ali preview --template order_shipped --user p3 --channel sms --message-id "$aid" --body "$@" > preview.ali
+t_eq "aliyun preview exits 0" 0 "$?"
+sim_body / "PhoneNumbers=13800000103" sim.ali
+t_eq "aliyun: preview = received form, field by field, but Timestamp, SignatureNonce, Signature" ok "$(python3 -c '
+import sys, urllib.parse
+fresh = {"Timestamp", "SignatureNonce", "Signature"}
+p, r = (urllib.parse.parse_qsl(open(f, encoding="utf-8").read(), keep_blank_values=True) for f in sys.argv[1:3])
+if not r: sys.exit("the simulator got no Aliyun request")
+for name, pairs in (("preview", p), ("received", r)):
+    missing = fresh - {k for k, v in pairs if v}
+    if missing: sys.exit(name + " lacks " + ", ".join(sorted(missing)))
+p = [kv for kv in p if kv[0] not in fresh]; r = [kv for kv in r if kv[0] not in fresh]
+print("ok" if p == r else "differ:\n preview  %s\n received %s" % (p, r))' preview.ali sim.ali)"
+out=$(ali preview --template order_shipped --user p3 --channel sms "$@")
+t_match "aliyun verdicts name Aliyun's parameters" '✓ param.product +4/12 characters +羊绒围巾' "$out"
+t_eq "aliyun verdicts list no Tencent params" 0 "$(printf '%s\n' "$out" | grep -c -e '✓ param [0-9]' -e 'template_id.tencent')"
+out=$(chuda preview --template order_shipped --user p3 --channel sms "$@")
+t_match "tencent verdicts name Tencent's parameters" '✓ param 1 +4/12 characters +羊绒围巾' "$out"
+t_eq "tencent verdicts list no Aliyun param.NAME" 0 "$(printf '%s\n' "$out" | grep -c '✓ param\.')"
+
 t_eq "the robot's key is in no preview" 0 "$(chuda preview --template group_note --user p2 --var product=x --var at=0 | grep -c robot-key-preview)"
 
 # --- the full listing ------------------------------------------------------------------
@@ -149,10 +187,25 @@ t_match "the reason names field, length and limit" '✗ data.thing1 +24/20 chara
 t_match "the reason line" '\[mp_subscribe\] data.thing1: 24 characters, limit 20' "$out"
 t_match "trunc keeps the sms parameter in its limit" '✓ param 1 +12/12 characters +这是一个非常非常非常非…' "$out"
 
-out=$(chuda preview --template recall_30d --user p3)
-t_match "variant and holdout shown for a user" "variant (a|b)" "$out"
-t_match "holdout line" 'holdout: 5.00% of users; p3 (IS|is not) held out' "$out"
-t_match "the variant is the user's own" "variant $(chuda preview --template recall_30d --user p3 | sed -n 's/.*· variant \([ab]\).*/\1/p')" "$out"
+# the user's variant and holdout, computed here as README says: the first 8 bytes of
+# SHA-256 over (prefix NUL template NUL user), modulo the total weight (a, b: 50 each) or
+# 10000 (holdout 5% = 500)
+ab() {      # ab TEMPLATE USER: "VARIANT HELD|kept"
+    python3 -c '
+import hashlib, sys
+t, u = sys.argv[1:3]
+h = lambda p: int.from_bytes(hashlib.sha256(b"%s\0%s\0%s" % (p.encode(), t.encode(), u.encode())).digest()[:8], "big")
+print("ab"[h("variant") % 100 >= 50], "HELD" if h("holdout") % 10000 < 500 else "kept")' "$@"
+}
+for u in p3 p5; do
+    set -- $(ab recall_30d $u)
+    out=$(chuda preview --template recall_30d --user $u)
+    t_match "preview shows $u's own variant ($1)" "· variant $1\$" "$(printf '%s\n' "$out" | head -1)"
+    [ "$2" = HELD ] && want="$u IS held out" || want="$u is not held out"
+    t_match "preview says whether $u is held out ($2)" "^holdout: 5.00% of users; $want" "$out"
+    [ "$1" = b ] && title=这个月上了不少新品 || title=好久不见，想你了
+    t_match "$u's mp_subscribe title is variant $1's" "\"thing1\":\{\"value\":\"$title\"\}" "$out"
+done
 
 # --- errors -----------------------------------------------------------------------------
 t_fails "no --user or --tier" chuda preview --template cart_abandoned

@@ -310,6 +310,51 @@ static void test_report(void **state)
     render_out_free(&o);
 }
 
+/* The fields a report has verdicts for, joined with '|'. */
+static const char *fields(const fr_report *r, char *out, size_t len)
+{
+    out[0] = '\0';
+    for (size_t i = 0; i < r->n; i++)
+        snprintf(out + strlen(out), len - strlen(out), "%s%s", i ? "|" : "", r->v[i].field);
+    return out;
+}
+
+/* Each SMS provider's verdicts are about what it is sent: Tencent `params` (else the
+ * param.NAME values), Aliyun param.NAME, and its own template_id.PROVIDER. */
+static void test_sms_provider(void **state)
+{
+    (void)state;
+    fr_limits lim;
+    fr_limits_default(&lim);
+    render_out o = make("template_id.tencent", "1234", "template_id.aliyun", "SMS_1",
+                        "params", "王芳, 一二三四五六七八九十一二三", "param.name", "王芳",
+                        "param.gift", "礼券", NULL);
+    fr_report rep;
+    cherr e;
+    char seen[200];
+    lim.sms_provider = "aliyun";        /* params (13 characters) is not sent: no failure */
+    assert_int_equal(fr_check("sms", &o, &lim, &rep, &e), 0);
+    assert_string_equal(fields(&rep, seen, sizeof seen),
+                        "template_id.aliyun|param.name|param.gift");
+    fr_report_free(&rep);
+    lim.sms_provider = "tencent";
+    assert_int_equal(fr_check("sms", &o, &lim, &rep, &e), -1);
+    assert_string_equal(e.msg, "[sms] param 2: 13 characters, limit 12");
+    assert_string_equal(fields(&rep, seen, sizeof seen), "template_id.tencent|param 1|param 2");
+    fr_report_free(&rep);
+    lim.sms_provider = NULL;            /* unknown (load time): everything */
+    assert_int_equal(fr_check("sms", &o, &lim, &rep, &e), -1);
+    assert_int_equal(rep.n, 6);
+    fr_report_free(&rep);
+    render_out_free(&o);
+    /* Tencent without `params` is sent the param.NAME values */
+    o = make("template_id", "1234", "param.a", "一二三四五六七八九十一二三", NULL);
+    lim.sms_provider = "tencent";
+    assert_int_equal(fr_check("sms", &o, &lim, NULL, &e), -1);
+    assert_string_equal(e.msg, "[sms] param.a: 13 characters, limit 12");
+    render_out_free(&o);
+}
+
 static void test_bound(void **state)
 {
     (void)state;
@@ -350,6 +395,7 @@ static void test_limits_config(void **state)
     assert_int_equal(lim.sms_param_chars, 20);
     assert_int_equal(lim.sms_content_chars, 300);
     assert_string_equal(lim.sms_sign_name, "小铺");
+    assert_null(lim.sms_provider);
     inif_free(&cfg.ini);
     config none = {0};
     assert_int_equal(fr_limits_load(&lim, &none, &e), 0);
@@ -365,6 +411,7 @@ int main(void)
         cmocka_unit_test(test_bad_characters),
         cmocka_unit_test(test_oa),
         cmocka_unit_test(test_sms),
+        cmocka_unit_test(test_sms_provider),
         cmocka_unit_test(test_wecom),
         cmocka_unit_test(test_report),
         cmocka_unit_test(test_bound),
