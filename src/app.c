@@ -54,33 +54,19 @@ void app_close(app *a)
     memset(a, 0, sizeof *a);
 }
 
-int app_reload(app *a, cherr *e)
+int app_reload_prepare(const app *a, app *next, cherr *e)
 {
-    config cfg;
-    policy pol;
-    tpl_set tpls;
-    fr_limits fr;
-    if (cfg_load(&cfg, a->cfg_path, e) < 0)
-        return -1;
-    if (fr_limits_load(&fr, &cfg, e) < 0 || policy_load(&pol, &cfg, e) < 0) {
-        cfg_free(&cfg);
-        return -1;
-    }
-    char *dir = cfg_path(&cfg, "chuda", "templates", "templates");
-    if (tpl_set_load(&tpls, dir, e) < 0) {
-        free(dir);
-        policy_free(&pol);
-        cfg_free(&cfg);
-        return -1;
-    }
-    cfg_free(&a->cfg);
-    policy_free(&a->pol);
-    tpl_set_free(&a->tpls);
-    free(a->templates_dir);
-    a->cfg = cfg;
-    a->pol = pol;
-    a->fr = fr;
-    a->tpls = tpls;
-    a->templates_dir = dir;
-    return 0;
+    /* the same database: a different `db` takes effect at the next start */
+    return app_open(next, a->cfg_path, a->db_path, APP_POLICY | APP_TEMPLATES, e);
+}
+
+void app_reload_commit(app *a, app *next)
+{
+    app old = *a;
+    *a = *next;
+    /* what a reload does not change: where the config is, the database, the store */
+    a->cfg_path = old.cfg_path, a->db_path = old.db_path, a->st = old.st;
+    old.cfg_path = next->cfg_path, old.db_path = next->db_path, old.st = next->st;
+    *next = old;
+    app_close(next);        /* the old set */
 }

@@ -35,8 +35,13 @@ typedef struct app {
 int app_open(app *a, const char *cfg_path, const char *db_override, unsigned what, cherr *e);
 void app_close(app *a);
 
-/* Reload config, templates and policy (SIGHUP). All or nothing: on error `a` keeps
- * what it had. The store is not reopened. */
-int app_reload(app *a, cherr *e);
+/* Reload (SIGHUP) in two steps, so that a caller with more to build from the new
+ * config (the scheduler's channels) stays all or nothing:
+ * app_reload_prepare loads the config, ca_file, default_tz, field limits, policy and
+ * templates into `next` without touching `a` (-1 with the reason, `next` then empty);
+ * app_reload_commit swaps them into `a` and frees the old ones; to give up instead,
+ * app_close(next). The store is not reopened: `db` changes at the next start. */
+int app_reload_prepare(const app *a, app *next, cherr *e);
+void app_reload_commit(app *a, app *next);
 
 #endif

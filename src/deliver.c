@@ -32,7 +32,8 @@ struct job {
     int reserved;               /* a cap reservation is held in the send ledger */
     int refreshed;              /* token refreshed once for this attempt */
     int marked;                 /* this attempt was recorded as in flight */
-    const char *variant;        /* the user's A/B variant of the template (static text) */
+    char *variant;              /* the user's A/B variant of the template (a copy: a
+                                   SIGHUP may free the template before the reply) */
     char token[600];
 };
 
@@ -42,6 +43,7 @@ static void job_free(job *j)
     store_user_free(&j->u);
     render_out_free(&j->f);
     http_req_clear(&j->req);
+    free(j->variant);
     free(j);
 }
 
@@ -182,7 +184,9 @@ void dlv_start(sched *s, store_msg *m)
 
     /* what the policy needs: recent sends, opt-outs, subscription credits */
     json_t *vars = parse_obj(j->m.vars), *attrs = parse_obj(j->u.attrs);
-    j->variant = tpl_variant_for(t, j->u.user_id);
+    const char *variant = tpl_variant_for(t, j->u.user_id);
+    free(j->variant);
+    j->variant = variant ? strdup(variant) : NULL;
     render_ctx rc = {.t = t, .vars = vars, .attrs = attrs, .user_id = j->u.user_id,
                      .tier = j->u.tier, .segment = j->u.segment, .variant = j->variant,
                      .tz = j->u.tz && *j->u.tz ? j->u.tz : a->default_tz};

@@ -247,6 +247,16 @@ void http_free(http *h)
     free(h);
 }
 
+int http_set_ca_file(http *h, const char *ca_file, cherr *e)
+{
+    char *ca = NULL;
+    if (ca_file && !(ca = strdup(ca_file)))
+        return err_set(e, "out of memory");
+    free(h->ca_file);
+    h->ca_file = ca;
+    return 0;
+}
+
 int http_submit(http *h, http_req *req, http_done_fn fn, void *arg, cherr *e)
 {
     xfer *x = calloc(1, sizeof *x);

@@ -46,6 +46,9 @@ typedef void (*http_done_fn)(void *arg, const http_resp *r);
 /* `ca_file` NULL: the system's CA bundle. */
 http *http_new(struct ev_loop *loop, const char *ca_file, cherr *e);
 void http_free(http *h);
+/* Trust `ca_file` (NULL: the system's) from the next request on (SIGHUP). -1 when out
+ * of memory, the old one kept. curl does not reuse a connection verified otherwise. */
+int http_set_ca_file(http *h, const char *ca_file, cherr *e);
 
 /* Start a request; `fn` is called once with the result, from the loop. On failure
  * to start, returns -1 and `fn` is not called; the request is freed either way. */

@@ -180,33 +180,41 @@ static int open_channels(const config *cfg, sched_chan *v, int *n, cherr *e)
     return 0;
 }
 
-static int load_options(sched *s, cherr *e)
+/* [chuda] settings of the loop, parsed apart from applying them so that a reload can
+ * check everything before it changes anything. */
+typedef struct tuning {
+    long batch, max_active;
+    int64_t lease_ms, poll_ms, grace_ms;
+} tuning;
+
+static int tuning_load(const config *cfg, tuning *t, cherr *e)
 {
-    const config *cfg = &s->a->cfg;
-    long batch, maxact;
-    if (cfg_int(cfg, "chuda", "batch", 500, 1, 100000, &batch, e) < 0 ||
-        cfg_int(cfg, "chuda", "max_inflight", 2000, 1, 1000000, &maxact, e) < 0 ||
-        cfg_duration(cfg, "chuda", "lease", "5m", &s->lease_ms, e) < 0 ||
-        cfg_duration(cfg, "chuda", "poll", "1s", &s->poll_ms, e) < 0 ||
-        cfg_duration(cfg, "chuda", "shutdown_grace", "10s", &s->grace_ms, e) < 0)
+    if (cfg_int(cfg, "chuda", "batch", 500, 1, 100000, &t->batch, e) < 0 ||
+        cfg_int(cfg, "chuda", "max_inflight", 2000, 1, 1000000, &t->max_active, e) < 0 ||
+        cfg_duration(cfg, "chuda", "lease", "5m", &t->lease_ms, e) < 0 ||
+        cfg_duration(cfg, "chuda", "poll", "1s", &t->poll_ms, e) < 0 ||
+        cfg_duration(cfg, "chuda", "shutdown_grace", "10s", &t->grace_ms, e) < 0)
         return -1;
-    s->batch = (int)batch;
-    s->max_active = (int)maxact;
+    if (t->poll_ms < 10)    /* shorter would be busy polling */
+        return err_set(e, "%s:%d: [chuda] poll: at least 10ms",
+                       cfg->ini.path ? cfg->ini.path : "config", cfg_line(cfg, "chuda", "poll"));
     return 0;
 }
 
-/* SIGHUP: new config, templates and channels; old channel instances finish their
- * requests and are freed when idle. All or nothing. */
-static void reload(sched *s)
+static void tuning_apply(sched *s, const tuning *t)
 {
-    cherr e;
-    sched_chan nv[SCHED_MAX_CHANNELS];
-    int nn = 0;
-    if (app_reload(s->a, &e) < 0 || load_options(s, &e) < 0 ||
-        open_channels(&s->a->cfg, nv, &nn, &e) < 0) {
-        fprintf(stderr, "chuda: reload failed, keeping the running config: %s\n", e.msg);
-        return;
-    }
+    s->batch = (int)t->batch;
+    s->max_active = (int)t->max_active;
+    s->lease_ms = t->lease_ms;
+    s->poll_ms = t->poll_ms;
+    s->grace_ms = t->grace_ms;
+}
+
+/* The running channels give way to the new set: a channel still configured hands its
+ * waiting jobs and its state to its successor; a removed one puts its jobs back in the
+ * queue. Old instances with requests out are freed when idle. */
+static void channels_replace(sched *s, sched_chan *nv, int nn)
+{
     for (int i = 0; i < s->nchans; i++) {
         sched_chan *old = &s->chans[i];
         sched_chan *nw = NULL;
@@ -219,7 +227,6 @@ static void reload(sched *s)
             nw->c->paused_until = old->c->paused_until;
             memset(&old->busy, 0, sizeof old->busy);
         } else {
-            /* channel removed from config: its waiting jobs go back to the queue */
             dlv_release_chan(s, old);
             strset_free(&old->busy);
         }
@@ -228,31 +235,81 @@ static void reload(sched *s)
         else
             chan_close(old->c);
     }
-    memcpy(s->chans, nv, sizeof nv);
+    memcpy(s->chans, nv, sizeof s->chans);
     s->nchans = nn;
-    fprintf(stderr, "chuda: reloaded config and %zu templates\n", s->a->tpls.n);
+}
+
+/* SIGHUP: config, templates, policy, ca_file, default_tz, the loop's settings and the
+ * channels. All or nothing: everything is built and checked first, and only then
+ * swapped in; a failure leaves the running set as it was. The database and [api]
+ * change at the next start. */
+static void reload(sched *s)
+{
+    cherr e;
+    app next;
+    tuning t;
+    sched_chan nv[SCHED_MAX_CHANNELS];
+    int nn = 0;
+    memset(nv, 0, sizeof nv);
+    if (s->nretired + s->nchans > (int)(sizeof s->retired / sizeof s->retired[0])) {
+        err_set(&e, "earlier reloads' channels still have requests out; try again shortly");
+        goto fail;
+    }
+    if (app_reload_prepare(s->a, &next, &e) < 0)
+        goto fail;
+    if (tuning_load(&next.cfg, &t, &e) < 0 || open_channels(&next.cfg, nv, &nn, &e) < 0 ||
+        http_set_ca_file(s->http, next.ca_file, &e) < 0) {
+        for (int i = 0; i < nn; i++)
+            chan_close(nv[i].c);
+        app_close(&next);
+        goto fail;
+    }
+    /* nothing can fail from here on */
+    app_reload_commit(s->a, &next);
+    tuning_apply(s, &t);
+    channels_replace(s, nv, nn);
+    fprintf(stderr, "chuda: reloaded config and %zu templates (%d channel%s); db and [api] "
+            "change at the next start\n", s->a->tpls.n, s->nchans, s->nchans == 1 ? "" : "s");
     for (int i = 0; i < s->nchans; i++)
         dlv_pump(s, &s->chans[i]);
+    sched_kick(s);      /* a new poll takes effect now */
+    return;
+fail:
+    fprintf(stderr, "chuda: reload failed, keeping the running config: %s\n", e.msg);
 }
 
 /* ---- the loop ----------------------------------------------------------------------- */
 
-static void schedule_wake(sched *s)
+/* How long the loop may sleep: until the next message is due, at most `poll`.
+ * -1 after a storage error. */
+static int64_t wake_delay(sched *s)
 {
-    if (s->stopping || s->failed)
-        return;
     int64_t now = tu_now(), due, delay = s->poll_ms;
     cherr e;
     int r = store_next_due(s->a->st, now, &due, &e);
     if (r < 0) {
         sched_fail(s, &e);
-        return;
+        return -1;
     }
     if (r == 1 && due - now < delay)
         delay = due > now ? due - now : 0;
+    return delay;
+}
+
+static void arm_wake(sched *s, int64_t delay)
+{
     ev_timer_stop(s->loop, &s->wake);
     ev_timer_set(&s->wake, (double)delay / 1000.0, 0.);
     ev_timer_start(s->loop, &s->wake);
+}
+
+static void schedule_wake(sched *s)
+{
+    if (s->stopping || s->failed)
+        return;
+    int64_t delay = wake_delay(s);
+    if (delay >= 0)
+        arm_wake(s, delay);
 }
 
 static void stop(sched *s);
@@ -353,7 +410,8 @@ static void on_signal(struct ev_loop *loop, ev_signal *w, int revents)
 {
     sched *s = w->data;
     if (w->signum == SIGHUP) {
-        reload(s);
+        if (!s->stopping)   /* draining: the next start reads the new config */
+            reload(s);
         return;
     }
     if (s->opts.verbose)
@@ -434,8 +492,10 @@ int sched_run(app *a, const sched_opts *o, cherr *e)
     e->msg[0] = '\0';
     s->rng = (uint64_t)tu_now() ^ ((uint64_t)getpid() << 32) ^ 0x9E3779B97F4A7C15ULL;
     s->loop = ev_default_loop(EVFLAG_AUTO);
-    if (load_options(s, e) < 0 || lock_db(a->db_path, &lockfd, e) < 0)
+    tuning t;
+    if (tuning_load(&a->cfg, &t, e) < 0 || lock_db(a->db_path, &lockfd, e) < 0)
         goto out;
+    tuning_apply(s, &t);
     if (open_channels(&a->cfg, s->chans, &s->nchans, e) < 0)
         goto out;
     if (!(s->http = http_new(s->loop, a->ca_file, e)))

@@ -4,7 +4,7 @@
  * time (or 1 s, to notice messages other processes enqueued), claims due messages
  * in batches under a lease, commits every write of a loop iteration in one
  * transaction (ev_prepare), and handles SIGTERM/SIGINT (drain, commit, exit 0) and
- * SIGHUP (reload config and templates).
+ * SIGHUP (reload config and templates, all or nothing).
  *
  * deliver.c owns one message's way through: policy decision, rendering, the
  * channel's queue (concurrency and rate), the token, the request, the reply's
