@@ -22,7 +22,7 @@ typedef struct schema_sect {
 
 static const schema_sect schema[] = {
     {"chuda", {"db", "templates", "ca_file", "default_tz", "batch", "lease", "max_inflight",
-               "poll", "shutdown_grace", "allow_unmasked", NULL}},
+               "poll", "watch", "shutdown_grace", "allow_unmasked", NULL}},
     {"channel.*", {"base_url", "appid", "secret_env", "secret_file", "concurrency", "rate",
                    "burst", "timeout", "miniprogram_state", "lang", "max_attempts", "retry_base",
                    "retry_cap", "credits", "provider", "secret_id", "sign_name", "sdk_app_id",

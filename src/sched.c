@@ -184,7 +184,7 @@ static int open_channels(const config *cfg, sched_chan *v, int *n, cherr *e)
  * check everything before it changes anything. */
 typedef struct tuning {
     long batch, max_active;
-    int64_t lease_ms, poll_ms, grace_ms;
+    int64_t lease_ms, poll_ms, grace_ms, watch_ms;
 } tuning;
 
 static int tuning_load(const config *cfg, tuning *t, cherr *e)
@@ -193,11 +193,15 @@ static int tuning_load(const config *cfg, tuning *t, cherr *e)
         cfg_int(cfg, "chuda", "max_inflight", 2000, 1, 1000000, &t->max_active, e) < 0 ||
         cfg_duration(cfg, "chuda", "lease", "5m", &t->lease_ms, e) < 0 ||
         cfg_duration(cfg, "chuda", "poll", "1s", &t->poll_ms, e) < 0 ||
+        cfg_duration(cfg, "chuda", "watch", "100ms", &t->watch_ms, e) < 0 ||
         cfg_duration(cfg, "chuda", "shutdown_grace", "10s", &t->grace_ms, e) < 0)
         return -1;
-    if (t->poll_ms < 10)    /* shorter would be busy polling */
-        return err_set(e, "%s:%d: [chuda] poll: at least 10ms",
-                       cfg->ini.path ? cfg->ini.path : "config", cfg_line(cfg, "chuda", "poll"));
+    /* a shorter poll or watch would be busy polling */
+    const char *key = t->poll_ms < 10 ? "poll" : t->watch_ms && t->watch_ms < 10 ? "watch" : NULL;
+    if (key)
+        return err_set(e, "%s:%d: [chuda] %s: at least 10ms%s",
+                       cfg->ini.path ? cfg->ini.path : "config", cfg_line(cfg, "chuda", key), key,
+                       strcmp(key, "watch") ? "" : " (0s turns it off)");
     return 0;
 }
 
@@ -208,7 +212,10 @@ static void tuning_apply(sched *s, const tuning *t)
     s->lease_ms = t->lease_ms;
     s->poll_ms = t->poll_ms;
     s->grace_ms = t->grace_ms;
+    s->watch_ms = t->watch_ms;
 }
+
+static void watch_start(sched *s);
 
 /* The running channels give way to the new set: a channel still configured hands its
  * waiting jobs and its state to its successor; a removed one puts its jobs back in the
@@ -270,6 +277,7 @@ static void reload(sched *s)
     channels_replace(s, nv, nn);
     fprintf(stderr, "chuda: reloaded config and %zu templates (%d channel%s); db and [api] "
             "change at the next start\n", s->a->tpls.n, s->nchans, s->nchans == 1 ? "" : "s");
+    watch_start(s);
     for (int i = 0; i < s->nchans; i++)
         dlv_pump(s, &s->chans[i]);
     sched_kick(s);      /* a new poll takes effect now */
@@ -310,6 +318,37 @@ static void schedule_wake(sched *s)
     int64_t delay = wake_delay(s);
     if (delay >= 0)
         arm_wake(s, delay);
+}
+
+/* Every `watch`: has another process (chuda enqueue, a campaign, a cancel) committed?
+ * One PRAGMA data_version, no query. If so, and the loop is sleeping, wake earlier
+ * when something became due sooner. */
+static void on_watch(struct ev_loop *loop, ev_timer *w, int revents)
+{
+    sched *s = w->data;
+    int64_t v, delay;
+    cherr e;
+    if (s->stopping || s->failed)
+        return;
+    if (store_data_version(s->a->st, &v, &e) < 0) {
+        sched_fail(s, &e);
+        return;
+    }
+    if (v == s->data_version)
+        return;
+    s->data_version = v;
+    if (ev_is_active(&s->wake) && (delay = wake_delay(s)) >= 0 &&
+        (double)delay / 1000.0 < ev_timer_remaining(loop, &s->wake))
+        arm_wake(s, delay);
+}
+
+static void watch_start(sched *s)
+{
+    ev_timer_stop(s->loop, &s->watch);
+    if (s->watch_ms <= 0 || s->stopping)
+        return;
+    ev_timer_set(&s->watch, (double)s->watch_ms / 1000.0, (double)s->watch_ms / 1000.0);
+    ev_timer_start(s->loop, &s->watch);
 }
 
 static void stop(sched *s);
@@ -400,6 +439,7 @@ static void stop(sched *s)
         return;
     s->stopping = 1;
     ev_timer_stop(s->loop, &s->wake);
+    ev_timer_stop(s->loop, &s->watch);
     ev_timer_stop(s->loop, &s->pump);
     dlv_release_waiting(s);
     ev_timer_set(&s->grace, (double)s->grace_ms / 1000.0, 0.);
@@ -513,17 +553,21 @@ int sched_run(app *a, const sched_opts *o, cherr *e)
     ev_timer_init(&s->wake, on_wake, 0., 0.);
     ev_timer_init(&s->pump, on_pump, 0., 0.);
     ev_timer_init(&s->grace, on_grace, 0., 0.);
+    ev_timer_init(&s->watch, on_watch, 0., 0.);
     ev_prepare_init(&s->commit, on_prepare);
     ev_signal_init(&s->sig_term, on_signal, SIGTERM);
     ev_signal_init(&s->sig_int, on_signal, SIGINT);
     ev_signal_init(&s->sig_hup, on_signal, SIGHUP);
-    s->wake.data = s->pump.data = s->grace.data = s->commit.data = s;
+    s->wake.data = s->pump.data = s->grace.data = s->watch.data = s->commit.data = s;
     s->sig_term.data = s->sig_int.data = s->sig_hup.data = s;
     ev_prepare_start(s->loop, &s->commit);
     ev_signal_start(s->loop, &s->sig_term);
     ev_signal_start(s->loop, &s->sig_int);
     ev_signal_start(s->loop, &s->sig_hup);
     signal(SIGPIPE, SIG_IGN);
+    if (store_data_version(a->st, &s->data_version, e) < 0)
+        goto out;
+    watch_start(s);
     sched_kick(s);
 
     ev_run(s->loop, 0);
@@ -553,6 +597,7 @@ out:
     ev_timer_stop(s->loop, &s->wake);
     ev_timer_stop(s->loop, &s->pump);
     ev_timer_stop(s->loop, &s->grace);
+    ev_timer_stop(s->loop, &s->watch);
     dlv_free_all(s);
     http_free(s->http);
     for (int i = 0; i < s->nchans; i++) {

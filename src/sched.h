@@ -1,10 +1,12 @@
 /* sched.h — `chuda run`: the scheduler's loop and the state its two halves share.
  *
  * sched.c owns the loop: one libev loop, one thread. It sleeps until the next due
- * time (or 1 s, to notice messages other processes enqueued), claims due messages
- * in batches under a lease, commits every write of a loop iteration in one
- * transaction (ev_prepare), and handles SIGTERM/SIGINT (drain, commit, exit 0) and
- * SIGHUP (reload config and templates, all or nothing).
+ * time (at most `poll`, 1 s); every `watch` (100 ms) one cheap look at the store's
+ * data version tells it another process committed (an enqueue), and it wakes at
+ * once if that made something due sooner. It claims due messages in batches under
+ * a lease, commits every write of a loop iteration in one transaction (ev_prepare),
+ * and handles SIGTERM/SIGINT (drain, commit, exit 0) and SIGHUP (reload config and
+ * templates, all or nothing).
  *
  * deliver.c owns one message's way through: policy decision, rendering, the
  * channel's queue (concurrency and rate), the token, the request, the reply's
@@ -65,12 +67,14 @@ typedef struct sched {
     ev_timer wake;              /* next claim */
     ev_timer pump;              /* rate-limited channels waiting for a token */
     ev_timer grace;             /* shutdown deadline */
+    ev_timer watch;             /* every `watch`: did another process commit? */
     ev_prepare commit;          /* group commit, then release parked requests */
     ev_signal sig_term, sig_int, sig_hup;
 
     int batch;                  /* messages per claim */
     int max_active;             /* claimed and unfinished at most */
-    int64_t lease_ms, poll_ms, grace_ms;
+    int64_t lease_ms, poll_ms, grace_ms, watch_ms;
+    int64_t data_version;       /* the store's, at the last watch */
     int active;                 /* claimed, not yet finished or returned */
     int full;                   /* stopped claiming at max_active */
     int64_t retry_until;        /* latest retry this process scheduled (--until-idle

@@ -237,6 +237,10 @@ typedef struct store_ops {
                  cherr *e);
     /* Earliest due time among unleased messages: 1 and *due set, 0 if queue empty. */
     int (*next_due)(store *s, int64_t now, int64_t *due, cherr *e);
+    /* A number that changes whenever another connection (another process) commits to
+     * the database, and not for this connection's own commits. Cheap: no table is
+     * read. `chuda run` uses it to notice what other processes enqueued. */
+    int (*data_version)(store *s, int64_t *v, cherr *e);
     /* Record that the request for m over `channel` may leave the machine. */
     int (*mark_inflight)(store *s, const store_msg *m, const char *channel, cherr *e);
     /* Put m back in the queue at `due` with its attempts and skip list; lease dropped. */
@@ -370,6 +374,7 @@ static inline int store_enqueue(store *s, store_msg *m, int *dup, cherr *e) { re
 static inline int store_cancel(store *s, const char *k, const char *u, const char *t, int64_t now, store_msg **o, int *n, cherr *e) { return s->ops->cancel(s, k, u, t, now, o, n, e); }
 static inline int store_claim(store *s, int64_t now, int64_t lu, int max, store_msg **o, int *n, cherr *e) { return s->ops->claim(s, now, lu, max, o, n, e); }
 static inline int store_next_due(store *s, int64_t now, int64_t *d, cherr *e) { return s->ops->next_due(s, now, d, e); }
+static inline int store_data_version(store *s, int64_t *v, cherr *e) { return s->ops->data_version(s, v, e); }
 static inline int store_mark_inflight(store *s, const store_msg *m, const char *c, cherr *e) { return s->ops->mark_inflight(s, m, c, e); }
 static inline int store_reschedule(store *s, const store_msg *m, int64_t due, cherr *e) { return s->ops->reschedule(s, m, due, e); }
 static inline int store_finish(store *s, const store_msg *m, const char *st, const char *ch, const char *code, int64_t now, cherr *e) { return s->ops->finish(s, m, st, ch, code, now, e); }

@@ -37,6 +37,7 @@ enum {
     S_LOG_COUNT, S_ANCHOR_GET, S_HEAD_SET,
     S_PID_PUT, S_PID_GET, S_PID_RECEIPT, S_PID_REF, S_SEEN_PUT, S_USERS_PHONE, S_USERS_MP,
     S_USERS_OA,
+    S_DATA_VERSION,
     S_COUNT
 };
 
@@ -90,6 +91,7 @@ static const char *const sql_text[S_COUNT] = {
     [S_ANCHOR_GET] = "SELECT seq,hash,archived_at,file,nrows,msg_id,max_at FROM log_anchor "
                      "WHERE id=1",
     [S_HEAD_SET] = "UPDATE log_meta SET head_seq=?1, head_hash=?2 WHERE id=1",
+    [S_DATA_VERSION] = "PRAGMA data_version",
     [S_MSG_GET] = "SELECT id,user_id,template,class,tag,channel,idem_key,vars,campaign_id,win,"
                   "created_at,expires_at FROM msg WHERE id=?",
     [S_Q_GET] = "SELECT due_at,lease_until,attempts,inflight,skip FROM queue WHERE id=?",
@@ -832,6 +834,17 @@ static int sq_next_due(store *base, int64_t now, int64_t *due, cherr *e)
     }
     if (rc != SQLITE_DONE)
         return db_err(q, e, "next due");
+    return 0;
+}
+
+static int sq_data_version(store *base, int64_t *v, cherr *e)
+{
+    sq_store *q = (sq_store *)base;
+    sqlite3_stmt *s = stmt(q, S_DATA_VERSION);
+    if (sqlite3_step(s) != SQLITE_ROW)
+        return db_err(q, e, "data version");
+    *v = sqlite3_column_int64(s, 0);
+    sqlite3_reset(s);
     return 0;
 }
 
@@ -1629,6 +1642,7 @@ static const store_ops sqlite_ops = {
     .cancel = sq_cancel,
     .claim = sq_claim,
     .next_due = sq_next_due,
+    .data_version = sq_data_version,
     .mark_inflight = sq_mark_inflight,
     .reschedule = sq_reschedule,
     .finish = sq_finish,

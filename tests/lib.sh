@@ -130,6 +130,18 @@ tc_channel() {
         "$SIM_URL" "$TC_ID" >>"$T_WORK/chuda.conf"
 }
 
+# Start `chuda -c CONFIG run -v` in the background, stderr to LOG; RUN is its pid. Returns
+# once it says it runs: its signal handlers are set, signals may be sent.
+run_bg() {          # run_bg CONFIG LOG
+    "$CHUDA" -c "$1" run -v >"$2" 2>&1 &
+    RUN=$!; T_PIDS="$T_PIDS $RUN"
+    wait_for 15 grep -q "chuda: running on" "$2"
+}
+
+# A message's state as `chuda show` prints it (queued, leased, sent, failed, ...).
+msg_state() { chuda show "$1" | sed -n 's/^  state *//p'; }
+msg_is() { [ "$(msg_state "$1")" = "$2" ]; }     # msg_is ID STATE
+
 # Requests the simulator recorded for a path (JSON lines), from GET /_sim/requests.
 sim_requests() {    # sim_requests PATH
     sim_ctl GET /_sim/requests | python3 -c '

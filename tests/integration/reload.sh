@@ -44,12 +44,9 @@ EOF
 note 旧文案 > templates/note.ini
 note 旧文案 > cli/note.ini
 
-"$CHUDA" -c run.conf run -v >run.log 2>&1 &
-RUN=$!; T_PIDS="$T_PIDS $RUN"
-t_ok "run started" wait_for 15 grep -q "chuda: running on" run.log
+t_ok "run started" run_bg run.conf run.log
 
-state() { chuda show "$1" | sed -n 's/^  state *//p'; }
-final() { case $(state "$1") in sent|failed|suppressed|expired|cancelled) ;; *) return 1 ;; esac; }
+final() { case $(msg_state "$1") in sent|failed|suppressed|expired|cancelled) ;; *) return 1 ;; esac; }
 body_of() {     # body_of OPENID: the last mini-program body the simulator got for it
     sim_requests /cgi-bin/message/subscribe/send | python3 -c '
 import json, sys
@@ -93,8 +90,8 @@ new_conf() {    # the base config with the changes; an error may follow
 old_set_kept() {    # old_set_kept CASE
     probe "$1"
     t_eq "$1: old copy and old zone" "旧文案围巾 02:00" "$(body_of oR1xxxxxxxxxxxxxxxxxxxxxxxxx)"
-    t_eq "$1: old policy (potential may use mp_subscribe)" sent "$(state "$P2")"
-    t_eq "$1: the new template is not there" failed "$(state "$P3")"
+    t_eq "$1: old policy (potential may use mp_subscribe)" sent "$(msg_state "$P2")"
+    t_eq "$1: the new template is not there" failed "$(msg_state "$P3")"
     t_match "$1: ... and said so" "template 'fresh' no longer exists" "$(chuda show "$P3")"
 }
 
@@ -138,8 +135,8 @@ hup
 t_match "good reload" "reloaded config and [0-9]+ templates" "$(grep -e 'reload failed' -e 'reloaded config' run.log | tail -1)"
 probe "good reload"
 t_eq "new copy, new default_tz" "新文案围巾 10:00" "$(body_of oR1xxxxxxxxxxxxxxxxxxxxxxxxx)"
-t_eq "new policy: potential has no usable channel" suppressed "$(state "$P2")"
-t_eq "the new template is sent" sent "$(state "$P3")"
+t_eq "new policy: potential has no usable channel" suppressed "$(msg_state "$P2")"
+t_eq "the new template is sent" sent "$(msg_state "$P3")"
 
 # --- ca_file is reloaded: without the test CA the simulator's certificate fails --------
 { new_conf; printf '[channel.mp_subscribe]\nmax_attempts = 1\n'; } | grep -v '^ca_file' > run.conf
@@ -147,12 +144,12 @@ hup
 t_match "reload without ca_file" "reloaded config" "$(grep -e 'reload failed' -e 'reloaded config' run.log | tail -1)"
 id=$(chuda enqueue --user r1 --template note --var product=围巾 --var at=0)
 t_ok "without the test CA: done" wait_for 20 final "$id"
-t_eq "without the test CA: not sent" failed "$(state "$id")"
+t_eq "without the test CA: not sent" failed "$(msg_state "$id")"
 t_match "the reason is the certificate" "[Cc]ertificate|SSL|CA" "$(chuda log --format json --message "$id" --event failed)"
 new_conf > run.conf
 hup
 id=$(chuda enqueue --user r1 --template note --var product=围巾 --var at=0)
-t_ok "with the test CA again: sent" wait_for 20 sh -c "\"$CHUDA\" -c chuda.conf show $id | grep -q 'state  *sent'"
+t_ok "with the test CA again: sent" wait_for 20 msg_is "$id" sent
 
 # --- a reload while a request is out: it finishes and logs its variant -------------------
 sim_ctl POST /_sim/fault '{"path":"/cgi-bin/message/subscribe/send","count":1,"delay_ms":1500}' >/dev/null

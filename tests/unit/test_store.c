@@ -537,6 +537,34 @@ static void test_no_stale_snapshot(void **state)
     store_user_free(&got);
 }
 
+/* The data version changes for another connection's commit, not for our own. */
+static void test_data_version(void **state)
+{
+    fx *f = *state;
+    cherr e;
+    int64_t v0, v1, v2;
+    assert_int_equal(store_data_version(f->st, &v0, &e), 0);
+    put(f, "u1", 100, NULL, NULL, NULL);                            /* our own commit */
+    assert_int_equal(store_data_version(f->st, &v1, &e), 0);
+    assert_true(v1 == v0);
+    store *other;                                   /* another process's chuda enqueue */
+    assert_int_equal(store_sqlite_open(f->db, 0, &other, &e), 0);
+    store_msg m = {.due_at = 50, .created_at = 1, .user_id = "u2", .tmpl = "welcome",
+                   .klass = "lifecycle"};
+    int dup;
+    assert_int_equal(store_begin(other, &e), 0);
+    assert_int_equal(store_enqueue(other, &m, &dup, &e), 0);
+    assert_int_equal(store_data_version(f->st, &v2, &e), 0);
+    assert_true(v2 == v1);                          /* not committed yet */
+    assert_int_equal(store_commit(other, &e), 0);
+    store_close(other);
+    assert_int_equal(store_data_version(f->st, &v2, &e), 0);
+    assert_true(v2 != v1);
+    int64_t due;                                    /* and the new message is seen */
+    assert_int_equal(store_next_due(f->st, 0, &due, &e), 1);
+    assert_int_equal(due, 50);
+}
+
 /* ---- the audit log ---------------------------------------------------------------- */
 
 typedef struct rows {
@@ -702,6 +730,7 @@ int main(void)
         T(test_recover),
         T(test_counts),
         T(test_no_stale_snapshot),
+        T(test_data_version),
         T(test_log_chain),
         T(test_log_append_only),
         T(test_log_filters),
