@@ -1,7 +1,9 @@
 # foundation.sh — the issue-2 scenario, end to end as separate processes: import, enqueue,
 # idempotency, cancel, `chuda run` against the simulator over HTTPS, the exact request
-# the provider received, token refresh, retries, wake-up at the due time, signals,
-# SIGHUP reload, and recovery after SIGKILL.
+# the provider received, token refresh, retries, a message due later, SIGTERM, SIGHUP
+# reload, and recovery after SIGKILL. With poll = 200ms here; sched_wake.sh tests the
+# wake-up at the due time and the watch with a 30 s poll, sched_signals.sh SIGINT and
+# SIGTERM with requests in flight, reload.sh that a bad reload changes nothing.
 . tests/lib.sh "$1"
 cd "$T_WORK"
 # the pipeline, not the policy: no quiet hours, no credit bookkeeping (policy.sh tests those)
