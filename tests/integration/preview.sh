@@ -61,17 +61,14 @@ base_url = $SIM_URL
 key_env = CHUDA_TEST_ROBOT_KEY
 EOF
 export CHUDA_TEST_ROBOT_KEY=robot-key-preview
-# the shipped templates have no customer-broadcast or robot sections: one made for this
+# the shipped templates have no robot sections (a robot posts to a group, not to a
+# user): one made for this
 cat > templates/group_note.ini <<'EOF'
 [template]
 class = transactional
 vars = product
 [copy]
 line = **{{product|trunc:10}}** 已补货
-[wecom_customer]
-content = {{name|你好}}，你关注的{{product}}到货了
-link.title = {{product|trunc:20}}
-link.url = https://shop.example.com/goods
 [wecom_robot]
 msgtype = markdown
 content = {{line}}\n> 到货时间：{{at|time:%-m月%-d日 %H:%M}}
@@ -96,7 +93,7 @@ p3 recall_30d mp_subscribe
 p4 member_day oa_template day=2026-11-28T00:00:00Z
 p5 order_shipped sms order_no=SO20261123000123 product=Apple苹果iPhone15手机壳超薄磨砂防摔款 carrier=顺丰速运 tracking_no=SF1234567890123
 p6 order_shipped wecom order_no=SO20261123000124 product=羊绒围巾 carrier=京东快递 tracking_no=JD0012345678 shipped_at=1795000000
-p1 group_note wecom_customer product=山茶花护手霜礼盒装
+p1 member_day wecom_customer day=2026-11-28T00:00:00Z
 p2 group_note wecom_robot product=山茶花护手霜礼盒装 at=2026-11-23T08:30:00Z
 EOF
 while read -r user tpl ch vars; do
