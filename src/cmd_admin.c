@@ -48,11 +48,15 @@ static const char run_usage[] =
     "usage: chuda run [--until-idle] [-v|--verbose]\n\n"
     "The scheduler: sleeps until the next message is due, claims due messages in\n"
     "batches under a lease, decides, renders and sends them, and records every\n"
-    "outcome. Messages enqueued by other processes are picked up within 1 s.\n"
+    "outcome. Messages other processes enqueue are seen within [chuda] watch (100 ms;\n"
+    "a cheap check of the database's data version) and at the latest every poll (1 s).\n"
     "  --until-idle   exit 0 once nothing is due and nothing is in flight\n"
     "  -v             print every audit event on stderr\n"
-    "Signals: SIGTERM/SIGINT stop claiming, let requests in flight finish (bounded by\n"
-    "[chuda] shutdown_grace), commit and exit 0. SIGHUP reloads config and templates.\n";
+    "Signals: SIGTERM/SIGINT stop claiming, put unsent messages back, let requests in\n"
+    "flight finish (bounded by [chuda] shutdown_grace; those still out are logged\n"
+    "uncertain at the next start), commit and exit 0. SIGHUP reloads the config,\n"
+    "templates, policy, channels, ca_file and default_tz all or nothing: a bad file\n"
+    "keeps the running set and says why on stderr. db and [api] need a restart.\n";
 
 int cmd_run(const cmd_globals *g, int argc, char **argv)
 {
