@@ -553,7 +553,7 @@ static void retry_or_fail(sched *s, job *j, const chan_outcome *o, const char *c
     s->stats.retried++;
 }
 
-static void handle_outcome(sched *s, job *j, const chan_outcome *o)
+static void apply_outcome(sched *s, job *j, const chan_outcome *o)
 {
     const char *chname = j->chname;
     sched_chan *sc = sched_chan_find(s, chname);
@@ -675,6 +675,22 @@ static void handle_outcome(sched *s, job *j, const chan_outcome *o)
         break;
     }
     job_end(s, j);
+}
+
+/* The reply's outcome. When a SIGHUP retired the instance the request went to, that
+ * instance is read (credits, limits) after its slot is given back: it is freed only
+ * once the outcome is applied. */
+static void handle_outcome(sched *s, job *j, const chan_outcome *o)
+{
+    sched_chan *sc = sched_chan_find(s, j->chname);
+    chan *retired = j->c && !(sc && sc->c == j->c) ? j->c : NULL;
+    if (retired)
+        retired->inflight++;
+    apply_outcome(s, j, o);
+    if (retired) {
+        retired->inflight--;
+        sched_chan_idle(s, retired);
+    }
 }
 
 void dlv_release_chan(sched *s, sched_chan *sc)
