@@ -19,6 +19,7 @@
 
 struct job {
     job *next;
+    job *live_prev, *live_next;     /* every job alive (s->jobs), to free them at exit */
     sched *s;
     store_msg m;
     store_user u;
@@ -39,6 +40,12 @@ struct job {
 
 static void job_free(job *j)
 {
+    if (j->live_prev)
+        j->live_prev->live_next = j->live_next;
+    else
+        j->s->jobs = j->live_next;
+    if (j->live_next)
+        j->live_next->live_prev = j->live_prev;
     store_msg_free(&j->m);
     store_user_free(&j->u);
     render_out_free(&j->f);
@@ -139,6 +146,10 @@ void dlv_start(sched *s, store_msg *m)
         return;
     }
     j->s = s;
+    j->live_next = s->jobs;
+    if (s->jobs)
+        s->jobs->live_prev = j;
+    s->jobs = j;
     j->m = *m;
     memset(m, 0, sizeof *m);
     s->active++;
@@ -716,17 +727,13 @@ void dlv_release_waiting(sched *s)
 
 void dlv_free_all(sched *s)
 {
-    while (s->parked) {
-        job *j = s->parked;
-        s->parked = j->next;
-        job_free(j);
-    }
+    /* parked, waiting, and — past the grace period — in flight or waiting for a token:
+     * nothing calls back into them any more */
+    while (s->jobs)
+        job_free(s->jobs);
+    s->parked = NULL;
     for (int i = 0; i < s->nchans; i++) {
-        while (s->chans[i].head) {
-            job *j = s->chans[i].head;
-            s->chans[i].head = j->next;
-            job_free(j);
-        }
-        s->chans[i].tail = NULL;
+        s->chans[i].head = s->chans[i].tail = NULL;
+        s->chans[i].waiting = 0;
     }
 }

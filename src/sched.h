@@ -80,6 +80,7 @@ typedef struct sched {
     int64_t retry_until;        /* latest retry this process scheduled (--until-idle
                                    waits for it) */
     job *parked;                /* built, waiting for the commit that marks them in flight */
+    job *jobs;                  /* every job alive (deliver.c), freed at exit */
     int in_tx;
     int stopping;
     int failed;                 /* a storage error stopped the loop */
@@ -112,6 +113,6 @@ void dlv_pump(sched *s, sched_chan *sc);     /* start what the channel's limits 
 void dlv_send_parked(sched *s);              /* after commit: requests may leave */
 void dlv_release_waiting(sched *s);          /* shutdown: put unsent jobs back */
 void dlv_release_chan(sched *s, sched_chan *sc);
-void dlv_free_all(sched *s);                 /* exit: free what is left, no writes */
+void dlv_free_all(sched *s);                 /* exit: free every job left, no writes */
 
 #endif
