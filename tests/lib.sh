@@ -89,6 +89,12 @@ sim_ctl() {     # sim_ctl METHOD PATH [JSON]
 # last value of a key wins) may be given.
 MP_APPID=wxtest0000000001
 export CHUDA_TEST_MP_SECRET=mp-secret-0123456789abcdef
+# chuda's extra lines for scenarios about the pipeline, not the policy (policy.sh tests
+# that): no quiet hours, no subscription-credit bookkeeping
+PIPELINE_ONLY="[policy]
+quiet_hours = none
+[channel.mp_subscribe]
+credits = off"
 chuda_setup() {     # chuda_setup [SIM_EXTRA_INI_LINES] [CHUDA_EXTRA_INI_LINES]
     cat >"$T_WORK/sim.ini" <<SIMEOF
 [wechat.$MP_APPID]

@@ -10,10 +10,7 @@
 #    line, field and user; the other variant's users are accepted.
 . tests/lib.sh "$1"
 cd "$T_WORK"
-chuda_setup "" "[policy]
-quiet_hours = none
-[channel.mp_subscribe]
-credits = off"
+chuda_setup "" "$PIPELINE_ONLY"
 { echo "user_id,tier,mp_openid"; for n in $(seq 1 40); do printf 'u%d,potential,oAB%02dxxxxxxxxxxxxxxxxxxxxxxxxx\n' $n $n; done; } > users.csv
 t_ok "users import" chuda users import users.csv
 

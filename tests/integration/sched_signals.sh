@@ -9,10 +9,7 @@
 #     next start logs each `uncertain` and (lifecycle: on_uncertain = retry) resends it.
 . tests/lib.sh "$1"
 cd "$T_WORK"
-chuda_setup "" "[policy]
-quiet_hours = none
-[channel.mp_subscribe]
-credits = off"
+chuda_setup "" "$PIPELINE_ONLY"
 { echo "user_id,tier,mp_openid"; for n in 1 2 3 4 5 6 7; do echo "s$n,potential,oS${n}xxxxxxxxxxxxxxxxxxxxxxxxxxx"; done; } > users.csv
 t_ok "users import" chuda users import users.csv
 enq() { chuda enqueue --user "$1" --template cart_abandoned --var product=围巾$1; }

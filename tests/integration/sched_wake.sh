@@ -11,10 +11,7 @@
 # Times are compared with wide margins (seconds, against a 30 s poll), never tightly.
 . tests/lib.sh "$1"
 cd "$T_WORK"
-chuda_setup "" "[policy]
-quiet_hours = none
-[channel.mp_subscribe]
-credits = off"
+chuda_setup "" "$PIPELINE_ONLY"
 grep -v '^poll = ' chuda.conf > default.conf     # chuda_setup's 200ms poll removed
 cp default.conf chuda.conf
 printf '[chuda]\npoll = 30s\nwatch = 0s\n' >> chuda.conf
