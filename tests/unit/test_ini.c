@@ -398,7 +398,7 @@ static void test_ini_index(void **state)
     assert_int_equal(inif_section(&f, "a"), 0);
     assert_int_equal(inif_section(&f, "b"), 1);
     assert_int_equal(inif_section(&f, "c"), -1);
-    assert_int_equal(f.v[4].sec, 0);
+    assert_int_equal(f.v[3].sec, 0);     /* [a] again: the same section */
     assert_int_equal(inif_add(&f, "c", "k", "5", 0), 0);
     assert_true(inif_indexed(&f));
     assert_string_equal(inif_find(&f, "c", "k")->value, "5");
