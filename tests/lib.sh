@@ -115,7 +115,41 @@ CONFEOF
     chuda init >/dev/null
 }
 
-chuda() { "$CHUDA" -c "$T_WORK/chuda.conf" "$@"; }
+# `chuda` with the scenario's config: $T_WORK/chuda.conf, or the file CHUDA_CONF names.
+chuda() { "$CHUDA" -c "${CHUDA_CONF:-$T_WORK/chuda.conf}" "$@"; }
+
+# `chuda run` in the background with the scenario's config, output in NAME.log; sets RUN
+# (the pid), killed at exit if still running.
+chuda_daemon() {    # chuda_daemon NAME
+    "$CHUDA" -c "${CHUDA_CONF:-$T_WORK/chuda.conf}" run >"$T_WORK/$1.log" 2>&1 &
+    RUN=$!
+    T_PIDS="$T_PIDS $RUN"
+}
+
+# A message's state (queued, sent, failed, ...).
+msg_state() {       # msg_state ID
+    chuda show "$1" | sed -n 's/^  state *//p'
+}
+
+# A message's events in order, comma-separated ("enqueued,retry,sent").
+msg_events() {      # msg_events ID
+    chuda log --format json --message "$1" | python3 -c '
+import json, sys
+print(",".join(json.loads(l)["event"] for l in sys.stdin))'
+}
+
+# FIELD (reason, code, detail, channel, ...) of a message's last EVENT row, "" if none.
+msg_field() {       # msg_field ID EVENT FIELD
+    chuda log --format json --message "$1" --event "$2" | python3 -c '
+import json, sys
+rows = [json.loads(l) for l in sys.stdin]
+print(rows[-1][sys.argv[1]] or "" if rows else "")' "$3"
+}
+
+# Queue a simulator fault (README of sim/: path, count, match, errcode, delay_ms, ...).
+sim_fault() {       # sim_fault JSON
+    sim_ctl POST /_sim/fault "$1" >/dev/null
+}
 
 # Tencent SMS in a scenario: tc_sim_lines [EXTRA] gives the simulator's account (for
 # chuda_setup's first argument); tc_channel, after chuda_setup, adds [channel.sms].
