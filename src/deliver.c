@@ -145,13 +145,27 @@ void dlv_start(sched *s, store_msg *m)
     int64_t now = tu_now();
     cherr e;
 
+    int found = store_user_get(a->st, j->m.user_id, &j->u, &e);
+    if (found < 0) {
+        sched_fail(s, &e);
+        job_end(s, j);
+        return;
+    }
+
     if (j->m.inflight) {
         /* a previous holder died after the request may have left */
         char why[256];
         snprintf(why, sizeof why, "request over %s may have reached the provider before a "
                  "crash", j->m.inflight);
-        sched_log(s, &j->m, "uncertain", j->m.inflight, NULL, why, NULL);
+        sched_log(s, &j->m, j->u.tier, "uncertain", j->m.inflight, NULL, why, NULL);
         s->stats.uncertain++;
+        /* its reservation from that attempt would count against its own cap */
+        if (sched_tx(s) < 0 || store_send_settle(a->st, j->m.id, 0, now, &e) < 0) {
+            if (!s->failed)
+                sched_fail(s, &e);
+            job_end(s, j);
+            return;
+        }
         sched_chan *sc = sched_chan_find(s, j->m.inflight);
         if (!(sc && sc->dedup) && !strcmp(sched_on_uncertain(s, j->m.klass), "drop")) {
             finish(s, j, "uncertain", "failed", j->m.inflight, "uncertain",
@@ -162,12 +176,6 @@ void dlv_start(sched *s, store_msg *m)
         }
     }
 
-    int found = store_user_get(a->st, j->m.user_id, &j->u, &e);
-    if (found < 0) {
-        sched_fail(s, &e);
-        job_end(s, j);
-        return;
-    }
     const tpl *t = tpl_find(&a->tpls, j->m.tmpl);
     if (!found || !t) {
         char why[200];

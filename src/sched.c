@@ -67,10 +67,10 @@ double sched_random(sched *s)
     return (double)((s->rng * 2685821657736338717ULL) >> 11) / 9007199254740992.0;
 }
 
-void sched_log(sched *s, const store_msg *m, const char *event, const char *channel,
-               const char *code, const char *reason, const char *detail)
+void sched_log(sched *s, const store_msg *m, const char *tier, const char *event,
+               const char *channel, const char *code, const char *reason, const char *detail)
 {
-    sched_log_to(s, m, NULL, NULL, event, channel, code, reason, detail);
+    sched_log_to(s, m, tier, NULL, event, channel, code, reason, detail);
 }
 
 void sched_log_to(sched *s, const store_msg *m, const char *tier, const char *target,
@@ -380,19 +380,24 @@ static int recover(sched *s, cherr *e)
     for (int i = 0; i < n && !s->failed; i++) {
         store_msg *m = &v[i];
         sched_chan *sc = sched_chan_find(s, m->inflight);
+        store_user u = {0};
+        if (store_user_get(s->a->st, m->user_id, &u, e) < 0) {
+            sched_fail(s, e);
+            break;
+        }
         char why[256];
         snprintf(why, sizeof why, "request over %s may have reached the provider before the "
                  "last stop", m->inflight);
-        sched_log(s, m, "uncertain", m->inflight, NULL, why, NULL);
+        sched_log(s, m, u.tier, "uncertain", m->inflight, NULL, why, NULL);
         s->stats.uncertain++;
         if (!(sc && sc->dedup) && !strcmp(sched_on_uncertain(s, m->klass), "drop")) {
-            if (store_finish(s->a->st, m, "uncertain", m->inflight, "uncertain", now, e) < 0) {
+            if (store_finish(s->a->st, m, "uncertain", m->inflight, "uncertain", now, e) < 0)
                 sched_fail(s, e);
-                break;
-            }
-            sched_log(s, m, "failed", m->inflight, "uncertain",
-                      "not resent: class policy on_uncertain = drop", NULL);
+            else
+                sched_log(s, m, u.tier, "failed", m->inflight, "uncertain",
+                          "not resent: class policy on_uncertain = drop", NULL);
         }
+        store_user_free(&u);
     }
     store_msgs_free(v, n);
     if (s->failed) {

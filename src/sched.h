@@ -91,9 +91,10 @@ int sched_tx(sched *s);                 /* open the iteration's transaction if n
 void sched_fail(sched *s, const cherr *e);   /* storage failed: stop the loop */
 void sched_kick(sched *s);              /* claim again soon (capacity freed) */
 double sched_random(sched *s);          /* [0, 1) */
-void sched_log(sched *s, const store_msg *m, const char *event, const char *channel,
-               const char *code, const char *reason, const char *detail);
-/* The same, with the user's tier (for the counts) and the address used. */
+/* An audit row about message m, with the user's tier (for the counts by tier). */
+void sched_log(sched *s, const store_msg *m, const char *tier, const char *event,
+               const char *channel, const char *code, const char *reason, const char *detail);
+/* The same, with the address used. */
 void sched_log_to(sched *s, const store_msg *m, const char *tier, const char *target,
                   const char *event, const char *channel, const char *code, const char *reason,
                   const char *detail);

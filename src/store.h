@@ -244,8 +244,9 @@ typedef struct store_ops {
     /* Remove m from the queue and record its final state. */
     int (*finish)(store *s, const store_msg *m, const char *state, const char *channel,
                   const char *code, int64_t now, cherr *e);
-    /* Start-up: every lease is dropped. Messages whose request may have left are
-     * returned (with inflight set) so the caller can log them uncertain. */
+    /* Start-up: every lease is dropped, with the reservations (send ledger) of the
+     * messages that held them. Messages whose request may have left are returned (with
+     * inflight set) so the caller can log them uncertain. */
     int (*recover)(store *s, store_msg **out, int *n, cherr *e);
     /* Counts for `until-idle` and metrics: all queued, due now, leased, and waiting to
      * retry (unleased, with at least one attempt made). Any pointer may be NULL. */

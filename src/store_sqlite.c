@@ -27,7 +27,7 @@ enum {
     S_CANCEL_KEY, S_CANCEL_TAG, S_CANCEL_CAMP, S_Q_DEL_ID,
     S_CLAIM, S_LEASE, S_NEXT_DUE,
     S_INFLIGHT, S_Q_DEL, S_DONE_INS,
-    S_RECOVER_SEL, S_RECOVER_UPD,
+    S_RECOVER_SEL, S_RECOVER_SENDS, S_RECOVER_UPD,
     S_LAST_HASH, S_LOG_INS,
     S_MSG_GET, S_Q_GET, S_DONE_GET,
     S_COUNT_Q, S_COUNT_DUE, S_COUNT_LEASED, S_COUNT_RETRY,
@@ -81,6 +81,10 @@ static const char *const sql_text[S_COUNT] = {
                       "m.class,m.tag,m.channel,m.idem_key,m.vars,m.campaign_id,m.win,"
                       "m.created_at,m.expires_at FROM queue q JOIN msg m ON m.id=q.id "
                       "WHERE q.lease_until>0 AND q.inflight IS NOT NULL",
+    /* a reservation of a message still queued belongs to an attempt that died with the
+     * process: kept, it would count against the message's own cap */
+    [S_RECOVER_SENDS] = "DELETE FROM sends WHERE state='reserved' AND message_id IN "
+                        "(SELECT id FROM queue WHERE lease_until>0)",
     [S_RECOVER_UPD] = "UPDATE queue SET lease_until=0, inflight=NULL WHERE lease_until>0",
     [S_LAST_HASH] = "SELECT seq,hash FROM log ORDER BY seq DESC LIMIT 1",
     [S_LOG_INS] = "INSERT INTO log(seq,at,message_id,user_id,campaign_id,event,channel,reason,"
@@ -899,6 +903,9 @@ static int sq_recover(store *base, store_msg **out, int *n, cherr *e)
     }
     if (rc != SQLITE_DONE)
         return db_err(q, e, "recover");
+    s = stmt(q, S_RECOVER_SENDS);
+    if (sqlite3_step(s) != SQLITE_DONE)
+        return db_err(q, e, "drop stale reservations");
     s = stmt(q, S_RECOVER_UPD);
     if (sqlite3_step(s) != SQLITE_DONE)
         return db_err(q, e, "release leases");
