@@ -32,7 +32,8 @@ struct job {
     int reserved;               /* a cap reservation is held in the send ledger */
     int refreshed;              /* token refreshed once for this attempt */
     int marked;                 /* this attempt was recorded as in flight */
-    const char *variant;        /* the user's A/B variant of the template (static text) */
+    char variant[64];           /* the user's A/B variant of the template ("" none): a
+                                   copy, SIGHUP frees the template set */
     char token[600];
 };
 
@@ -58,11 +59,17 @@ static void job_end(sched *s, job *j)
     }
 }
 
-/* Log an event about this job: with the user's tier, and the address once a channel
- * was chosen. */
+/* Log an event about this job: with the user's tier, the address once a channel was
+ * chosen, and the A/B variant (on every row of the message, for the variant's funnel). */
 static void jlog(sched *s, job *j, const char *event, const char *channel, const char *code,
                  const char *reason, const char *detail)
 {
+    char d[320];
+    if (j->variant[0]) {
+        snprintf(d, sizeof d, "%s%svariant=%s", detail ? detail : "", detail ? " " : "",
+                 j->variant);
+        detail = d;
+    }
     sched_log_to(s, &j->m, j->u.tier, channel ? j->cm.to : NULL, event, channel, code, reason,
                  detail);
 }
@@ -190,9 +197,10 @@ void dlv_start(sched *s, store_msg *m)
 
     /* what the policy needs: recent sends, opt-outs, subscription credits */
     json_t *vars = parse_obj(j->m.vars), *attrs = parse_obj(j->u.attrs);
-    j->variant = tpl_variant_for(t, j->u.user_id);
+    const char *variant = tpl_variant_for(t, j->u.user_id);
+    snprintf(j->variant, sizeof j->variant, "%s", variant ? variant : "");
     render_ctx rc = {.t = t, .vars = vars, .attrs = attrs, .user_id = j->u.user_id,
-                     .tier = j->u.tier, .segment = j->u.segment, .variant = j->variant,
+                     .tier = j->u.tier, .segment = j->u.segment, .variant = variant,
                      .tz = j->u.tz && *j->u.tz ? j->u.tz : a->default_tz};
     store_send sends[POLICY_MAX_SENDS];
     store_optout outs[64];
@@ -274,6 +282,7 @@ void dlv_start(sched *s, store_msg *m)
         char why[200];
         snprintf(why, sizeof why, "holdout: %s keeps this user in its control group",
                  t->name);
+        j->variant[0] = '\0';     /* the control group sees no variant */
         finish(s, j, "suppressed", "suppressed", NULL, "holdout", why, NULL);
         s->stats.suppressed++;
         job_end(s, j);
@@ -492,7 +501,9 @@ static void on_reply(void *arg, const http_resp *r)
 
 /* ---- outcomes ---------------------------------------------------------------- */
 
-/* Give the request slot back; pump the channel this job's name now maps to. */
+/* Give the request slot back; pump the channel this job's name now maps to. The
+ * instance the request went to may be one SIGHUP retired: the caller frees it
+ * (sched_chan_idle) once it is done with it. */
 static void release_slot(sched *s, job *j)
 {
     if (!j->c)
@@ -503,7 +514,6 @@ static void release_slot(sched *s, job *j)
     sched_chan *sc = sched_chan_find(s, j->chname);
     if (sc)
         strset_del(&sc->busy, j->cm.to);
-    sched_chan_idle(s, c);
     if (sc)
         dlv_pump(s, sc);
 }
@@ -575,6 +585,7 @@ static void handle_outcome(sched *s, job *j, const chan_outcome *o)
 
     if (s->failed) {   /* storage is gone: leave the message leased for recovery */
         release_slot(s, j);
+        sched_chan_idle(s, c);
         job_end(s, j);
         return;
     }
@@ -616,9 +627,6 @@ static void handle_outcome(sched *s, job *j, const chan_outcome *o)
         char detail[200] = "";
         if (o->provider_id[0])
             snprintf(detail, sizeof detail, "provider_id=%s", o->provider_id);
-        if (j->variant)
-            snprintf(detail + strlen(detail), sizeof detail - strlen(detail), "%svariant=%s",
-                     detail[0] ? " " : "", j->variant);
         snprintf(why, sizeof why, "accepted by %s", chname);
         finish(s, j, "sent", "sent", chname, o->code, why, detail[0] ? detail : NULL);
         /* receipts name the message by the provider's id (cbapply.h) */
@@ -630,8 +638,9 @@ static void handle_outcome(sched *s, job *j, const chan_outcome *o)
     }
     case CHAN_BACKOFF: {
         int64_t until = o->until > now ? o->until : now + 60 * TU_SEC;
-        if (!o->recipient && until > c->paused_until)
-            c->paused_until = until;
+        chan *cur = sc ? sc->c : c;     /* the instance that sends from now on */
+        if (!o->recipient && until > cur->paused_until)
+            cur->paused_until = until;
         if (j->marked && j->m.attempts > 0)
             j->m.attempts--;      /* waiting out a window costs no attempt */
         char t[32];
@@ -678,6 +687,7 @@ static void handle_outcome(sched *s, job *j, const chan_outcome *o)
         retry_or_fail(s, j, o, chname, c);
         break;
     }
+    sched_chan_idle(s, c);
     job_end(s, j);
 }
 

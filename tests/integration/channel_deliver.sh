@@ -59,6 +59,31 @@ print(" ".join(json.loads(l)["outcome"] for l in sys.stdin if sys.argv[1] in jso
 }
 inflight() { test "$(sqlite3 chuda.db 'select count(*) from queue where inflight is not null')" -ge "$1"; }
 
+# ==== the A/B variant: copied into the job, logged on every row, safe across SIGHUP ======
+# v2 and v3 are in the test arms (one in each), v1 in the 5 % holdout
+variant() { chuda preview --template recall_30d --user "$1" --channel mp_subscribe | sed -n '1s/.*· variant //p'; }
+va=$(variant v3)
+vb=$(variant v2)
+t_eq "v3 and v2 are in the two variants" "a b" "$va $vb"
+t_match "v1 is held out" "v1 IS held out" "$(chuda preview --template recall_30d --user v1 --channel mp_subscribe)"
+sim_fault "{\"path\":\"$MP\",\"count\":1,\"match\":\"oV2\",\"errcode\":-1}"
+sim_fault "{\"path\":\"$MP\",\"count\":2,\"match\":\"oV\",\"delay_ms\":2500}"
+r0=$(chuda enqueue --user v1 --template recall_30d)
+r1=$(chuda enqueue --user v3 --template recall_30d)
+r2=$(chuda enqueue --user v2 --template recall_30d)
+chuda_daemon hup
+t_ok "both variant requests held in flight" wait_for 15 inflight 2
+kill -HUP $RUN        # frees the template set the jobs were rendered from
+t_ok "SIGHUP reloads while they are out" wait_for 15 grep -q "reloaded config" hup.log
+t_ok "both sent after the reload" wait_for 20 sh -c "test \"\$(sqlite3 chuda.db \"select count(*) from done where state='sent' and id in ($r1,$r2)\")\" = 2"
+kill -TERM $RUN; wait $RUN
+t_match "v3's sent row names its variant" "(^| )variant=$va\$" "$(msg_field "$r1" sent detail)"
+t_match "v2's sent row names its variant" "(^| )variant=$vb\$" "$(msg_field "$r2" sent detail)"
+t_eq "v2 was retried once" "enqueued,retry,sent" "$(msg_events "$r2")"
+t_eq "the retry row names the variant too" "variant=$vb" "$(msg_field "$r2" retry detail)"
+t_eq "the control group's row names none" "holdout " \
+    "$(msg_field "$r0" suppressed code) $(msg_field "$r0" suppressed detail)"
+
 # ==== killed during the request: the message is not deferred by its own reservation =====
 sim_fault "{\"path\":\"$MP\",\"count\":1,\"match\":\"oZ1\",\"delay_ms\":2500}"
 sed -e 's/^retry_base = 100ms$/retry_base = 1s/' -e 's/^retry_cap = 400ms$/retry_cap = 5s/' chuda.conf >crash.conf  # outwaits a 43108
