@@ -102,14 +102,15 @@ static void reschedule(sched *s, job *j, int64_t due, const char *event, const c
 }
 
 /* Add `ch` to the message's skip list (the next decision will not pick it). */
-static void skip_channel(job *j, const char *ch)
+static int skip_channel(job *j, const char *ch)
 {
     char *n;
     if (asprintf(&n, "%s%s%s", j->m.skip && *j->m.skip ? j->m.skip : "",
                  j->m.skip && *j->m.skip ? "," : "", ch) < 0)
-        return;
+        return -1;
     free(j->m.skip);
     j->m.skip = n;
+    return 0;
 }
 
 /* Settle the job's cap reservation: confirmed when the provider accepted the message,
@@ -134,6 +135,38 @@ static json_t *parse_obj(const char *text)
         j = NULL;
     }
     return j;
+}
+
+/* Render the decided channel's section and check its field rules. A value the channel
+ * cannot carry rules that channel out for this message, as a refusal would, and the
+ * policy decides again; `ruled` collects why ("[mp_subscribe] data.thing1: 28
+ * characters, limit 20"). Returns 0 with `d` the final decision (on SEND, j->f holds
+ * the rendered section), or -1 when rendering itself failed (e set). */
+static int render_fitting(sched *s, job *j, const render_ctx *rc, const policy_input *in,
+                          policy_decision *d, char *ruled, size_t len, cherr *e)
+{
+    while (d->verdict == POLICY_SEND) {
+        if (render_channel(rc, d->channel, &j->f, e) < 0)
+            return -1;
+        cherr fe;
+        if (fr_check(d->channel, &j->f, &s->a->fr, NULL, &fe) == 0)
+            return 0;
+        render_out_free(&j->f);
+        size_t used = strlen(ruled);
+        snprintf(ruled + used, len - used, "%s%.200s", used ? "; " : "", fe.msg);
+        char ch[32];
+        snprintf(ch, sizeof ch, "%s", d->channel);
+        if (skip_channel(j, ch) < 0)
+            return err_set(e, "out of memory");
+        policy_decide(&s->a->pol, in, d);
+        if (d->verdict == POLICY_SEND) {
+            char why[400];
+            snprintf(why, sizeof why, "%.300s; trying %s", fe.msg, d->channel);
+            jlog(s, j, "retry", ch, "field_rule", why, NULL);
+            s->stats.retried++;
+        }
+    }
+    return 0;
 }
 
 void dlv_start(sched *s, store_msg *m)
@@ -251,9 +284,37 @@ void dlv_start(sched *s, store_msg *m)
     };
     policy_decision d;
     policy_decide(&a->pol, &in, &d);
-    if (d.verdict != POLICY_SEND) {
-        json_decref(vars);
-        json_decref(attrs);
+    /* A/B holdout: the control group is decided like a send, and nothing goes out */
+    if (d.verdict == POLICY_SEND && tpl_in_holdout(t, j->u.user_id)) {
+        d.verdict = POLICY_SUPPRESS;
+        snprintf(d.code, sizeof d.code, "holdout");
+        snprintf(d.reason, sizeof d.reason, "holdout: %s keeps this user in its control group",
+                 t->name);
+        j->variant[0] = '\0';     /* the control group sees no variant */
+    }
+    char ruled[400] = "";
+    int rr = render_fitting(s, j, &rc, &in, &d, ruled, sizeof ruled, &e);
+    json_decref(vars);
+    json_decref(attrs);
+    if (rr < 0) {
+        finish(s, j, "failed", "failed", d.channel, "render", e.msg, NULL);
+        s->stats.failed++;
+        job_end(s, j);
+        return;
+    }
+    if (ruled[0] && d.verdict != POLICY_SEND) {
+        char why[sizeof d.reason];
+        snprintf(why, sizeof why, "%s; %s%.*s", ruled,
+                 d.verdict == POLICY_SUPPRESS ? "no other channel: " : "",
+                 (int)(sizeof why - sizeof ruled - 24), d.reason);
+        if (d.verdict == POLICY_SUPPRESS) {
+            /* no channel left that can carry it: the values are at fault, not the user */
+            finish(s, j, "failed", "failed", NULL, "field_rule", why, NULL);
+            s->stats.failed++;
+            job_end(s, j);
+            return;
+        }
+        memcpy(d.reason, why, sizeof why);
     }
     switch (d.verdict) {
     case POLICY_EXPIRE:
@@ -275,53 +336,21 @@ void dlv_start(sched *s, store_msg *m)
         break;
     }
 
-    /* A/B holdout: the control group is decided like a send, and nothing goes out */
-    if (tpl_in_holdout(t, j->u.user_id)) {
-        json_decref(vars);
-        json_decref(attrs);
-        char why[200];
-        snprintf(why, sizeof why, "holdout: %s keeps this user in its control group",
-                 t->name);
-        j->variant[0] = '\0';     /* the control group sees no variant */
-        finish(s, j, "suppressed", "suppressed", NULL, "holdout", why, NULL);
-        s->stats.suppressed++;
-        job_end(s, j);
-        return;
-    }
-
-    /* the decision and the cap reservation are one step: the next message to this user
-     * in the same batch sees the reservation. Transactional messages are not capped and
-     * do not count toward caps. */
+    /* the decision and the reservation are one step: the next message to this user in
+     * the same batch sees the reservation. Every send is in the ledger (a channel's
+     * monthly limit counts them all); transactional ones do not count toward caps. */
     const policy_class *pk = policy_class_find(&a->pol, j->m.klass);
-    if (pk && pk->capped) {
-        if (sched_tx(s) < 0 ||
-            store_send_reserve(a->st, j->m.user_id, j->m.id, d.channel, now, &e) < 0) {
-            if (!s->failed)
-                sched_fail(s, &e);
-            json_decref(vars);
-            json_decref(attrs);
-            job_end(s, j);
-            return;
-        }
-        j->reserved = 1;
-    }
-    sched_chan *sc = sched_chan_find(s, d.channel);
-    int rr = render_channel(&rc, d.channel, &j->f, &e);
-    const char *code = "render";
-    /* the channel's field rules: a value over its limit fails here, before any request */
-    if (rr == 0 && fr_check(d.channel, &j->f, &a->fr, NULL, &e) < 0) {
-        rr = -1;
-        code = "field_rule";
-    }
-    json_decref(vars);
-    json_decref(attrs);
-    if (rr < 0) {
-        settle(s, j, 0);
-        finish(s, j, "failed", "failed", d.channel, code, e.msg, NULL);
-        s->stats.failed++;
+    if (sched_tx(s) < 0 ||
+        (pk && !pk->capped
+             ? store_send_reserve_uncapped(a->st, j->m.user_id, j->m.id, d.channel, now, &e)
+             : store_send_reserve(a->st, j->m.user_id, j->m.id, d.channel, now, &e)) < 0) {
+        if (!s->failed)
+            sched_fail(s, &e);
         job_end(s, j);
         return;
     }
+    j->reserved = 1;
+    sched_chan *sc = sched_chan_find(s, d.channel);
     snprintf(j->chname, sizeof j->chname, "%s", d.channel);
     j->cm = (chan_msg){j->m.id, j->m.attempts + 1, j->m.user_id,
                        chan_address(sc->c->ops, &j->u), &j->f};

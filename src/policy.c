@@ -407,17 +407,24 @@ static int64_t spread_for(int64_t id, int64_t spread)
     return (int64_t)(h % (uint64_t)spread);
 }
 
-/* Sends in [now - window, now] (for `channel`, or all when NULL): count, and when the
- * cap frees again (the send that must age out + window). */
+/* Does send `i` count toward a tier cap over [since, now] (for `channel`, or any)?
+ * Sends of uncapped classes are in the ledger for the monthly limits only. */
+static int cap_counts(const policy_input *in, int i, int64_t since, const char *channel)
+{
+    const store_send *x = &in->sends[i];
+    return !x->uncapped && x->at >= since && x->at <= in->now &&
+           (!channel || !strcmp(x->channel, channel));
+}
+
+/* Capped sends in [now - window, now] (for `channel`, or all when NULL): count, and when
+ * the cap frees again (the send that must age out + window). */
 static int window_count(const policy_input *in, const char *channel, const policy_cap *cap,
                         int64_t *oldest, int64_t *next_free)
 {
     int64_t since = in->now - cap->window_ms;
     int n = 0, first = -1;
     for (int i = 0; i < in->nsends; i++) {
-        if (in->sends[i].at < since || in->sends[i].at > in->now)
-            continue;
-        if (channel && strcmp(in->sends[i].channel, channel))
+        if (!cap_counts(in, i, since, channel))
             continue;
         if (first < 0)
             first = i;
@@ -429,9 +436,7 @@ static int window_count(const policy_input *in, const char *channel, const polic
         /* the (n - cap + 1)-th oldest counted send must leave the window */
         int need = n - cap->n, seen = 0;
         for (int i = 0; i < in->nsends; i++) {
-            if (in->sends[i].at < since || in->sends[i].at > in->now)
-                continue;
-            if (channel && strcmp(in->sends[i].channel, channel))
+            if (!cap_counts(in, i, since, channel))
                 continue;
             if (seen++ == need) {
                 *next_free = in->sends[i].at + cap->window_ms + 1;

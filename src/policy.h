@@ -93,8 +93,9 @@ typedef struct policy_input {
     const policy_chan *chans;
     int nchans;
     int64_t now;
-    const store_send *sends;    /* the user's sends (reserved or sent), oldest first, since
-                                   now - policy_history(p) */
+    const store_send *sends;    /* the user's sends of every class (reserved or sent),
+                                   oldest first, since now - policy_history(p); caps
+                                   count the capped ones, monthly limits all */
     int nsends;
     const store_optout *optouts;
     int noptouts;

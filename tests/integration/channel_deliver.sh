@@ -84,6 +84,62 @@ t_eq "the retry row names the variant too" "variant=$vb" "$(msg_field "$r2" retr
 t_eq "the control group's row names none" "holdout " \
     "$(msg_field "$r0" suppressed code) $(msg_field "$r0" suppressed detail)"
 
+# ==== a field rule rules one channel out; the next one carries the message =============
+long=$(python3 -c 'print("超长的羊绒围巾商品名称" * 2 + "限量")')       # 24 characters
+cat >templates/ft.ini <<'EOF'
+[template]
+class = lifecycle
+vars = product
+[mp_subscribe]
+template_id = TPL_FT
+data.thing1 = {{product}}
+[oa_template]
+template_id = OA_FT
+data.keyword1 = 新品到货
+data.remark = {{product}}
+EOF
+t1=$(chuda enqueue --user f1 --template ft --var "product=$long")
+t2=$(chuda enqueue --user f2 --template ft --var "product=$long")
+t_match "enqueue accepts it (oa_template can carry it)" "^[0-9]+ [0-9]+$" "$t1 $t2"
+chuda run --until-idle 2>/dev/null
+t_eq "mp_subscribe ruled out by its field rule, oa_template sent" "enqueued,retry,sent" "$(msg_events "$t1")"
+t_eq "the fallback row's code" field_rule "$(msg_field "$t1" retry code)"
+t_match "the fallback row names the field and its length" \
+    "\[mp_subscribe\] data.thing1: 24 characters, limit 20; trying oa_template" "$(msg_field "$t1" retry reason)"
+t_eq "sent over oa_template" oa_template "$(msg_field "$t1" sent channel)"
+t_eq "no request for the value mp_subscribe cannot carry" "" "$(answers $MP oF1)"
+t_eq "no channel left: failed" "enqueued,failed" "$(msg_events "$t2")"
+t_eq "failed with code field_rule" field_rule "$(msg_field "$t2" failed code)"
+t_match "the failure names the field and its length" "data.thing1: 24 characters, limit 20" \
+    "$(msg_field "$t2" failed reason)"
+
+# ==== every class in the ledger: monthly limits count them, tier caps do not ============
+sed 's/^credits = off$/credits = off\nmonthly_limit = 2/' chuda.conf >monthly.conf
+CHUDA_CONF=monthly.conf
+s1=$(chuda enqueue --user l1 --template order_shipped --var product=围巾 --var order_no=E1001 --var carrier=顺丰 --var tracking_no=SF1)
+s2=$(cart l1 手套)
+s3=$(chuda enqueue --user l1 --template order_shipped --var product=帽子 --var order_no=E1002 --var carrier=顺丰 --var tracking_no=SF2)
+chuda run --until-idle 2>/dev/null
+t_eq "transactional sent" sent "$(msg_state "$s1")"
+t_eq "lifecycle sent: a transactional send does not count toward the tier cap (1/7d)" sent "$(msg_state "$s2")"
+t_eq "the third is held by the monthly limit of 2, whatever its class" "enqueued,deferred" "$(msg_events "$s3")"
+t_match "... counting both" "mp_subscribe: 2 of 2 this month" "$(msg_field "$s3" deferred reason)"
+t_eq "both in the ledger, the transactional one uncapped" "$s1|1 $s2|0" \
+    "$(sqlite3 chuda.db "select message_id, uncapped from sends where user_id='l1' order by message_id" | tr '\n' ' ' | sed 's/ $//')"
+CHUDA_CONF=
+
+# ==== more sends than the policy reads: the newest count =================================
+now=$(python3 -c 'import time; print(int(time.time() * 1000))')
+sqlite3 chuda.db "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 300)
+  INSERT INTO sends(user_id, at, message_id, channel, state)
+  SELECT 'h1', $now - 2 * 86400000 + i, 900000 + i, 'mp_subscribe', 'sent' FROM n;
+  INSERT INTO sends(user_id, at, message_id, channel, state)
+  VALUES ('h1', $now - 600000, 900999, 'mp_subscribe', 'sent');"
+h=$(cart h1 围巾)
+chuda run --until-idle 2>/dev/null
+t_eq "301 sends, the last 10 minutes ago: the 1/1h cap holds" "enqueued,deferred" "$(msg_events "$h")"
+t_match "... with the newest send's figures" "cap 1/1h reached: 1 sends since" "$(msg_field "$h" deferred reason)"
+
 # ==== killed during the request: the message is not deferred by its own reservation =====
 sim_fault "{\"path\":\"$MP\",\"count\":1,\"match\":\"oZ1\",\"delay_ms\":2500}"
 sed -e 's/^retry_base = 100ms$/retry_base = 1s/' -e 's/^retry_cap = 400ms$/retry_cap = 5s/' chuda.conf >crash.conf  # outwaits a 43108
