@@ -35,6 +35,7 @@ struct job {
     char variant[64];           /* the user's A/B variant of the template ("" none): a
                                    copy, SIGHUP frees the template set */
     char token[600];
+    char decided[400];          /* the policy's figures behind the send, for the sent row */
 };
 
 static void job_free(job *j)
@@ -350,6 +351,7 @@ void dlv_start(sched *s, store_msg *m)
         return;
     }
     j->reserved = 1;
+    snprintf(j->decided, sizeof j->decided, "%.*s", (int)sizeof j->decided - 1, d.reason);
     sched_chan *sc = sched_chan_find(s, d.channel);
     snprintf(j->chname, sizeof j->chname, "%s", d.channel);
     j->cm = (chan_msg){j->m.id, j->m.attempts + 1, j->m.user_id,
@@ -656,7 +658,8 @@ static void handle_outcome(sched *s, job *j, const chan_outcome *o)
         char detail[200] = "";
         if (o->provider_id[0])
             snprintf(detail, sizeof detail, "provider_id=%s", o->provider_id);
-        snprintf(why, sizeof why, "accepted by %s", chname);
+        snprintf(why, sizeof why, "accepted by %s%s%.340s", chname, j->decided[0] ? "; " : "",
+                 j->decided);
         finish(s, j, "sent", "sent", chname, o->code, why, detail[0] ? detail : NULL);
         /* receipts name the message by the provider's id (cbapply.h) */
         if (o->provider_id[0] && sched_tx(s) == 0 &&

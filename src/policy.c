@@ -447,14 +447,22 @@ static int window_count(const policy_input *in, const char *channel, const polic
     return n;
 }
 
+/* "7d", "12h", "90s" */
+static void fmt_span(int64_t ms, char *out, size_t len)
+{
+    if (ms % TU_DAY == 0)
+        snprintf(out, len, "%lldd", (long long)(ms / TU_DAY));
+    else if (ms % TU_HOUR == 0)
+        snprintf(out, len, "%lldh", (long long)(ms / TU_HOUR));
+    else
+        snprintf(out, len, "%llds", (long long)(ms / TU_SEC));
+}
+
 static void fmt_window(const policy_cap *c, char *out, size_t len)
 {
-    if (c->window_ms % TU_DAY == 0)
-        snprintf(out, len, "%d/%lldd", c->n, (long long)(c->window_ms / TU_DAY));
-    else if (c->window_ms % TU_HOUR == 0)
-        snprintf(out, len, "%d/%lldh", c->n, (long long)(c->window_ms / TU_HOUR));
-    else
-        snprintf(out, len, "%d/%llds", c->n, (long long)(c->window_ms / TU_SEC));
+    char span[24];
+    fmt_span(c->window_ms, span, sizeof span);
+    snprintf(out, len, "%d/%s", c->n, span);
 }
 
 /* "cap 3/7d reached: 3 sends since 2026-11-17T10:02Z, next free 2026-11-24T10:02Z" */
@@ -629,6 +637,18 @@ static const policy_chan *chan_state(const policy_input *in, const char *name)
     return NULL;
 }
 
+/* Sends to the user over `ch` this calendar month, China time (monthly limits count
+ * every class). */
+static int month_count(const policy_input *in, const char *ch)
+{
+    int64_t since = cn_month_start(in->now, 0);
+    int n = 0;
+    for (int i = 0; i < in->nsends; i++)
+        n += in->sends[i].at >= since && in->sends[i].at <= in->now &&
+             !strcmp(in->sends[i].channel, ch);
+    return n;
+}
+
 /* Can the user be reached on `ch` now? 1 yes; 0 no, with why appended to `why` and
  * *later set when it will be possible at a known time (0: not for this message). */
 static int channel_usable(const policy *p, const policy_class *k, const policy_tier *t,
@@ -693,11 +713,8 @@ static int channel_usable(const policy *p, const policy_class *k, const policy_t
         }
     }
     if (st->monthly_limit > 0) {
-        int64_t since = cn_month_start(in->now, 0), next = cn_month_start(in->now, 1);
-        int n = 0;
-        for (int i = 0; i < in->nsends; i++)
-            n += in->sends[i].at >= since && in->sends[i].at <= in->now &&
-                 !strcmp(in->sends[i].channel, ch);
+        int64_t next = cn_month_start(in->now, 1);
+        int n = month_count(in, ch);
         if (n >= st->monthly_limit) {
             char t1[32];
             *later = k->on_cap_drop ? 0 : next;
@@ -722,6 +739,41 @@ static int channel_usable(const policy *p, const policy_class *k, const policy_t
         }
     }
     return 1;
+}
+
+/* The figures behind a send, for the log: where the user stands against the caps with
+ * this send ("cap 2/3 in 7d"), the chosen channel's own limits, and the channels passed
+ * over and why. */
+static void send_reason(const policy_class *k, const policy_tier *t, const policy_input *in,
+                        const char *ch, const char *skipped, policy_decision *d)
+{
+    char *w = d->reason;
+    size_t len = sizeof d->reason, used = 0;
+    char span[24];
+    if (!k->capped || !t || t->cap.n <= 0) {
+        used += (size_t)snprintf(w, len, "%s: not capped", k->name);
+    } else {
+        int64_t oldest, next_free;
+        fmt_span(t->cap.window_ms, span, sizeof span);
+        used += (size_t)snprintf(w, len, "cap %d/%d in %s",
+                                 window_count(in, NULL, &t->cap, &oldest, &next_free) + 1,
+                                 t->cap.n, span);
+    }
+    for (int i = 0; k->capped && t && i < t->nchcap && used < len; i++) {
+        if (strcmp(t->capch[i], ch))
+            continue;
+        int64_t oldest, next_free;
+        fmt_span(t->chcap[i].window_ms, span, sizeof span);
+        used += (size_t)snprintf(w + used, len - used, ", cap.%s %d/%d in %s", ch,
+                                 window_count(in, ch, &t->chcap[i], &oldest, &next_free) + 1,
+                                 t->chcap[i].n, span);
+    }
+    const policy_chan *st = chan_state(in, ch);
+    if (st && st->monthly_limit > 0 && used < len)
+        used += (size_t)snprintf(w + used, len - used, ", %s %d/%d this month", ch,
+                                 month_count(in, ch) + 1, st->monthly_limit);
+    if (skipped[0] && used < len)
+        snprintf(w + used, len - used, "; passed over %s", skipped);
 }
 
 /* 6. */
@@ -754,6 +806,7 @@ static void choose_channel(const policy *p, const policy_class *k, const policy_
         if (channel_usable(p, k, t, in, list[i], &later, why, sizeof why)) {
             d->verdict = POLICY_SEND;
             snprintf(d->channel, sizeof d->channel, "%s", list[i]);
+            send_reason(k, t, in, list[i], why, d);
             return;
         }
         if (later && (!soonest || later < soonest))

@@ -126,6 +126,10 @@ t_eq "the third is held by the monthly limit of 2, whatever its class" "enqueued
 t_match "... counting both" "mp_subscribe: 2 of 2 this month" "$(msg_field "$s3" deferred reason)"
 t_eq "both in the ledger, the transactional one uncapped" "$s1|1 $s2|0" \
     "$(sqlite3 chuda.db "select message_id, uncapped from sends where user_id='l1' order by message_id" | tr '\n' ' ' | sed 's/ $//')"
+t_match "the sent row: not capped" "^accepted by mp_subscribe; transactional: not capped, mp_subscribe 1/2 this month" \
+    "$(msg_field "$s1" sent reason)"
+t_match "the sent row: the cap with this send" "^accepted by mp_subscribe; cap 1/1 in 7d, mp_subscribe 2/2 this month" \
+    "$(msg_field "$s2" sent reason)"
 CHUDA_CONF=
 
 # ==== more sends than the policy reads: the newest count =================================
