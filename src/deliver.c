@@ -253,7 +253,9 @@ void dlv_start(sched *s, store_msg *m)
     for (int i = 0; i < s->nchans; i++) {
         chan *c = s->chans[i].c;
         pcs[i] = (policy_chan){c->name, 1, c->paused_until, c->credits, c->monthly_limit};
-        if (c->credits && tpl_has_section(t, c->name) && !j->credit_tid[0]) {
+        /* the template id is looked up whatever [channel.X] credits says: a 43101 is
+         * recorded against it (credits zero) either way */
+        if (c->ops->credits && tpl_has_section(t, c->name) && !j->credit_tid[0]) {
             render_out ro;
             if (render_channel(&rc, c->name, &ro, &e) == 0) {
                 const char *tid = render_get(&ro, "template_id");
@@ -549,15 +551,17 @@ static void release_slot(sched *s, job *j)
         dlv_pump(s, sc);
 }
 
-/* The provider says the user cannot receive this: no subscription credit left for a
- * credit channel, else an opt-out of the channel recorded as coming from the provider. */
+/* The provider says the user cannot receive this: on a credit channel (43101) the user
+ * cannot receive that template — its credits go to zero, whether or not chuda keeps
+ * count ([channel.X] credits) — else an opt-out of the channel recorded as coming from
+ * the provider (43004, SMS blacklist). */
 static void record_refusal(sched *s, job *j, const chan *c, const chan_outcome *o, int64_t now)
 {
     cherr e;
     if (sched_tx(s) < 0)
         return;
     int rc;
-    if (c->credits && j->credit_tid[0]) {
+    if (c->ops->credits && j->credit_tid[0]) {
         rc = store_credits_add(s->a->st, j->m.user_id, j->credit_tid, 0, 1, now, &e);
     } else {
         store_optout op = {.at = now};

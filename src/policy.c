@@ -691,6 +691,13 @@ static int channel_usable(const policy *p, const policy_class *k, const policy_t
                  in->mp_credits < 0 ? "never granted" : "all used");
         return 0;
     }
+    if (!st->credits && ops->credits && in->mp_credits == 0) {
+        /* not counting credits, but the user refused this template (43101) or cancelled
+         * the subscription: until they subscribe again (a grant) */
+        snprintf(w, left, "%s%s: the user refused %s (43101 or a cancelled subscription)", sep,
+                 ch, in->mp_template_id ? in->mp_template_id : "?");
+        return 0;
+    }
     if (st->paused_until > in->now) {
         char tt[32];
         snprintf(w, left, "%s%s: paused by provider until %s", sep, ch,

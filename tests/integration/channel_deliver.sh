@@ -113,6 +113,26 @@ t_eq "failed with code field_rule" field_rule "$(msg_field "$t2" failed code)"
 t_match "the failure names the field and its length" "data.thing1: 24 characters, limit 20" \
     "$(msg_field "$t2" failed reason)"
 
+# ==== a refusal falls back: one message, one cap unit; 43101 is about the template ======
+sim_fault "{\"path\":\"$MP\",\"count\":1,\"match\":\"oB1\",\"errcode\":43101,\"errmsg\":\"user refuse to accept the msg\"}"
+b=$(cart b1 围巾)
+chuda run --until-idle 2>/dev/null
+t_eq "43101 on mp_subscribe, then sent over oa_template" "enqueued,retry,sent" "$(msg_events "$b")"
+t_eq "one row in the send ledger for the message" "1 sent oa_template" \
+    "$(sqlite3 chuda.db "select count(*), state, channel from sends where message_id=$b" | tr '|' ' ')"
+t_match "the sent row has the decision's figures" \
+    "^accepted by oa_template; cap 1/3 in 7d; passed over mp_subscribe: refused earlier for this message" \
+    "$(msg_field "$b" sent reason)"
+t_match "credits off: 43101 opts the user out of nothing" "has no opt-outs" "$(chuda optout list b1)"
+t_eq "credits off: 43101 is recorded against the template (zero credits)" 0 \
+    "$(sqlite3 chuda.db "select n from credits where user_id='b1' and template_id='TPL_CART_1'")"
+b2=$(cart b1 手套)
+chuda run --until-idle 2>/dev/null
+t_eq "the refused template is not tried again" "enqueued,sent" "$(msg_events "$b2")"
+t_eq "one mini-program request in all" "43101" "$(answers $MP oB1)"
+t_match "the decision says why" "passed over mp_subscribe: the user refused TPL_CART_1" \
+    "$(msg_field "$b2" sent reason)"
+
 # ==== every class in the ledger: monthly limits count them, tier caps do not ============
 sed 's/^credits = off$/credits = off\nmonthly_limit = 2/' chuda.conf >monthly.conf
 CHUDA_CONF=monthly.conf
