@@ -35,8 +35,11 @@ typedef struct chan_outcome {
     char reason[256];       /* what happened, for the log; never holds a secret */
     char provider_id[96];   /* the provider's message id on success */
     int64_t until;          /* BACKOFF: end of the window (UTC ms) */
-    int recipient;          /* concerns this recipient only (BACKOFF pauses only them,
-                               PERMANENT falls back to the next channel) */
+    int recipient;          /* concerns this recipient only (BACKOFF pauses only them:
+                               their other messages on the channel wait too; PERMANENT
+                               falls back to the next channel) */
+    int this_message;       /* BACKOFF: only this message waits, not the recipient (a rule
+                               about its kind: marketing SMS hours) */
     int uncertain;          /* no reply; the request may have reached the provider */
 } chan_outcome;
 

@@ -394,9 +394,28 @@ static void build_and_park(sched *s, job *j, const char *token)
         handle_outcome(s, j, &oc);
         return;
     }
+    /* so are the hours: a message may have waited past 23:00 for rate or a token */
+    policy_decision d;
+    int64_t now = tu_now();
+    if (policy_recheck(&s->a->pol, &j->m, &j->u, c->name, now, &d)) {
+        chan_outcome oc = {0};
+        chan_outcome_set(&oc, CHAN_BACKOFF, d.code, "%.200s (checked again before the send)",
+                         d.reason);
+        oc.until = d.until;
+        oc.recipient = oc.this_message = 1;
+        handle_outcome(s, j, &oc);
+        return;
+    }
+    if (c->paused_until > now) {     /* a reply paused the channel while this one waited */
+        chan_outcome oc = {0};
+        chan_outcome_set(&oc, CHAN_BACKOFF, "paused", "paused while the message waited");
+        oc.until = c->paused_until;
+        handle_outcome(s, j, &oc);
+        return;
+    }
     if (token)
         snprintf(j->token, sizeof j->token, "%s", token);
-    if (c->ops->build(c, &j->cm, token, tu_now(), &j->req, &e) < 0) {
+    if (c->ops->build(c, &j->cm, token, now, &j->req, &e) < 0) {
         chan_outcome o = {0};
         chan_outcome_set(&o, CHAN_PERMANENT, "build", "%s", e.msg);
         handle_outcome(s, j, &o);
@@ -446,6 +465,34 @@ static job *take_ready(sched_chan *sc)
     return NULL;
 }
 
+#define PAUSED_SWEEP 1024          /* paused recipients kept before ended pauses go */
+
+/* Remember a per-recipient backoff: their other messages on this channel wait too. */
+static void pause_recipient(sched_chan *sc, const char *to, int64_t until, int64_t now)
+{
+    if (sc->paused.live >= PAUSED_SWEEP)
+        strset_del_below(&sc->paused, now + 1);
+    strset_put(&sc->paused, to, until);
+}
+
+/* Is `to` held back by an earlier per-recipient backoff? 1 with `o` set for the wait. */
+static int recipient_paused(sched_chan *sc, const char *to, int64_t now, chan_outcome *o)
+{
+    int64_t until;
+    if (!strset_get(&sc->paused, to, &until))
+        return 0;
+    if (until <= now) {
+        strset_del(&sc->paused, to);
+        return 0;
+    }
+    memset(o, 0, sizeof *o);
+    chan_outcome_set(o, CHAN_BACKOFF, "recipient_paused",
+                     "an earlier reply paused this recipient");
+    o->until = until;
+    o->recipient = 1;
+    return 1;
+}
+
 void dlv_pump(sched *s, sched_chan *sc)
 {
     chan *c = sc->c;
@@ -464,6 +511,13 @@ void dlv_pump(sched *s, sched_chan *sc)
         if (!j) {
             chan_rate_refund(c);
             return;     /* every waiting recipient is busy: a reply will pump again */
+        }
+        /* a provider limit an earlier reply put on this recipient holds it back too */
+        chan_outcome po;
+        if (recipient_paused(sc, j->cm.to, now, &po)) {
+            chan_rate_refund(c);
+            handle_outcome(s, j, &po);
+            continue;
         }
         /* a provider limit the channel must honour before sending (WeCom drops the
          * excess over 30 per minute per member silently) */
@@ -602,6 +656,12 @@ static void retry_or_fail(sched *s, job *j, const chan_outcome *o, const char *c
     s->stats.retried++;
 }
 
+/* The end of a backoff window (a minute when the provider named none). */
+static int64_t backoff_until(const chan_outcome *o, int64_t now)
+{
+    return o->until > now ? o->until : now + 60 * TU_SEC;
+}
+
 static void handle_outcome(sched *s, job *j, const chan_outcome *o)
 {
     const char *chname = j->chname;
@@ -649,6 +709,10 @@ static void handle_outcome(sched *s, job *j, const chan_outcome *o)
         dlv_pump(s, sc);
         return;
     }
+    /* a limit on this recipient holds their other waiting messages too: recorded before
+     * the slot is given back (that pumps the channel's queue) */
+    if (o->cls == CHAN_BACKOFF && o->recipient && !o->this_message && sc && j->cm.to)
+        pause_recipient(sc, j->cm.to, backoff_until(o, now), now);
     release_slot(s, j);
     settle(s, j, o->cls == CHAN_OK);
     if (o->cls == CHAN_OK && c->credits && j->credit_tid[0] && sched_tx(s) == 0 &&
@@ -673,7 +737,7 @@ static void handle_outcome(sched *s, job *j, const chan_outcome *o)
         break;
     }
     case CHAN_BACKOFF: {
-        int64_t until = o->until > now ? o->until : now + 60 * TU_SEC;
+        int64_t until = backoff_until(o, now);
         chan *cur = sc ? sc->c : c;     /* the instance that sends from now on */
         if (!o->recipient && until > cur->paused_until)
             cur->paused_until = until;
@@ -681,7 +745,9 @@ static void handle_outcome(sched *s, job *j, const chan_outcome *o)
             j->m.attempts--;      /* waiting out a window costs no attempt */
         char t[32];
         snprintf(why, sizeof why, "%s %s until %s: %s", chname,
-                 o->recipient ? "limit for this recipient" : "paused by provider",
+                 o->this_message ? "holds this message"
+                 : o->recipient  ? "limit for this recipient"
+                                 : "paused by provider",
                  tu_format(until, t, sizeof t), o->reason);
         if (j->m.expires_at && until >= j->m.expires_at) {
             finish(s, j, "expired", "expired", chname, o->code, why, NULL);

@@ -649,6 +649,20 @@ static int month_count(const policy_input *in, const char *ch)
     return n;
 }
 
+/* Marketing SMS goes out only inside [policy] marketing_sms_hours, China time (a
+ * provider rule): when the window opens next if `now` is outside it, else 0. */
+static int64_t marketing_sms_wait(const policy *p, const policy_class *k, const char *ch,
+                                  int64_t now)
+{
+    if (strcmp(ch, "sms") || strcmp(k->name, "marketing") || !p->marketing_sms.set)
+        return 0;
+    tz_local l;
+    tz_to_local(CHINA_TZ, now, &l);
+    if (in_window(&p->marketing_sms, l.hour * 60 + l.min))
+        return 0;
+    return tz_next_wall(CHINA_TZ, now, p->marketing_sms.start / 60, p->marketing_sms.start % 60);
+}
+
 /* Can the user be reached on `ch` now? 1 yes; 0 no, with why appended to `why` and
  * *later set when it will be possible at a known time (0: not for this message). */
 static int channel_usable(const policy *p, const policy_class *k, const policy_tier *t,
@@ -731,19 +745,11 @@ static int channel_usable(const policy *p, const policy_class *k, const policy_t
             return 0;
         }
     }
-    if (!strcmp(ch, "sms") && !strcmp(k->name, "marketing") && p->marketing_sms.set) {
-        tz_local l;
-        tz_to_local(CHINA_TZ, in->now, &l);
-        int minute = l.hour * 60 + l.min;
-        /* marketing_sms is the window in which sending is allowed */
-        if (!in_window(&p->marketing_sms, minute)) {
-            char a[8], b[8];
-            *later = tz_next_wall(CHINA_TZ, in->now, p->marketing_sms.start / 60,
-                                  p->marketing_sms.start % 60);
-            snprintf(w, left, "%s%s: marketing SMS only %s-%s China time", sep, ch,
-                     hhmm(p->marketing_sms.start, a), hhmm(p->marketing_sms.end, b));
-            return 0;
-        }
+    if ((*later = marketing_sms_wait(p, k, ch, in->now))) {
+        char a[8], b[8];
+        snprintf(w, left, "%s%s: marketing SMS only %s-%s China time", sep, ch,
+                 hhmm(p->marketing_sms.start, a), hhmm(p->marketing_sms.end, b));
+        return 0;
     }
     return 1;
 }
@@ -829,6 +835,28 @@ static void choose_channel(const policy *p, const policy_class *k, const policy_
     d->verdict = POLICY_SUPPRESS;
     snprintf(d->code, sizeof d->code, "no_channel");
     snprintf(d->reason, sizeof d->reason, "no eligible channel: %s", why);
+}
+
+int policy_recheck(const policy *p, const store_msg *m, const store_user *u,
+                   const char *channel, int64_t now, policy_decision *d)
+{
+    memset(d, 0, sizeof *d);
+    const policy_class *k = policy_class_find(p, m->klass);
+    const policy_tier *t = policy_tier_find(p, u->tier);
+    if (!k)
+        k = &p->classes[1];
+    policy_input in = {.m = m, .u = u, .now = now};
+    if (rule_quiet_hours(p, k, t, &in, d))
+        return 1;
+    int64_t until = marketing_sms_wait(p, k, channel, now);
+    if (!until)
+        return 0;
+    char a[8], b[8], tu[32];
+    defer(d, until, "marketing_sms_hours");
+    snprintf(d->reason, sizeof d->reason, "marketing SMS only %s-%s China time: deferred to %s",
+             hhmm(p->marketing_sms.start, a), hhmm(p->marketing_sms.end, b),
+             tu_format_min(until, tu, sizeof tu));
+    return 1;
 }
 
 void policy_decide(const policy *p, const policy_input *in, policy_decision *d)

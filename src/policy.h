@@ -132,6 +132,12 @@ int64_t policy_history(const policy *p, int64_t now);
 
 void policy_decide(const policy *p, const policy_input *in, policy_decision *d);
 
+/* The rules about the time of day, again at the moment the request for `m` over
+ * `channel` leaves (it may have waited for rate, concurrency or a token since the
+ * decision): quiet hours and marketing SMS hours. 1 with `d` a deferral, else 0. */
+int policy_recheck(const policy *p, const store_msg *m, const store_user *u,
+                   const char *channel, int64_t now, policy_decision *d);
+
 /* The opt-out that stops a `klass` message on `channel` (NULL: any channel, i.e. a
  * global opt-out only), or NULL. */
 const store_optout *policy_optout_match(const policy *p, const char *klass, const char *channel,

@@ -216,12 +216,15 @@ static void reload(sched *s)
         if (nw) {
             nw->head = old->head, nw->tail = old->tail, nw->waiting = old->waiting;
             nw->busy = old->busy;
+            nw->paused = old->paused;
             nw->c->paused_until = old->c->paused_until;
             memset(&old->busy, 0, sizeof old->busy);
+            memset(&old->paused, 0, sizeof old->paused);
         } else {
             /* channel removed from config: its waiting jobs go back to the queue */
             dlv_release_chan(s, old);
             strset_free(&old->busy);
+            strset_free(&old->paused);
         }
         if (old->c->inflight)
             s->retired[s->nretired++] = old->c;
@@ -503,6 +506,7 @@ out:
     for (int i = 0; i < s->nchans; i++) {
         chan_close(s->chans[i].c);
         strset_free(&s->chans[i].busy);
+        strset_free(&s->chans[i].paused);
     }
     for (int i = 0; i < s->nretired; i++)
         chan_close(s->retired[i]);

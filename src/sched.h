@@ -36,6 +36,8 @@ typedef struct sched_chan {
     int dedup;                  /* the provider de-duplicates resends */
     strset busy;                /* recipients with a request in flight: one at a time
                                    (WeChat answers 43108 to concurrent calls per openid) */
+    strset paused;              /* recipients a provider limit holds back (per-number SMS
+                                   limits, 43117, WeCom's per-member limit): until when */
     uint64_t lat_bucket[SCHED_LAT_BUCKETS + 1];   /* provider latency histogram (+Inf last) */
     double lat_sum;
 } sched_chan;

@@ -180,4 +180,29 @@ t_match "the uncertain row counts for the user's tier" "once +uncertain +1" \
     "$(chuda stats --by tier,event)"
 t_eq "one send in the ledger" "1 sent" \
     "$(sqlite3 chuda.db "select count(*), min(state) from sends where user_id='z1'" | tr '|' ' ')"
+
+# ==== a message that waited past 23:00 behind a slow rate is held by quiet hours =========
+if command -v faketime >/dev/null; then
+    export FAKETIME_DONT_FAKE_MONOTONIC=1
+    export ASAN_OPTIONS="${ASAN_OPTIONS:-}:verify_asan_link_order=0"
+    # a database of its own: what earlier scenarios deferred would be due in 3 days
+    sed -e 's/^quiet_hours = none$/quiet_hours = 23:00-08:00/' -e 's/^db = chuda.db$/db = slow.db/' \
+        -e 's/^timeout = 5000$/timeout = 5000\nrate = 0.1\nburst = 1/' chuda.conf >slow.conf
+    day=$(python3 -c 'import datetime as d; print((d.date.today() + d.timedelta(days=3)).isoformat())')
+    CHUDA_CONF=slow.conf
+    chuda init >/dev/null && chuda users import users.csv >/dev/null
+    # (each faked clock starts anew: enqueued at :40 and :41, both due when the run starts)
+    q1=$(faketime -f "@$day 14:59:40" "$CHUDA" -c slow.conf enqueue --user q1 --template cart_abandoned --var product=围巾)
+    q2=$(faketime -f "@$day 14:59:41" "$CHUDA" -c slow.conf enqueue --user q2 --template cart_abandoned --var product=手套)
+    faketime -f "@$day 14:59:50" "$CHUDA" -c slow.conf run --until-idle 2>/dev/null
+    t_eq "22:59:50 Shanghai: the first goes" sent "$(msg_state "$q1")"
+    t_eq "the second waits 10 s for the rate, past 23:00: deferred" "enqueued,deferred" "$(msg_events "$q2")"
+    t_eq "... by quiet hours" quiet_hours "$(msg_field "$q2" deferred code)"
+    t_match "... checked again before the send" "quiet hours 23:00-08:00 in Asia/Shanghai \(local 23:0[0-9]\).*checked again before the send" \
+        "$(msg_field "$q2" deferred reason)"
+    t_eq "no request for it" "" "$(answers $MP oQ2)"
+    CHUDA_CONF=
+else
+    echo "not ok - faketime is not installed (tools/deps.sh installs it)"; T_FAILED=$((T_FAILED + 1))
+fi
 t_done

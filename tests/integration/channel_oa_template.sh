@@ -78,12 +78,20 @@ t_match "43004 reason" "oa_template refused: require subscribe" "$(msg_field "$i
 # --- backoff for this recipient (43117): deferred, no attempt spent, channel not paused --
 sim_fault "{\"path\":\"$SEND\",\"count\":1,\"match\":\"oOA3\",\"errcode\":43117,\"errmsg\":\"Sending messages to this openid too frequently, please try later\"}"
 id=$(send a3 手套)
+id_a=$(send a3 袜子)
 id_b=$(send a4 帽子)
 chuda run --until-idle 2>/dev/null
 t_eq "43117: deferred" "enqueued,deferred" "$(msg_events "$id")"
 t_match "43117: waits about a minute for this recipient only" "limit for this recipient until" "$(msg_field "$id" deferred reason)"
 t_eq "another user is sent meanwhile" sent "$(msg_state "$id_b")"
 t_match "43117 message still queued" "queued" "$(msg_state "$id")"
+# the recipient is paused, not only the message: their next one waits without a request
+t_eq "43117: the user's other message waits too" "enqueued,deferred" "$(msg_events "$id_a")"
+t_eq "43117: held by the recipient's pause" recipient_paused "$(msg_field "$id_a" deferred code)"
+t_eq "43117: one request to that openid" 1 "$(sim_requests $SEND | grep -c oOA3)"
+t_eq "43117: both wait until the same instant" \
+    "$(msg_field "$id" deferred reason | grep -o 'until [^ ]*')" \
+    "$(msg_field "$id_a" deferred reason | grep -o 'until [^ ]*')"
 
 # --- retry: system busy (-1), then sent --------------------------------------------------
 sim_fault "{\"path\":\"$SEND\",\"count\":1,\"errcode\":-1}"

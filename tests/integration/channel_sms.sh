@@ -147,7 +147,7 @@ until = re.search(r"until (\S+Z)", r["reason"]).group(1)
 sys.exit(0 if 25 <= (t(until) - t(r["at"])).total_seconds() <= 35 else 1)' \
     "$(c log --format json --message "$id2" --event deferred | tail -1)"
 t_match "tencent daily limit: until the next China midnight" "sms limit for this recipient until ${cn_midnight}" "$(msg_field "$id4" deferred reason)"
-t_match "tencent marketing hours: until 08:00 China time" "sms limit for this recipient until ${cn_0800}" "$(msg_field "$id5" deferred reason)"
+t_match "tencent marketing hours: until 08:00 China time" "sms holds this message until ${cn_0800}" "$(msg_field "$id5" deferred reason)"
 
 # retry: InternalError (the SMS may have gone: logged uncertain, resent by the class)
 sim_fault '{"path":"/","count":1,"match":"+8613800000006","code":"InternalError.SendAndRecvFail","message":"internal"}'
