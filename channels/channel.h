@@ -67,6 +67,8 @@ typedef struct chan_ops {
     /* load-time check of a template's section for this channel (required keys) */
     int (*check_template)(const tpl *t, const char *section, cherr *e);
     /* token providers only; NULL for stateless signing */
+    int token_force;            /* token_request honours `force` (WeChat stable_token's
+                                   force_refresh); WeCom's gettoken has no such thing */
     int (*token_request)(chan *c, int force, http_req *req, cherr *e);
     int (*token_parse)(chan *c, const http_resp *r, char *token, size_t toklen, int64_t *ttl_ms,
                        chan_outcome *o);
@@ -104,6 +106,7 @@ struct chan {
     int64_t retry_base, retry_cap;
     long timeout_ms;
     chan_token *token;          /* NULL for stateless channels */
+    int force_daily;            /* forced token refreshes per China day (token_force) */
 };
 
 const chan_ops *chan_ops_find(const char *name);

@@ -439,6 +439,10 @@ static void on_token(void *arg, const char *token, const chan_outcome *fail)
     job *j = arg;
     sched *s = j->s;
     if (!token) {
+        /* a failed token fetch is this message's attempt: a token endpoint that keeps
+         * failing ends the message `failed` with its code, after max_attempts */
+        if (fail->cls == CHAN_RETRY)
+            j->m.attempts++;
         handle_outcome(s, j, fail);
         return;
     }
