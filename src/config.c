@@ -29,7 +29,7 @@ static const schema_sect schema[] = {
                    "region", "corpid", "agentid", "duplicate_check_interval",
                    "member_per_minute", "member_per_hour", "sender", "monthly_limit",
                    "key_env", "key_file", "param_max_chars", "content_max_chars",
-                   "force_refresh_daily", NULL}},
+                   "force_refresh_daily", "limit_pause", NULL}},
     {"tier.*", {"channels", "cap", "cap.*", "quiet_hours", NULL}},
     {"class.*", {"on_uncertain", "on_cap", "quiet_hours", "category", NULL}},
     {"policy", {"quiet_hours", "quiet_release_spread", "marketing_sms_hours", NULL}},
