@@ -181,6 +181,17 @@ t_match "the uncertain row counts for the user's tier" "once +uncertain +1" \
 t_eq "one send in the ledger" "1 sent" \
     "$(sqlite3 chuda.db "select count(*), min(state) from sends where user_id='z1'" | tr '|' ' ')"
 
+# ==== the concurrency cap, counted at the simulator ======================================
+sed 's/^timeout = 5000$/timeout = 5000\nconcurrency = 2/' chuda.conf >conc.conf
+sim_fault "{\"path\":\"$MP\",\"count\":6,\"match\":\"oC\",\"delay_ms\":800}"
+for u in c1 c2 c3 c4 c5 c6; do cart $u 围巾 >/dev/null; done
+CHUDA_CONF=conc.conf chuda run --until-idle 2>/dev/null
+t_eq "six requests, each held 800 ms" 6 "$(sim_requests $MP | grep -c '"delay_ms": 800')"
+t_eq "at most two in flight at the simulator, and two at times" 2 "$(sim_requests $MP | python3 -c '
+import json, sys
+iv = [(r["at_ms"], r["at_ms"] + r["delay_ms"]) for r in map(json.loads, sys.stdin) if r.get("delay_ms") == 800]
+print(max(sum(1 for a, b in iv if a <= t < b) for t, _ in iv))')"
+
 # ==== a message that waited past 23:00 behind a slow rate is held by quiet hours =========
 if command -v faketime >/dev/null; then
     export FAKETIME_DONT_FAKE_MONOTONIC=1

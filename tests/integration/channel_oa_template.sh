@@ -74,6 +74,8 @@ chuda run --until-idle 2>/dev/null
 t_eq "43004: refused, then no channel left" "enqueued,retry,suppressed" "$(msg_events "$id")"
 t_eq "43004 code logged" 43004 "$(msg_field "$id" retry code)"
 t_match "43004 reason" "oa_template refused: require subscribe" "$(msg_field "$id" retry reason)"
+t_match "43004 records an opt-out of the channel from the provider" \
+    "^oa_template +\* .* provider +oa_template 43004" "$(chuda optout list a2)"
 
 # --- backoff for this recipient (43117): deferred, no attempt spent, channel not paused --
 sim_fault "{\"path\":\"$SEND\",\"count\":1,\"match\":\"oOA3\",\"errcode\":43117,\"errmsg\":\"Sending messages to this openid too frequently, please try later\"}"

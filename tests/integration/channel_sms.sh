@@ -125,6 +125,8 @@ id=$(send s3 围巾)
 c run --until-idle 2>/dev/null
 t_eq "tencent blacklist: refused, no channel left" "enqueued,retry,suppressed" "$(msg_events "$id")"
 t_eq "tencent blacklist code" FailedOperation.PhoneNumberInBlacklist "$(msg_field "$id" retry code)"
+t_match "tencent blacklist records an opt-out of sms" \
+    "^sms +\* .* provider +sms FailedOperation.PhoneNumberInBlacklist" "$(c optout list s3)"
 
 # per-number limits, each status on its own: 30 s, the natural day, marketing hours
 status() {  # status NUMBER CODE: a SendSms reply with one SendStatus
