@@ -118,6 +118,21 @@ CONFEOF
 # `chuda` with the scenario's config: $T_WORK/chuda.conf, or the file CHUDA_CONF names.
 chuda() { "$CHUDA" -c "${CHUDA_CONF:-$T_WORK/chuda.conf}" "$@"; }
 
+# An official account beside the mini program: after chuda_setup (whose simulator lines
+# gave it a [wechat.APPID] section), append [channel.oa_template] for APPID (OA_APPID).
+OA_APPID=wxoa0000000000001
+export CHUDA_TEST_OA_SECRET=oa-secret-0123456789
+oa_channel() {      # oa_channel [APPID]
+    cat >>"$T_WORK/chuda.conf" <<OAEOF
+[channel.oa_template]
+base_url = $SIM_URL
+appid = ${1:-$OA_APPID}
+secret_env = CHUDA_TEST_OA_SECRET
+retry_base = 100ms
+retry_cap = 400ms
+OAEOF
+}
+
 # `chuda run` in the background with the scenario's config, output in NAME.log; sets RUN
 # (the pid), killed at exit if still running.
 chuda_daemon() {    # chuda_daemon NAME

@@ -3,8 +3,6 @@
 # record show for each behaviour, one section each (the ==== lines).
 . tests/lib.sh "$1"
 cd "$T_WORK"
-OA_APPID=wxoa0000000000001
-export CHUDA_TEST_OA_SECRET=oa-secret-0123456789
 chuda_setup "[wechat.$OA_APPID]
 secret = $CHUDA_TEST_OA_SECRET" "[policy]
 quiet_hours = none
@@ -19,14 +17,7 @@ cap = 1/1h
 channels = mp_subscribe
 [tier.mponly]
 channels = mp_subscribe"
-cat >>chuda.conf <<EOF
-[channel.oa_template]
-base_url = $SIM_URL
-appid = $OA_APPID
-secret_env = CHUDA_TEST_OA_SECRET
-retry_base = 100ms
-retry_cap = 400ms
-EOF
+oa_channel
 cat >users.csv <<'CSV'
 user_id,tier,tz,mp_openid,oa_openid
 v1,potential,Asia/Shanghai,oV1xxxxxxxxxxxxxxxxxxxxxxxxx,

@@ -5,20 +5,11 @@
 # (client_msg_id).
 . tests/lib.sh "$1"
 cd "$T_WORK"
-OA_APPID=wxoa0000000000001
-export CHUDA_TEST_OA_SECRET=oa-secret-0123456789
 chuda_setup "[wechat.$OA_APPID]
 secret = $CHUDA_TEST_OA_SECRET" "[policy]
 quiet_hours = none"
-cat >>chuda.conf <<EOF
-[channel.oa_template]
-base_url = $SIM_URL
-appid = $OA_APPID
-secret_env = CHUDA_TEST_OA_SECRET
-timeout = 1000
-retry_base = 100ms
-retry_cap = 400ms
-EOF
+oa_channel
+echo "timeout = 1000" >>chuda.conf
 cat >templates/oa_test.ini <<'EOF'
 [template]
 class = transactional

@@ -8,7 +8,6 @@
 . tests/lib.sh "$1"
 cd "$T_WORK"
 BG_APPID=wxoa0000000000009
-export CHUDA_TEST_OA_SECRET=oa-secret-0123456789
 # the mini program refuses every force_refresh (quota used up: 45009); the official
 # account's tokens live 300 s, inside chuda's 5-minute refresh margin from the start
 chuda_setup "force_refresh_daily = 0
@@ -18,12 +17,7 @@ token_ttl = 300" "[policy]
 quiet_hours = none
 [channel.mp_subscribe]
 credits = off"
-cat >>chuda.conf <<EOF
-[channel.oa_template]
-base_url = $SIM_URL
-appid = $BG_APPID
-secret_env = CHUDA_TEST_OA_SECRET
-EOF
+oa_channel $BG_APPID
 cat >users.csv <<'CSV'
 user_id,tier,tz,mp_openid,oa_openid
 k1,potential,Asia/Shanghai,oK1xxxxxxxxxxxxxxxxxxxxxxxxx,
