@@ -88,6 +88,13 @@ int chan_open(chan **out, const chan_ops *ops, const config *cfg, cherr *e)
     if (!strcmp(ops->name, "wecom_customer") && !cfg_str(cfg, section, "monthly_limit", NULL))
         monthly = 4;        /* providers.md §4.3; the channel's own default */
     c->monthly_limit = (int)monthly;
+    long force = 0;
+    if (ops->token_force &&
+        cfg_int(cfg, section, "force_refresh_daily", 20, 0, 1000, &force, e) < 0) {
+        free(c);
+        return -1;
+    }
+    c->force_daily = (int)force;
     c->concurrency = (int)conc;
     c->rate = rate;
     c->burst = burst > 0 ? burst : (rate > 0 ? (rate < 1 ? 1 : rate) : 0);

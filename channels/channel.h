@@ -35,8 +35,11 @@ typedef struct chan_outcome {
     char reason[256];       /* what happened, for the log; never holds a secret */
     char provider_id[96];   /* the provider's message id on success */
     int64_t until;          /* BACKOFF: end of the window (UTC ms) */
-    int recipient;          /* concerns this recipient only (BACKOFF pauses only them,
-                               PERMANENT falls back to the next channel) */
+    int recipient;          /* concerns this recipient only (BACKOFF pauses only them:
+                               their other messages on the channel wait too; PERMANENT
+                               falls back to the next channel) */
+    int this_message;       /* BACKOFF: only this message waits, not the recipient (a rule
+                               about its kind: marketing SMS hours) */
     int uncertain;          /* no reply; the request may have reached the provider */
 } chan_outcome;
 
@@ -64,6 +67,8 @@ typedef struct chan_ops {
     /* load-time check of a template's section for this channel (required keys) */
     int (*check_template)(const tpl *t, const char *section, cherr *e);
     /* token providers only; NULL for stateless signing */
+    int token_force;            /* token_request honours `force` (WeChat stable_token's
+                                   force_refresh); WeCom's gettoken has no such thing */
     int (*token_request)(chan *c, int force, http_req *req, cherr *e);
     int (*token_parse)(chan *c, const http_resp *r, char *token, size_t toklen, int64_t *ttl_ms,
                        chan_outcome *o);
@@ -101,6 +106,7 @@ struct chan {
     int64_t retry_base, retry_cap;
     long timeout_ms;
     chan_token *token;          /* NULL for stateless channels */
+    int force_daily;            /* forced token refreshes per China day (token_force) */
 };
 
 const chan_ops *chan_ops_find(const char *name);

@@ -154,6 +154,7 @@ const chan_ops chan_mp_subscribe = {
     .init = mp_init,
     .fini = mp_fini,
     .check_template = mp_check_template,
+    .token_force = 1,
     .token_request = mp_token_request,
     .token_parse = mp_token_parse,
     .build = mp_build,

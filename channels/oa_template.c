@@ -172,6 +172,7 @@ const chan_ops chan_oa_template = {
     .init = oa_init,
     .fini = oa_fini,
     .check_template = oa_check_template,
+    .token_force = 1,
     .token_request = oa_token_request,
     .token_parse = oa_token_parse,
     .build = oa_build,

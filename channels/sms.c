@@ -91,7 +91,8 @@ void sms_classify(const sms_code *table, const char *code, const char *message, 
         return;
     }
     chan_outcome_set(o, row->cls, code, "%s (%s)", row->meaning, msg);
-    o->recipient = row->recipient;
+    o->recipient = row->recipient != 0;
+    o->this_message = row->recipient == SMS_THIS_MESSAGE;
     o->uncertain = row->uncertain;
     if (row->cls == CHAN_BACKOFF)
         o->until = sms_window(row->backoff_ms, msg, now);

@@ -56,10 +56,14 @@ extern const sms_provider sms_tencent, sms_aliyun;
 #define SMS_NEXT_MONTH (-4)     /* the 1st of next month, China time */
 #define SMS_FROM_MESSAGE (-5)   /* read the window from the message (Aliyun flow control) */
 
+#define SMS_THIS_MESSAGE 2      /* sms_code.recipient: only this message waits (a rule
+                                   about its kind, not a limit of the number) */
+
 typedef struct sms_code {
     const char *code;           /* exact, or a prefix ending in ".*" ("InternalError.*") */
     chan_class cls;
-    int recipient;              /* concerns this number only */
+    int recipient;              /* concerns this number only (1), or this message only
+                                   (SMS_THIS_MESSAGE) */
     int uncertain;              /* the SMS may have gone out anyway (server-side error) */
     int64_t backoff_ms;         /* BACKOFF: window length, or SMS_NEXT_* */
     const char *meaning;

@@ -4,10 +4,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cn_time.h"
 #include "timeutil.h"
 
 #define EARLY_MS (5 * TU_MIN)        /* refresh when less than this is left */
-#define FORCE_SPACING_MS (30 * TU_SEC)
 
 typedef struct waiter {
     struct waiter *next;
@@ -20,8 +20,10 @@ struct chan_token {
     int64_t expires_at;             /* 0: no token */
     int refreshing;
     int force;                      /* next refresh uses force_refresh */
+    int forced;                     /* the refresh in flight is a forced one */
     char rejected[600];             /* last token a business call rejected */
-    int64_t last_force;
+    int64_t rejected_ttl;           /* its ttl when the normal refresh handed it back */
+    token_force quota;
     int64_t retry_at;               /* after a failed refresh, not before this */
     int64_t fail_delay;
     chan_outcome last_fail;
@@ -56,6 +58,30 @@ long token_refreshes(const chan *c)
     return c->token ? c->token->refreshes : 0;
 }
 
+int token_force_take(token_force *f, int daily, int64_t now)
+{
+    int64_t day = (now + CN_OFFSET) / TU_DAY;
+    if (day != f->day) {
+        f->day = day;
+        f->count = 0;
+    }
+    if (f->count >= daily || (f->last && now - f->last < TOKEN_FORCE_SPACING_MS))
+        return 0;
+    f->count++;
+    f->last = now;
+    return 1;
+}
+
+static void install(chan_token *t, const char *token, int64_t ttl, int64_t now)
+{
+    t->fail_delay = 0;
+    t->retry_at = 0;
+    if (token != t->value)
+        snprintf(t->value, sizeof t->value, "%s", token);
+    t->expires_at = now + ttl;
+    t->rejected[0] = '\0';
+}
+
 static void wake(chan_token *t, const char *token, const chan_outcome *fail)
 {
     waiter *w = t->waiters;
@@ -71,6 +97,14 @@ static void wake(chan_token *t, const char *token, const chan_outcome *fail)
 
 static void start_refresh(chan_token *t, int64_t now);
 
+/* A forced refresh failed: go on with the token the normal call returned (the channel
+ * is never paused for the force quota). */
+static void force_failed(chan_token *t, int64_t now)
+{
+    install(t, t->rejected, t->rejected_ttl, now);
+    wake(t, t->value, NULL);
+}
+
 static void on_token_reply(void *arg, const http_resp *r)
 {
     chan_token *t = arg;
@@ -80,9 +114,18 @@ static void on_token_reply(void *arg, const http_resp *r)
     int64_t ttl = 0;
     chan_outcome o;
     memset(&o, 0, sizeof o);
+    int forced = t->forced;
     t->refreshing = 0;
+    t->forced = 0;
     t->refreshes++;
     if (c->ops->token_parse(c, r, token, sizeof token, &ttl, &o) < 0 || o.cls != CHAN_OK) {
+        if (forced) {
+            /* no more forcing today once the provider says its quota is used up */
+            if (o.cls == CHAN_BACKOFF)
+                t->quota.count = c->force_daily;
+            force_failed(t, now);
+            return;
+        }
         t->fail_delay = t->fail_delay ? t->fail_delay * 2 : TU_SEC;
         if (t->fail_delay > TU_MIN)
             t->fail_delay = TU_MIN;
@@ -101,17 +144,14 @@ static void on_token_reply(void *arg, const http_resp *r)
         return;
     }
     /* stable_token hands back the rejected token until forced */
-    if (t->rejected[0] && !strcmp(token, t->rejected) && !t->force &&
-        now - t->last_force >= FORCE_SPACING_MS) {
+    if (c->ops->token_force && !forced && t->rejected[0] && !strcmp(token, t->rejected) &&
+        token_force_take(&t->quota, c->force_daily, now)) {
+        t->rejected_ttl = ttl;
         t->force = 1;
         start_refresh(t, now);
         return;
     }
-    t->fail_delay = 0;
-    t->retry_at = 0;
-    memcpy(t->value, token, sizeof t->value);
-    t->expires_at = now + ttl;
-    t->rejected[0] = '\0';
+    install(t, token, ttl, now);
     wake(t, t->value, NULL);
 }
 
@@ -122,9 +162,12 @@ static void start_refresh(chan_token *t, int64_t now)
     cherr e;
     int force = t->force;
     t->force = 0;
-    if (force)
-        t->last_force = now;
+    t->forced = force;
     if (c->ops->token_request(c, force, &req, &e) < 0) {
+        if (force) {
+            force_failed(t, now);
+            return;
+        }
         chan_outcome o = {0};
         chan_outcome_set(&o, CHAN_PERMANENT, "token", "%s", e.msg);
         t->last_fail = o;
@@ -136,6 +179,11 @@ static void start_refresh(chan_token *t, int64_t now)
     t->refreshing = 1;
     if (http_submit(t->h, &req, on_token_reply, t, &e) < 0) {
         t->refreshing = 0;
+        t->forced = 0;
+        if (force) {
+            force_failed(t, now);
+            return;
+        }
         chan_outcome o = {0};
         chan_outcome_set(&o, CHAN_RETRY, "token", "%s", e.msg);
         t->retry_at = now + TU_SEC;

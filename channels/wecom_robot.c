@@ -11,9 +11,12 @@
  *   news          one article: title, description, url, picurl
  * Limit: 20 messages per minute per robot. Unless rate/burst are configured the
  * channel's token bucket is rate = 0.3/s, burst = 2: at most 2 + 0.3 * 60 = 20 in any
- * minute. Codes: 45009 pauses the channel 60 s; 93000 (invalid key) and 40008/44004/45002
- * (bad message) are permanent; -1, 5xx and network errors retry (no dedup: a request
- * without a reply is uncertain). */
+ * minute. Codes: 45009 pauses the channel for `limit_pause` (60 s; providers.md §4.4 marks
+ * the penalty [C/U], community reports say ~10 minutes); 93000 (invalid key) and
+ * 40008/44004/45002 (bad message) are permanent, as are the token codes
+ * 40001/40014/41001/42001: this channel has no token to refresh, so they can only mean a
+ * wrong webhook; -1, 5xx and network errors retry (no dedup: a request without a reply
+ * is uncertain). */
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -26,15 +29,25 @@
 
 typedef struct robot_priv {
     char key[256];
+    int64_t limit_pause;        /* how long a 45009 pauses the robot */
 } robot_priv;
 
+#define ROBOT_LIMIT 45009
+
+/* The whole table: nothing falls through to WeChat's shared codes, whose token codes
+ * mean "refresh" on channels that have a token. */
 static const wx_code robot_codes[] = {
     {-1, CHAN_RETRY, 0, 0, "system busy"},
-    {45009, CHAN_BACKOFF, 0, 60 * TU_SEC, "robot limit of 20 messages per minute"},
+    {ROBOT_LIMIT, CHAN_BACKOFF, 0, 60 * TU_SEC, "robot limit of 20 messages per minute"},
     {93000, CHAN_PERMANENT, 0, 0, "invalid webhook key"},
+    {40001, CHAN_PERMANENT, 0, 0, "invalid credential (the webhook has no token)"},
+    {40014, CHAN_PERMANENT, 0, 0, "invalid access_token (the webhook has no token)"},
+    {41001, CHAN_PERMANENT, 0, 0, "access_token missing (the webhook has no token)"},
+    {42001, CHAN_PERMANENT, 0, 0, "access_token expired (the webhook has no token)"},
     {40008, CHAN_PERMANENT, 0, 0, "invalid message type"},
     {44004, CHAN_PERMANENT, 0, 0, "empty content"},
     {45002, CHAN_PERMANENT, 0, 0, "content too large"},
+    {48001, CHAN_PERMANENT, 0, 0, "api unauthorized"},
     {0, 0, 0, 0, NULL},
 };
 
@@ -43,7 +56,9 @@ static int robot_init(chan *c, const config *cfg, const char *section, cherr *e)
     robot_priv *p = calloc(1, sizeof *p);
     if (!p)
         return err_set(e, "out of memory");
-    if (cfg_secret(cfg, section, "key", p->key, sizeof p->key, e) < 0) {
+    if (cfg_secret(cfg, section, "key", p->key, sizeof p->key, e) < 0 ||
+        cfg_duration(cfg, section, "limit_pause", "60s", &p->limit_pause, e) < 0) {
+        memset(p->key, 0, sizeof p->key);
         free(p);
         return -1;
     }
@@ -184,6 +199,8 @@ static void robot_parse(chan *c, const chan_msg *m, const http_resp *r, int64_t 
     if (wx_parse(r, &j, &errcode, o) == 0) {
         wx_classify(errcode, json_string_value(json_object_get(j, "errmsg")), robot_codes, now,
                     o);
+        if (errcode == ROBOT_LIMIT)
+            o->until = now + p->limit_pause;
         json_decref(j);
     }
     /* the key is in the URL: whatever curl or the server said, it is not repeated */

@@ -33,9 +33,10 @@ struct job {
     int reserved;               /* a cap reservation is held in the send ledger */
     int refreshed;              /* token refreshed once for this attempt */
     int marked;                 /* this attempt was recorded as in flight */
-    char *variant;              /* the user's A/B variant of the template (a copy: a
-                                   SIGHUP may free the template before the reply) */
+    char variant[64];           /* the user's A/B variant of the template ("" none): a
+                                   copy, SIGHUP frees the template set */
     char token[600];
+    char decided[400];          /* the policy's figures behind the send, for the sent row */
 };
 
 static void job_free(job *j)
@@ -50,7 +51,6 @@ static void job_free(job *j)
     store_user_free(&j->u);
     render_out_free(&j->f);
     http_req_clear(&j->req);
-    free(j->variant);
     free(j);
 }
 
@@ -67,11 +67,17 @@ static void job_end(sched *s, job *j)
     }
 }
 
-/* Log an event about this job: with the user's tier, and the address once a channel
- * was chosen. */
+/* Log an event about this job: with the user's tier, the address once a channel was
+ * chosen, and the A/B variant (on every row of the message, for the variant's funnel). */
 static void jlog(sched *s, job *j, const char *event, const char *channel, const char *code,
                  const char *reason, const char *detail)
 {
+    char d[320];
+    if (j->variant[0]) {
+        snprintf(d, sizeof d, "%s%svariant=%s", detail ? detail : "", detail ? " " : "",
+                 j->variant);
+        detail = d;
+    }
     sched_log_to(s, &j->m, j->u.tier, channel ? j->cm.to : NULL, event, channel, code, reason,
                  detail);
 }
@@ -104,14 +110,15 @@ static void reschedule(sched *s, job *j, int64_t due, const char *event, const c
 }
 
 /* Add `ch` to the message's skip list (the next decision will not pick it). */
-static void skip_channel(job *j, const char *ch)
+static int skip_channel(job *j, const char *ch)
 {
     char *n;
     if (asprintf(&n, "%s%s%s", j->m.skip && *j->m.skip ? j->m.skip : "",
                  j->m.skip && *j->m.skip ? "," : "", ch) < 0)
-        return;
+        return -1;
     free(j->m.skip);
     j->m.skip = n;
+    return 0;
 }
 
 /* Settle the job's cap reservation: confirmed when the provider accepted the message,
@@ -138,6 +145,38 @@ static json_t *parse_obj(const char *text)
     return j;
 }
 
+/* Render the decided channel's section and check its field rules. A value the channel
+ * cannot carry rules that channel out for this message, as a refusal would, and the
+ * policy decides again; `ruled` collects why ("[mp_subscribe] data.thing1: 28
+ * characters, limit 20"). Returns 0 with `d` the final decision (on SEND, j->f holds
+ * the rendered section), or -1 when rendering itself failed (e set). */
+static int render_fitting(sched *s, job *j, const render_ctx *rc, const policy_input *in,
+                          policy_decision *d, char *ruled, size_t len, cherr *e)
+{
+    while (d->verdict == POLICY_SEND) {
+        if (render_channel(rc, d->channel, &j->f, e) < 0)
+            return -1;
+        cherr fe;
+        if (fr_check(d->channel, &j->f, &s->a->fr, NULL, &fe) == 0)
+            return 0;
+        render_out_free(&j->f);
+        size_t used = strlen(ruled);
+        snprintf(ruled + used, len - used, "%s%.200s", used ? "; " : "", fe.msg);
+        char ch[32];
+        snprintf(ch, sizeof ch, "%s", d->channel);
+        if (skip_channel(j, ch) < 0)
+            return err_set(e, "out of memory");
+        policy_decide(&s->a->pol, in, d);
+        if (d->verdict == POLICY_SEND) {
+            char why[400];
+            snprintf(why, sizeof why, "%.300s; trying %s", fe.msg, d->channel);
+            jlog(s, j, "retry", ch, "field_rule", why, NULL);
+            s->stats.retried++;
+        }
+    }
+    return 0;
+}
+
 void dlv_start(sched *s, store_msg *m)
 {
     job *j = calloc(1, sizeof *j);
@@ -158,13 +197,27 @@ void dlv_start(sched *s, store_msg *m)
     int64_t now = tu_now();
     cherr e;
 
+    int found = store_user_get(a->st, j->m.user_id, &j->u, &e);
+    if (found < 0) {
+        sched_fail(s, &e);
+        job_end(s, j);
+        return;
+    }
+
     if (j->m.inflight) {
         /* a previous holder died after the request may have left */
         char why[256];
         snprintf(why, sizeof why, "request over %s may have reached the provider before a "
                  "crash", j->m.inflight);
-        sched_log(s, &j->m, "uncertain", j->m.inflight, NULL, why, NULL);
+        sched_log(s, &j->m, j->u.tier, "uncertain", j->m.inflight, NULL, why, NULL);
         s->stats.uncertain++;
+        /* its reservation from that attempt would count against its own cap */
+        if (sched_tx(s) < 0 || store_send_settle(a->st, j->m.id, 0, now, &e) < 0) {
+            if (!s->failed)
+                sched_fail(s, &e);
+            job_end(s, j);
+            return;
+        }
         sched_chan *sc = sched_chan_find(s, j->m.inflight);
         if (!(sc && sc->dedup) && !strcmp(sched_on_uncertain(s, j->m.klass), "drop")) {
             finish(s, j, "uncertain", "failed", j->m.inflight, "uncertain",
@@ -175,12 +228,6 @@ void dlv_start(sched *s, store_msg *m)
         }
     }
 
-    int found = store_user_get(a->st, j->m.user_id, &j->u, &e);
-    if (found < 0) {
-        sched_fail(s, &e);
-        job_end(s, j);
-        return;
-    }
     const tpl *t = tpl_find(&a->tpls, j->m.tmpl);
     if (!found || !t) {
         char why[200];
@@ -196,10 +243,9 @@ void dlv_start(sched *s, store_msg *m)
     /* what the policy needs: recent sends, opt-outs, subscription credits */
     json_t *vars = parse_obj(j->m.vars), *attrs = parse_obj(j->u.attrs);
     const char *variant = tpl_variant_for(t, j->u.user_id);
-    free(j->variant);
-    j->variant = variant ? strdup(variant) : NULL;
+    snprintf(j->variant, sizeof j->variant, "%s", variant ? variant : "");
     render_ctx rc = {.t = t, .vars = vars, .attrs = attrs, .user_id = j->u.user_id,
-                     .tier = j->u.tier, .segment = j->u.segment, .variant = j->variant,
+                     .tier = j->u.tier, .segment = j->u.segment, .variant = variant,
                      .tz = j->u.tz && *j->u.tz ? j->u.tz : a->default_tz};
     store_send sends[POLICY_MAX_SENDS];
     store_optout outs[64];
@@ -218,7 +264,9 @@ void dlv_start(sched *s, store_msg *m)
     for (int i = 0; i < s->nchans; i++) {
         chan *c = s->chans[i].c;
         pcs[i] = (policy_chan){c->name, 1, c->paused_until, c->credits, c->monthly_limit};
-        if (c->credits && tpl_has_section(t, c->name) && !j->credit_tid[0]) {
+        /* the template id is looked up whatever [channel.X] credits says: a 43101 is
+         * recorded against it (credits zero) either way */
+        if (c->ops->credits && tpl_has_section(t, c->name) && !j->credit_tid[0]) {
             render_out ro;
             if (render_channel(&rc, c->name, &ro, &e) == 0) {
                 const char *tid = render_get(&ro, "template_id");
@@ -250,9 +298,37 @@ void dlv_start(sched *s, store_msg *m)
     };
     policy_decision d;
     policy_decide(&a->pol, &in, &d);
-    if (d.verdict != POLICY_SEND) {
-        json_decref(vars);
-        json_decref(attrs);
+    /* A/B holdout: the control group is decided like a send, and nothing goes out */
+    if (d.verdict == POLICY_SEND && tpl_in_holdout(t, j->u.user_id)) {
+        d.verdict = POLICY_SUPPRESS;
+        snprintf(d.code, sizeof d.code, "holdout");
+        snprintf(d.reason, sizeof d.reason, "holdout: %s keeps this user in its control group",
+                 t->name);
+        j->variant[0] = '\0';     /* the control group sees no variant */
+    }
+    char ruled[400] = "";
+    int rr = render_fitting(s, j, &rc, &in, &d, ruled, sizeof ruled, &e);
+    json_decref(vars);
+    json_decref(attrs);
+    if (rr < 0) {
+        finish(s, j, "failed", "failed", d.channel, "render", e.msg, NULL);
+        s->stats.failed++;
+        job_end(s, j);
+        return;
+    }
+    if (ruled[0] && d.verdict != POLICY_SEND) {
+        char why[sizeof d.reason];
+        snprintf(why, sizeof why, "%s; %s%.*s", ruled,
+                 d.verdict == POLICY_SUPPRESS ? "no other channel: " : "",
+                 (int)(sizeof why - sizeof ruled - 24), d.reason);
+        if (d.verdict == POLICY_SUPPRESS) {
+            /* no channel left that can carry it: the values are at fault, not the user */
+            finish(s, j, "failed", "failed", NULL, "field_rule", why, NULL);
+            s->stats.failed++;
+            job_end(s, j);
+            return;
+        }
+        memcpy(d.reason, why, sizeof why);
     }
     switch (d.verdict) {
     case POLICY_EXPIRE:
@@ -274,52 +350,22 @@ void dlv_start(sched *s, store_msg *m)
         break;
     }
 
-    /* A/B holdout: the control group is decided like a send, and nothing goes out */
-    if (tpl_in_holdout(t, j->u.user_id)) {
-        json_decref(vars);
-        json_decref(attrs);
-        char why[200];
-        snprintf(why, sizeof why, "holdout: %s keeps this user in its control group",
-                 t->name);
-        finish(s, j, "suppressed", "suppressed", NULL, "holdout", why, NULL);
-        s->stats.suppressed++;
-        job_end(s, j);
-        return;
-    }
-
-    /* the decision and the cap reservation are one step: the next message to this user
-     * in the same batch sees the reservation. Transactional messages are not capped and
-     * do not count toward caps. */
+    /* the decision and the reservation are one step: the next message to this user in
+     * the same batch sees the reservation. Every send is in the ledger (a channel's
+     * monthly limit counts them all); transactional ones do not count toward caps. */
     const policy_class *pk = policy_class_find(&a->pol, j->m.klass);
-    if (pk && pk->capped) {
-        if (sched_tx(s) < 0 ||
-            store_send_reserve(a->st, j->m.user_id, j->m.id, d.channel, now, &e) < 0) {
-            if (!s->failed)
-                sched_fail(s, &e);
-            json_decref(vars);
-            json_decref(attrs);
-            job_end(s, j);
-            return;
-        }
-        j->reserved = 1;
-    }
-    sched_chan *sc = sched_chan_find(s, d.channel);
-    int rr = render_channel(&rc, d.channel, &j->f, &e);
-    const char *code = "render";
-    /* the channel's field rules: a value over its limit fails here, before any request */
-    if (rr == 0 && fr_check(d.channel, &j->f, &a->fr, NULL, &e) < 0) {
-        rr = -1;
-        code = "field_rule";
-    }
-    json_decref(vars);
-    json_decref(attrs);
-    if (rr < 0) {
-        settle(s, j, 0);
-        finish(s, j, "failed", "failed", d.channel, code, e.msg, NULL);
-        s->stats.failed++;
+    if (sched_tx(s) < 0 ||
+        (pk && !pk->capped
+             ? store_send_reserve_uncapped(a->st, j->m.user_id, j->m.id, d.channel, now, &e)
+             : store_send_reserve(a->st, j->m.user_id, j->m.id, d.channel, now, &e)) < 0) {
+        if (!s->failed)
+            sched_fail(s, &e);
         job_end(s, j);
         return;
     }
+    j->reserved = 1;
+    snprintf(j->decided, sizeof j->decided, "%.*s", (int)sizeof j->decided - 1, d.reason);
+    sched_chan *sc = sched_chan_find(s, d.channel);
     snprintf(j->chname, sizeof j->chname, "%s", d.channel);
     j->cm = (chan_msg){j->m.id, j->m.attempts + 1, j->m.user_id,
                        chan_address(sc->c->ops, &j->u), &j->f};
@@ -359,9 +405,28 @@ static void build_and_park(sched *s, job *j, const char *token)
         handle_outcome(s, j, &oc);
         return;
     }
+    /* so are the hours: a message may have waited past 23:00 for rate or a token */
+    policy_decision d;
+    int64_t now = tu_now();
+    if (policy_recheck(&s->a->pol, &j->m, &j->u, c->name, now, &d)) {
+        chan_outcome oc = {0};
+        chan_outcome_set(&oc, CHAN_BACKOFF, d.code, "%.200s (checked again before the send)",
+                         d.reason);
+        oc.until = d.until;
+        oc.recipient = oc.this_message = 1;
+        handle_outcome(s, j, &oc);
+        return;
+    }
+    if (c->paused_until > now) {     /* a reply paused the channel while this one waited */
+        chan_outcome oc = {0};
+        chan_outcome_set(&oc, CHAN_BACKOFF, "paused", "paused while the message waited");
+        oc.until = c->paused_until;
+        handle_outcome(s, j, &oc);
+        return;
+    }
     if (token)
         snprintf(j->token, sizeof j->token, "%s", token);
-    if (c->ops->build(c, &j->cm, token, tu_now(), &j->req, &e) < 0) {
+    if (c->ops->build(c, &j->cm, token, now, &j->req, &e) < 0) {
         chan_outcome o = {0};
         chan_outcome_set(&o, CHAN_PERMANENT, "build", "%s", e.msg);
         handle_outcome(s, j, &o);
@@ -385,6 +450,10 @@ static void on_token(void *arg, const char *token, const chan_outcome *fail)
     job *j = arg;
     sched *s = j->s;
     if (!token) {
+        /* a failed token fetch is this message's attempt: a token endpoint that keeps
+         * failing ends the message `failed` with its code, after max_attempts */
+        if (fail->cls == CHAN_RETRY)
+            j->m.attempts++;
         handle_outcome(s, j, fail);
         return;
     }
@@ -411,6 +480,34 @@ static job *take_ready(sched_chan *sc)
     return NULL;
 }
 
+#define PAUSED_SWEEP 1024          /* paused recipients kept before ended pauses go */
+
+/* Remember a per-recipient backoff: their other messages on this channel wait too. */
+static void pause_recipient(sched_chan *sc, const char *to, int64_t until, int64_t now)
+{
+    if (sc->paused.live >= PAUSED_SWEEP)
+        strset_del_below(&sc->paused, now + 1);
+    strset_put(&sc->paused, to, until);
+}
+
+/* Is `to` held back by an earlier per-recipient backoff? 1 with `o` set for the wait. */
+static int recipient_paused(sched_chan *sc, const char *to, int64_t now, chan_outcome *o)
+{
+    int64_t until;
+    if (!strset_get(&sc->paused, to, &until))
+        return 0;
+    if (until <= now) {
+        strset_del(&sc->paused, to);
+        return 0;
+    }
+    memset(o, 0, sizeof *o);
+    chan_outcome_set(o, CHAN_BACKOFF, "recipient_paused",
+                     "an earlier reply paused this recipient");
+    o->until = until;
+    o->recipient = 1;
+    return 1;
+}
+
 void dlv_pump(sched *s, sched_chan *sc)
 {
     chan *c = sc->c;
@@ -429,6 +526,13 @@ void dlv_pump(sched *s, sched_chan *sc)
         if (!j) {
             chan_rate_refund(c);
             return;     /* every waiting recipient is busy: a reply will pump again */
+        }
+        /* a provider limit an earlier reply put on this recipient holds it back too */
+        chan_outcome po;
+        if (recipient_paused(sc, j->cm.to, now, &po)) {
+            chan_rate_refund(c);
+            handle_outcome(s, j, &po);
+            continue;
         }
         /* a provider limit the channel must honour before sending (WeCom drops the
          * excess over 30 per minute per member silently) */
@@ -499,7 +603,9 @@ static void on_reply(void *arg, const http_resp *r)
 
 /* ---- outcomes ---------------------------------------------------------------- */
 
-/* Give the request slot back; pump the channel this job's name now maps to. */
+/* Give the request slot back; pump the channel this job's name now maps to. The
+ * instance the request went to may be one SIGHUP retired: the caller frees it
+ * (sched_chan_idle) once it is done with it. */
 static void release_slot(sched *s, job *j)
 {
     if (!j->c)
@@ -510,20 +616,21 @@ static void release_slot(sched *s, job *j)
     sched_chan *sc = sched_chan_find(s, j->chname);
     if (sc)
         strset_del(&sc->busy, j->cm.to);
-    sched_chan_idle(s, c);
     if (sc)
         dlv_pump(s, sc);
 }
 
-/* The provider says the user cannot receive this: no subscription credit left for a
- * credit channel, else an opt-out of the channel recorded as coming from the provider. */
+/* The provider says the user cannot receive this: on a credit channel (43101) the user
+ * cannot receive that template — its credits go to zero, whether or not chuda keeps
+ * count ([channel.X] credits) — else an opt-out of the channel recorded as coming from
+ * the provider (43004, SMS blacklist). */
 static void record_refusal(sched *s, job *j, const chan *c, const chan_outcome *o, int64_t now)
 {
     cherr e;
     if (sched_tx(s) < 0)
         return;
     int rc;
-    if (c->credits && j->credit_tid[0]) {
+    if (c->ops->credits && j->credit_tid[0]) {
         rc = store_credits_add(s->a->st, j->m.user_id, j->credit_tid, 0, 1, now, &e);
     } else {
         store_optout op = {.at = now};
@@ -564,7 +671,13 @@ static void retry_or_fail(sched *s, job *j, const chan_outcome *o, const char *c
     s->stats.retried++;
 }
 
-static void apply_outcome(sched *s, job *j, const chan_outcome *o)
+/* The end of a backoff window (a minute when the provider named none). */
+static int64_t backoff_until(const chan_outcome *o, int64_t now)
+{
+    return o->until > now ? o->until : now + 60 * TU_SEC;
+}
+
+static void handle_outcome(sched *s, job *j, const chan_outcome *o)
 {
     const char *chname = j->chname;
     sched_chan *sc = sched_chan_find(s, chname);
@@ -582,6 +695,7 @@ static void apply_outcome(sched *s, job *j, const chan_outcome *o)
 
     if (s->failed) {   /* storage is gone: leave the message leased for recovery */
         release_slot(s, j);
+        sched_chan_idle(s, c);
         job_end(s, j);
         return;
     }
@@ -610,6 +724,10 @@ static void apply_outcome(sched *s, job *j, const chan_outcome *o)
         dlv_pump(s, sc);
         return;
     }
+    /* a limit on this recipient holds their other waiting messages too: recorded before
+     * the slot is given back (that pumps the channel's queue) */
+    if (o->cls == CHAN_BACKOFF && o->recipient && !o->this_message && sc && j->cm.to)
+        pause_recipient(sc, j->cm.to, backoff_until(o, now), now);
     release_slot(s, j);
     settle(s, j, o->cls == CHAN_OK);
     if (o->cls == CHAN_OK && c->credits && j->credit_tid[0] && sched_tx(s) == 0 &&
@@ -623,10 +741,8 @@ static void apply_outcome(sched *s, job *j, const chan_outcome *o)
         char detail[200] = "";
         if (o->provider_id[0])
             snprintf(detail, sizeof detail, "provider_id=%s", o->provider_id);
-        if (j->variant)
-            snprintf(detail + strlen(detail), sizeof detail - strlen(detail), "%svariant=%s",
-                     detail[0] ? " " : "", j->variant);
-        snprintf(why, sizeof why, "accepted by %s", chname);
+        snprintf(why, sizeof why, "accepted by %s%s%.340s", chname, j->decided[0] ? "; " : "",
+                 j->decided);
         finish(s, j, "sent", "sent", chname, o->code, why, detail[0] ? detail : NULL);
         /* receipts name the message by the provider's id (cbapply.h) */
         if (o->provider_id[0] && sched_tx(s) == 0 &&
@@ -636,14 +752,17 @@ static void apply_outcome(sched *s, job *j, const chan_outcome *o)
         break;
     }
     case CHAN_BACKOFF: {
-        int64_t until = o->until > now ? o->until : now + 60 * TU_SEC;
-        if (!o->recipient && until > c->paused_until)
-            c->paused_until = until;
+        int64_t until = backoff_until(o, now);
+        chan *cur = sc ? sc->c : c;     /* the instance that sends from now on */
+        if (!o->recipient && until > cur->paused_until)
+            cur->paused_until = until;
         if (j->marked && j->m.attempts > 0)
             j->m.attempts--;      /* waiting out a window costs no attempt */
         char t[32];
         snprintf(why, sizeof why, "%s %s until %s: %s", chname,
-                 o->recipient ? "limit for this recipient" : "paused by provider",
+                 o->this_message ? "holds this message"
+                 : o->recipient  ? "limit for this recipient"
+                                 : "paused by provider",
                  tu_format(until, t, sizeof t), o->reason);
         if (j->m.expires_at && until >= j->m.expires_at) {
             finish(s, j, "expired", "expired", chname, o->code, why, NULL);
@@ -685,23 +804,8 @@ static void apply_outcome(sched *s, job *j, const chan_outcome *o)
         retry_or_fail(s, j, o, chname, c);
         break;
     }
+    sched_chan_idle(s, c);
     job_end(s, j);
-}
-
-/* The reply's outcome. When a SIGHUP retired the instance the request went to, that
- * instance is read (credits, limits) after its slot is given back: it is freed only
- * once the outcome is applied. */
-static void handle_outcome(sched *s, job *j, const chan_outcome *o)
-{
-    sched_chan *sc = sched_chan_find(s, j->chname);
-    chan *retired = j->c && !(sc && sc->c == j->c) ? j->c : NULL;
-    if (retired)
-        retired->inflight++;
-    apply_outcome(s, j, o);
-    if (retired) {
-        retired->inflight--;
-        sched_chan_idle(s, retired);
-    }
 }
 
 void dlv_release_chan(sched *s, sched_chan *sc)

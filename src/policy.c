@@ -407,17 +407,24 @@ static int64_t spread_for(int64_t id, int64_t spread)
     return (int64_t)(h % (uint64_t)spread);
 }
 
-/* Sends in [now - window, now] (for `channel`, or all when NULL): count, and when the
- * cap frees again (the send that must age out + window). */
+/* Does send `i` count toward a tier cap over [since, now] (for `channel`, or any)?
+ * Sends of uncapped classes are in the ledger for the monthly limits only. */
+static int cap_counts(const policy_input *in, int i, int64_t since, const char *channel)
+{
+    const store_send *x = &in->sends[i];
+    return !x->uncapped && x->at >= since && x->at <= in->now &&
+           (!channel || !strcmp(x->channel, channel));
+}
+
+/* Capped sends in [now - window, now] (for `channel`, or all when NULL): count, and when
+ * the cap frees again (the send that must age out + window). */
 static int window_count(const policy_input *in, const char *channel, const policy_cap *cap,
                         int64_t *oldest, int64_t *next_free)
 {
     int64_t since = in->now - cap->window_ms;
     int n = 0, first = -1;
     for (int i = 0; i < in->nsends; i++) {
-        if (in->sends[i].at < since || in->sends[i].at > in->now)
-            continue;
-        if (channel && strcmp(in->sends[i].channel, channel))
+        if (!cap_counts(in, i, since, channel))
             continue;
         if (first < 0)
             first = i;
@@ -429,9 +436,7 @@ static int window_count(const policy_input *in, const char *channel, const polic
         /* the (n - cap + 1)-th oldest counted send must leave the window */
         int need = n - cap->n, seen = 0;
         for (int i = 0; i < in->nsends; i++) {
-            if (in->sends[i].at < since || in->sends[i].at > in->now)
-                continue;
-            if (channel && strcmp(in->sends[i].channel, channel))
+            if (!cap_counts(in, i, since, channel))
                 continue;
             if (seen++ == need) {
                 *next_free = in->sends[i].at + cap->window_ms + 1;
@@ -442,14 +447,22 @@ static int window_count(const policy_input *in, const char *channel, const polic
     return n;
 }
 
+/* "7d", "12h", "90s" */
+static void fmt_span(int64_t ms, char *out, size_t len)
+{
+    if (ms % TU_DAY == 0)
+        snprintf(out, len, "%lldd", (long long)(ms / TU_DAY));
+    else if (ms % TU_HOUR == 0)
+        snprintf(out, len, "%lldh", (long long)(ms / TU_HOUR));
+    else
+        snprintf(out, len, "%llds", (long long)(ms / TU_SEC));
+}
+
 static void fmt_window(const policy_cap *c, char *out, size_t len)
 {
-    if (c->window_ms % TU_DAY == 0)
-        snprintf(out, len, "%d/%lldd", c->n, (long long)(c->window_ms / TU_DAY));
-    else if (c->window_ms % TU_HOUR == 0)
-        snprintf(out, len, "%d/%lldh", c->n, (long long)(c->window_ms / TU_HOUR));
-    else
-        snprintf(out, len, "%d/%llds", c->n, (long long)(c->window_ms / TU_SEC));
+    char span[24];
+    fmt_span(c->window_ms, span, sizeof span);
+    snprintf(out, len, "%d/%s", c->n, span);
 }
 
 /* "cap 3/7d reached: 3 sends since 2026-11-17T10:02Z, next free 2026-11-24T10:02Z" */
@@ -624,6 +637,32 @@ static const policy_chan *chan_state(const policy_input *in, const char *name)
     return NULL;
 }
 
+/* Sends to the user over `ch` this calendar month, China time (monthly limits count
+ * every class). */
+static int month_count(const policy_input *in, const char *ch)
+{
+    int64_t since = cn_month_start(in->now, 0);
+    int n = 0;
+    for (int i = 0; i < in->nsends; i++)
+        n += in->sends[i].at >= since && in->sends[i].at <= in->now &&
+             !strcmp(in->sends[i].channel, ch);
+    return n;
+}
+
+/* Marketing SMS goes out only inside [policy] marketing_sms_hours, China time (a
+ * provider rule): when the window opens next if `now` is outside it, else 0. */
+static int64_t marketing_sms_wait(const policy *p, const policy_class *k, const char *ch,
+                                  int64_t now)
+{
+    if (strcmp(ch, "sms") || strcmp(k->name, "marketing") || !p->marketing_sms.set)
+        return 0;
+    tz_local l;
+    tz_to_local(CHINA_TZ, now, &l);
+    if (in_window(&p->marketing_sms, l.hour * 60 + l.min))
+        return 0;
+    return tz_next_wall(CHINA_TZ, now, p->marketing_sms.start / 60, p->marketing_sms.start % 60);
+}
+
 /* Can the user be reached on `ch` now? 1 yes; 0 no, with why appended to `why` and
  * *later set when it will be possible at a known time (0: not for this message). */
 static int channel_usable(const policy *p, const policy_class *k, const policy_tier *t,
@@ -666,6 +705,13 @@ static int channel_usable(const policy *p, const policy_class *k, const policy_t
                  in->mp_credits < 0 ? "never granted" : "all used");
         return 0;
     }
+    if (!st->credits && ops->credits && in->mp_credits == 0) {
+        /* not counting credits, but the user refused this template (43101) or cancelled
+         * the subscription: until they subscribe again (a grant) */
+        snprintf(w, left, "%s%s: the user refused %s (43101 or a cancelled subscription)", sep,
+                 ch, in->mp_template_id ? in->mp_template_id : "?");
+        return 0;
+    }
     if (st->paused_until > in->now) {
         char tt[32];
         snprintf(w, left, "%s%s: paused by provider until %s", sep, ch,
@@ -688,11 +734,8 @@ static int channel_usable(const policy *p, const policy_class *k, const policy_t
         }
     }
     if (st->monthly_limit > 0) {
-        int64_t since = cn_month_start(in->now, 0), next = cn_month_start(in->now, 1);
-        int n = 0;
-        for (int i = 0; i < in->nsends; i++)
-            n += in->sends[i].at >= since && in->sends[i].at <= in->now &&
-                 !strcmp(in->sends[i].channel, ch);
+        int64_t next = cn_month_start(in->now, 1);
+        int n = month_count(in, ch);
         if (n >= st->monthly_limit) {
             char t1[32];
             *later = k->on_cap_drop ? 0 : next;
@@ -702,21 +745,48 @@ static int channel_usable(const policy *p, const policy_class *k, const policy_t
             return 0;
         }
     }
-    if (!strcmp(ch, "sms") && !strcmp(k->name, "marketing") && p->marketing_sms.set) {
-        tz_local l;
-        tz_to_local(CHINA_TZ, in->now, &l);
-        int minute = l.hour * 60 + l.min;
-        /* marketing_sms is the window in which sending is allowed */
-        if (!in_window(&p->marketing_sms, minute)) {
-            char a[8], b[8];
-            *later = tz_next_wall(CHINA_TZ, in->now, p->marketing_sms.start / 60,
-                                  p->marketing_sms.start % 60);
-            snprintf(w, left, "%s%s: marketing SMS only %s-%s China time", sep, ch,
-                     hhmm(p->marketing_sms.start, a), hhmm(p->marketing_sms.end, b));
-            return 0;
-        }
+    if ((*later = marketing_sms_wait(p, k, ch, in->now))) {
+        char a[8], b[8];
+        snprintf(w, left, "%s%s: marketing SMS only %s-%s China time", sep, ch,
+                 hhmm(p->marketing_sms.start, a), hhmm(p->marketing_sms.end, b));
+        return 0;
     }
     return 1;
+}
+
+/* The figures behind a send, for the log: where the user stands against the caps with
+ * this send ("cap 2/3 in 7d"), the chosen channel's own limits, and the channels passed
+ * over and why. */
+static void send_reason(const policy_class *k, const policy_tier *t, const policy_input *in,
+                        const char *ch, const char *skipped, policy_decision *d)
+{
+    char *w = d->reason;
+    size_t len = sizeof d->reason, used = 0;
+    char span[24];
+    if (!k->capped || !t || t->cap.n <= 0) {
+        used += (size_t)snprintf(w, len, "%s: not capped", k->name);
+    } else {
+        int64_t oldest, next_free;
+        fmt_span(t->cap.window_ms, span, sizeof span);
+        used += (size_t)snprintf(w, len, "cap %d/%d in %s",
+                                 window_count(in, NULL, &t->cap, &oldest, &next_free) + 1,
+                                 t->cap.n, span);
+    }
+    for (int i = 0; k->capped && t && i < t->nchcap && used < len; i++) {
+        if (strcmp(t->capch[i], ch))
+            continue;
+        int64_t oldest, next_free;
+        fmt_span(t->chcap[i].window_ms, span, sizeof span);
+        used += (size_t)snprintf(w + used, len - used, ", cap.%s %d/%d in %s", ch,
+                                 window_count(in, ch, &t->chcap[i], &oldest, &next_free) + 1,
+                                 t->chcap[i].n, span);
+    }
+    const policy_chan *st = chan_state(in, ch);
+    if (st && st->monthly_limit > 0 && used < len)
+        used += (size_t)snprintf(w + used, len - used, ", %s %d/%d this month", ch,
+                                 month_count(in, ch) + 1, st->monthly_limit);
+    if (skipped[0] && used < len)
+        snprintf(w + used, len - used, "; passed over %s", skipped);
 }
 
 /* 6. */
@@ -749,6 +819,7 @@ static void choose_channel(const policy *p, const policy_class *k, const policy_
         if (channel_usable(p, k, t, in, list[i], &later, why, sizeof why)) {
             d->verdict = POLICY_SEND;
             snprintf(d->channel, sizeof d->channel, "%s", list[i]);
+            send_reason(k, t, in, list[i], why, d);
             return;
         }
         if (later && (!soonest || later < soonest))
@@ -764,6 +835,28 @@ static void choose_channel(const policy *p, const policy_class *k, const policy_
     d->verdict = POLICY_SUPPRESS;
     snprintf(d->code, sizeof d->code, "no_channel");
     snprintf(d->reason, sizeof d->reason, "no eligible channel: %s", why);
+}
+
+int policy_recheck(const policy *p, const store_msg *m, const store_user *u,
+                   const char *channel, int64_t now, policy_decision *d)
+{
+    memset(d, 0, sizeof *d);
+    const policy_class *k = policy_class_find(p, m->klass);
+    const policy_tier *t = policy_tier_find(p, u->tier);
+    if (!k)
+        k = &p->classes[1];
+    policy_input in = {.m = m, .u = u, .now = now};
+    if (rule_quiet_hours(p, k, t, &in, d))
+        return 1;
+    int64_t until = marketing_sms_wait(p, k, channel, now);
+    if (!until)
+        return 0;
+    char a[8], b[8], tu[32];
+    defer(d, until, "marketing_sms_hours");
+    snprintf(d->reason, sizeof d->reason, "marketing SMS only %s-%s China time: deferred to %s",
+             hhmm(p->marketing_sms.start, a), hhmm(p->marketing_sms.end, b),
+             tu_format_min(until, tu, sizeof tu));
+    return 1;
 }
 
 void policy_decide(const policy *p, const policy_input *in, policy_decision *d)

@@ -93,8 +93,9 @@ typedef struct policy_input {
     const policy_chan *chans;
     int nchans;
     int64_t now;
-    const store_send *sends;    /* the user's sends (reserved or sent), oldest first, since
-                                   now - policy_history(p) */
+    const store_send *sends;    /* the user's sends of every class (reserved or sent),
+                                   oldest first, since now - policy_history(p); caps
+                                   count the capped ones, monthly limits all */
     int nsends;
     const store_optout *optouts;
     int noptouts;
@@ -130,6 +131,12 @@ void policy_tier_names(const policy *p, char *out, size_t len);
 int64_t policy_history(const policy *p, int64_t now);
 
 void policy_decide(const policy *p, const policy_input *in, policy_decision *d);
+
+/* The rules about the time of day, again at the moment the request for `m` over
+ * `channel` leaves (it may have waited for rate, concurrency or a token since the
+ * decision): quiet hours and marketing SMS hours. 1 with `d` a deferral, else 0. */
+int policy_recheck(const policy *p, const store_msg *m, const store_user *u,
+                   const char *channel, int64_t now, policy_decision *d);
 
 /* The opt-out that stops a `klass` message on `channel` (NULL: any channel, i.e. a
  * global opt-out only), or NULL. */

@@ -67,10 +67,10 @@ double sched_random(sched *s)
     return (double)((s->rng * 2685821657736338717ULL) >> 11) / 9007199254740992.0;
 }
 
-void sched_log(sched *s, const store_msg *m, const char *event, const char *channel,
-               const char *code, const char *reason, const char *detail)
+void sched_log(sched *s, const store_msg *m, const char *tier, const char *event,
+               const char *channel, const char *code, const char *reason, const char *detail)
 {
-    sched_log_to(s, m, NULL, NULL, event, channel, code, reason, detail);
+    sched_log_to(s, m, tier, NULL, event, channel, code, reason, detail);
 }
 
 void sched_log_to(sched *s, const store_msg *m, const char *tier, const char *target,
@@ -231,11 +231,14 @@ static void channels_replace(sched *s, sched_chan *nv, int nn)
         if (nw) {
             nw->head = old->head, nw->tail = old->tail, nw->waiting = old->waiting;
             nw->busy = old->busy;
+            nw->paused = old->paused;
             nw->c->paused_until = old->c->paused_until;
             memset(&old->busy, 0, sizeof old->busy);
+            memset(&old->paused, 0, sizeof old->paused);
         } else {
             dlv_release_chan(s, old);
             strset_free(&old->busy);
+            strset_free(&old->paused);
         }
         if (old->c->inflight)
             s->retired[s->nretired++] = old->c;
@@ -478,19 +481,24 @@ static int recover(sched *s, cherr *e)
     for (int i = 0; i < n && !s->failed; i++) {
         store_msg *m = &v[i];
         sched_chan *sc = sched_chan_find(s, m->inflight);
+        store_user u = {0};
+        if (store_user_get(s->a->st, m->user_id, &u, e) < 0) {
+            sched_fail(s, e);
+            break;
+        }
         char why[256];
         snprintf(why, sizeof why, "request over %s may have reached the provider before the "
                  "last stop", m->inflight);
-        sched_log(s, m, "uncertain", m->inflight, NULL, why, NULL);
+        sched_log(s, m, u.tier, "uncertain", m->inflight, NULL, why, NULL);
         s->stats.uncertain++;
         if (!(sc && sc->dedup) && !strcmp(sched_on_uncertain(s, m->klass), "drop")) {
-            if (store_finish(s->a->st, m, "uncertain", m->inflight, "uncertain", now, e) < 0) {
+            if (store_finish(s->a->st, m, "uncertain", m->inflight, "uncertain", now, e) < 0)
                 sched_fail(s, e);
-                break;
-            }
-            sched_log(s, m, "failed", m->inflight, "uncertain",
-                      "not resent: class policy on_uncertain = drop", NULL);
+            else
+                sched_log(s, m, u.tier, "failed", m->inflight, "uncertain",
+                          "not resent: class policy on_uncertain = drop", NULL);
         }
+        store_user_free(&u);
     }
     store_msgs_free(v, n);
     if (s->failed) {
@@ -603,6 +611,7 @@ out:
     for (int i = 0; i < s->nchans; i++) {
         chan_close(s->chans[i].c);
         strset_free(&s->chans[i].busy);
+        strset_free(&s->chans[i].paused);
     }
     for (int i = 0; i < s->nretired; i++)
         chan_close(s->retired[i]);

@@ -38,6 +38,8 @@ typedef struct sched_chan {
     int dedup;                  /* the provider de-duplicates resends */
     strset busy;                /* recipients with a request in flight: one at a time
                                    (WeChat answers 43108 to concurrent calls per openid) */
+    strset paused;              /* recipients a provider limit holds back (per-number SMS
+                                   limits, 43117, WeCom's per-member limit): until when */
     uint64_t lat_bucket[SCHED_LAT_BUCKETS + 1];   /* provider latency histogram (+Inf last) */
     double lat_sum;
 } sched_chan;
@@ -96,9 +98,10 @@ int sched_tx(sched *s);                 /* open the iteration's transaction if n
 void sched_fail(sched *s, const cherr *e);   /* storage failed: stop the loop */
 void sched_kick(sched *s);              /* claim again soon (capacity freed) */
 double sched_random(sched *s);          /* [0, 1) */
-void sched_log(sched *s, const store_msg *m, const char *event, const char *channel,
-               const char *code, const char *reason, const char *detail);
-/* The same, with the user's tier (for the counts) and the address used. */
+/* An audit row about message m, with the user's tier (for the counts by tier). */
+void sched_log(sched *s, const store_msg *m, const char *tier, const char *event,
+               const char *channel, const char *code, const char *reason, const char *detail);
+/* The same, with the address used. */
 void sched_log_to(sched *s, const store_msg *m, const char *tier, const char *target,
                   const char *event, const char *channel, const char *code, const char *reason,
                   const char *detail);

@@ -131,10 +131,12 @@ typedef struct store_statq {
 /* One group: the values of the `by` dimensions in order (hour/day as ISO text), n. */
 typedef int (*store_stat_fn)(const char *const *values, int nvalues, int64_t n, void *arg);
 
-/* A send in the ledger (for caps). */
+/* A send in the ledger (for caps and monthly channel limits). */
 typedef struct store_send {
     int64_t at;
     char channel[32];
+    int uncapped;                /* of an uncapped class (transactional): counts for the
+                                    channels' monthly limits, not for tier caps */
 } store_send;
 
 /* An opt-out: channel "*" = all channels, category "*" = all categories. */
@@ -248,8 +250,9 @@ typedef struct store_ops {
     /* Remove m from the queue and record its final state. */
     int (*finish)(store *s, const store_msg *m, const char *state, const char *channel,
                   const char *code, int64_t now, cherr *e);
-    /* Start-up: every lease is dropped. Messages whose request may have left are
-     * returned (with inflight set) so the caller can log them uncertain. */
+    /* Start-up: every lease is dropped, with the reservations (send ledger) of the
+     * messages that held them. Messages whose request may have left are returned (with
+     * inflight set) so the caller can log them uncertain. */
     int (*recover)(store *s, store_msg **out, int *n, cherr *e);
     /* Counts for `until-idle` and metrics: all queued, due now, leased, and waiting to
      * retry (unleased, with at least one attempt made). Any pointer may be NULL. */
@@ -263,12 +266,12 @@ typedef struct store_ops {
     /* 1 found, 0 not found. */
     int (*msg_get)(store *s, int64_t id, store_msg *out, store_msgstate *st, cherr *e);
 
-    /* The send ledger: sends (reserved or sent) to a user at or after `since`, oldest
-     * first, at most `max` (*n set). */
+    /* The send ledger: sends of every class (reserved or sent) to a user at or after
+     * `since`: the newest `max`, oldest first (*n set). */
     int (*sends_since)(store *s, const char *user_id, int64_t since, store_send *out, int max,
                        int *n, cherr *e);
     int (*send_reserve)(store *s, const char *user_id, int64_t message_id, const char *channel,
-                        int64_t at, cherr *e);
+                        int uncapped, int64_t at, cherr *e);
     /* sent: confirm the reservation (its time becomes `at`); else drop it */
     int (*send_settle)(store *s, int64_t message_id, int sent, int64_t at, cherr *e);
 
@@ -385,7 +388,8 @@ static inline int store_log_each(store *s, const store_logq *q, store_log_fn fn,
 static inline int store_msg_get(store *s, int64_t id, store_msg *m, store_msgstate *st, cherr *e) { return s->ops->msg_get(s, id, m, st, e); }
 
 static inline int store_sends_since(store *s, const char *u, int64_t since, store_send *o, int max, int *n, cherr *e) { return s->ops->sends_since(s, u, since, o, max, n, e); }
-static inline int store_send_reserve(store *s, const char *u, int64_t id, const char *ch, int64_t at, cherr *e) { return s->ops->send_reserve(s, u, id, ch, at, e); }
+static inline int store_send_reserve(store *s, const char *u, int64_t id, const char *ch, int64_t at, cherr *e) { return s->ops->send_reserve(s, u, id, ch, 0, at, e); }
+static inline int store_send_reserve_uncapped(store *s, const char *u, int64_t id, const char *ch, int64_t at, cherr *e) { return s->ops->send_reserve(s, u, id, ch, 1, at, e); }
 static inline int store_send_settle(store *s, int64_t id, int sent, int64_t at, cherr *e) { return s->ops->send_settle(s, id, sent, at, e); }
 static inline int store_optouts_get(store *s, const char *u, store_optout *o, int max, int *n, cherr *e) { return s->ops->optouts_get(s, u, o, max, n, e); }
 static inline int store_optout_put(store *s, const char *u, const store_optout *o, cherr *e) { return s->ops->optout_put(s, u, o, e); }

@@ -27,7 +27,7 @@ enum {
     S_CANCEL_KEY, S_CANCEL_TAG, S_CANCEL_CAMP, S_Q_DEL_ID,
     S_CLAIM, S_LEASE, S_NEXT_DUE,
     S_INFLIGHT, S_Q_DEL, S_DONE_INS,
-    S_RECOVER_SEL, S_RECOVER_UPD,
+    S_RECOVER_SEL, S_RECOVER_SENDS, S_RECOVER_UPD,
     S_LAST_HASH, S_LOG_INS,
     S_MSG_GET, S_Q_GET, S_DONE_GET,
     S_COUNT_Q, S_COUNT_DUE, S_COUNT_LEASED, S_COUNT_RETRY,
@@ -82,6 +82,10 @@ static const char *const sql_text[S_COUNT] = {
                       "m.class,m.tag,m.channel,m.idem_key,m.vars,m.campaign_id,m.win,"
                       "m.created_at,m.expires_at FROM queue q JOIN msg m ON m.id=q.id "
                       "WHERE q.lease_until>0 AND q.inflight IS NOT NULL",
+    /* a reservation of a message still queued belongs to an attempt that died with the
+     * process: kept, it would count against the message's own cap */
+    [S_RECOVER_SENDS] = "DELETE FROM sends WHERE state='reserved' AND message_id IN "
+                        "(SELECT id FROM queue WHERE lease_until>0)",
     [S_RECOVER_UPD] = "UPDATE queue SET lease_until=0, inflight=NULL WHERE lease_until>0",
     [S_LAST_HASH] = "SELECT seq,hash FROM log ORDER BY seq DESC LIMIT 1",
     [S_LOG_INS] = "INSERT INTO log(seq,at,message_id,user_id,campaign_id,event,channel,reason,"
@@ -100,12 +104,15 @@ static const char *const sql_text[S_COUNT] = {
     [S_COUNT_DUE] = "SELECT count(*) FROM queue WHERE due_at<=?1 AND lease_until<=?1",
     [S_COUNT_LEASED] = "SELECT count(*) FROM queue WHERE lease_until>?1",
     [S_COUNT_RETRY] = "SELECT count(*) FROM queue WHERE attempts>0 AND lease_until<=?1",
-    [S_SENDS_SINCE] = "SELECT at,channel FROM sends WHERE user_id=?1 AND at>=?2 ORDER BY at",
-    [S_SEND_RESERVE] = "INSERT OR REPLACE INTO sends(user_id,at,message_id,channel,state) "
-                       "VALUES(?,?,?,?,'reserved')",
-    [S_SEND_GET] = "SELECT user_id,channel FROM sends WHERE message_id=?",
+    /* the newest `max`: a cap is about the latest sends (returned oldest first) */
+    [S_SENDS_SINCE] = "SELECT at,channel,uncapped FROM sends WHERE user_id=?1 AND at>=?2 "
+                      "ORDER BY at DESC LIMIT ?3",
+    [S_SEND_RESERVE] = "INSERT OR REPLACE INTO sends(user_id,at,message_id,channel,state,uncapped) "
+                       "VALUES(?,?,?,?,'reserved',?)",
+    [S_SEND_GET] = "SELECT user_id,channel,uncapped FROM sends WHERE message_id=?",
     [S_SEND_DEL] = "DELETE FROM sends WHERE message_id=?",
-    [S_SEND_INS] = "INSERT INTO sends(user_id,at,message_id,channel,state) VALUES(?,?,?,?,'sent')",
+    [S_SEND_INS] = "INSERT INTO sends(user_id,at,message_id,channel,state,uncapped) "
+                   "VALUES(?,?,?,?,'sent',?)",
     [S_OPTOUTS_GET] = "SELECT channel,category,at,source,reason FROM optouts WHERE user_id=?",
     [S_OPTOUT_PUT] = "INSERT OR REPLACE INTO optouts(user_id,channel,category,at,source,reason) "
                      "VALUES(?,?,?,?,?,?)",
@@ -912,6 +919,9 @@ static int sq_recover(store *base, store_msg **out, int *n, cherr *e)
     }
     if (rc != SQLITE_DONE)
         return db_err(q, e, "recover");
+    s = stmt(q, S_RECOVER_SENDS);
+    if (sqlite3_step(s) != SQLITE_DONE)
+        return db_err(q, e, "drop stale reservations");
     s = stmt(q, S_RECOVER_UPD);
     if (sqlite3_step(s) != SQLITE_DONE)
         return db_err(q, e, "release leases");
@@ -1451,24 +1461,28 @@ static int sq_sends_since(store *base, const char *user, int64_t since, store_se
     sqlite3_stmt *s = stmt(q, S_SENDS_SINCE);
     bind_s(s, 1, user);
     sqlite3_bind_int64(s, 2, since);
-    int rc, k = 0, total = 0;
-    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-        total++;
-        if (k < max) {
-            out[k].at = sqlite3_column_int64(s, 0);
-            copy_col(s, 1, out[k].channel, sizeof out[k].channel);
-            k++;
-        }
+    sqlite3_bind_int(s, 3, max);
+    int rc = SQLITE_DONE, k = 0;
+    while (k < max && (rc = sqlite3_step(s)) == SQLITE_ROW) {
+        out[k].at = sqlite3_column_int64(s, 0);
+        copy_col(s, 1, out[k].channel, sizeof out[k].channel);
+        out[k].uncapped = sqlite3_column_int(s, 2);
+        k++;
     }
-    sqlite3_reset(s);
-    if (rc != SQLITE_DONE)
+    if (k < max && rc != SQLITE_DONE)
         return db_err(q, e, "read send ledger");
+    sqlite3_reset(s);
+    for (int i = 0; i < k / 2; i++) {      /* newest first -> oldest first */
+        store_send t = out[i];
+        out[i] = out[k - 1 - i];
+        out[k - 1 - i] = t;
+    }
     *n = k;
     return 0;
 }
 
 static int sq_send_reserve(store *base, const char *user, int64_t id, const char *channel,
-                           int64_t at, cherr *e)
+                           int uncapped, int64_t at, cherr *e)
 {
     sq_store *q = (sq_store *)base;
     sqlite3_stmt *s = stmt(q, S_SEND_DEL);     /* one reservation per message */
@@ -1480,6 +1494,7 @@ static int sq_send_reserve(store *base, const char *user, int64_t id, const char
     sqlite3_bind_int64(s, 2, at);
     sqlite3_bind_int64(s, 3, id);
     bind_s(s, 4, channel);
+    sqlite3_bind_int(s, 5, uncapped);
     if (sqlite3_step(s) != SQLITE_DONE)
         return db_err(q, e, "reserve send");
     return 0;
@@ -1489,12 +1504,14 @@ static int sq_send_settle(store *base, int64_t id, int sent, int64_t at, cherr *
 {
     sq_store *q = (sq_store *)base;
     char user[256] = "", channel[32] = "";
+    int uncapped = 0;
     sqlite3_stmt *s = stmt(q, S_SEND_GET);
     sqlite3_bind_int64(s, 1, id);
     int rc = sqlite3_step(s);
     if (rc == SQLITE_ROW) {
         copy_col(s, 0, user, sizeof user);
         copy_col(s, 1, channel, sizeof channel);
+        uncapped = sqlite3_column_int(s, 2);
     }
     sqlite3_reset(s);
     if (rc != SQLITE_ROW && rc != SQLITE_DONE)
@@ -1512,6 +1529,7 @@ static int sq_send_settle(store *base, int64_t id, int sent, int64_t at, cherr *
     sqlite3_bind_int64(s, 2, at);
     sqlite3_bind_int64(s, 3, id);
     bind_s(s, 4, channel);
+    sqlite3_bind_int(s, 5, uncapped);
     if (sqlite3_step(s) != SQLITE_DONE)
         return db_err(q, e, "record send");
     return 0;

@@ -43,10 +43,15 @@ static int grow(strset *s)
     if (s->cap && s->live * 4 < s->cap)
         cap = s->cap;   /* mostly tombstones: rehash at the same size */
     char **old = s->slot;
+    int64_t *oldval = s->val;
     size_t oldcap = s->cap;
     s->slot = calloc(cap, sizeof *s->slot);
-    if (!s->slot) {
+    s->val = calloc(cap, sizeof *s->val);
+    if (!s->slot || !s->val) {
+        free(s->slot);
+        free(s->val);
         s->slot = old;
+        s->val = oldval;
         return -1;
     }
     s->cap = cap;
@@ -56,12 +61,21 @@ static int grow(strset *s)
             int found;
             size_t j = find(s, old[i], &found);
             s->slot[j] = old[i];
+            s->val[j] = oldval[i];
             s->used++;
             s->live++;
         }
     }
     free(old);
+    free(oldval);
     return 0;
+}
+
+static void drop(strset *s, size_t i)
+{
+    free(s->slot[i]);
+    s->slot[i] = TOMBSTONE;
+    s->live--;
 }
 
 int strset_has(const strset *s, const char *key)
@@ -72,22 +86,58 @@ int strset_has(const strset *s, const char *key)
     return found;
 }
 
-int strset_add(strset *s, const char *key)
+/* The slot of `key`, inserted (number 0) when absent; *added says which. -1: no memory. */
+static long slot_for(strset *s, const char *key, int *added)
 {
+    *added = 0;
     if ((s->used + 1) * 2 > s->cap && grow(s) < 0)
         return -1;
     int found;
     size_t i = find(s, key, &found);
     if (found)
-        return 0;
+        return (long)i;
     char *dup = strdup(key);
     if (!dup)
         return -1;
     if (!s->slot[i])
         s->used++;
     s->slot[i] = dup;
+    s->val[i] = 0;
     s->live++;
-    return 1;
+    *added = 1;
+    return (long)i;
+}
+
+int strset_add(strset *s, const char *key)
+{
+    int added;
+    return slot_for(s, key, &added) < 0 ? -1 : added;
+}
+
+int strset_put(strset *s, const char *key, int64_t v)
+{
+    int added;
+    long i = slot_for(s, key, &added);
+    if (i < 0)
+        return -1;
+    s->val[i] = v;
+    return 0;
+}
+
+int strset_get(const strset *s, const char *key, int64_t *v)
+{
+    int found = 0;
+    size_t i = s->cap ? find(s, key, &found) : 0;
+    if (found)
+        *v = s->val[i];
+    return found;
+}
+
+void strset_del_below(strset *s, int64_t limit)
+{
+    for (size_t i = 0; i < s->cap; i++)
+        if (s->slot[i] && s->slot[i] != TOMBSTONE && s->val[i] < limit)
+            drop(s, i);
 }
 
 void strset_del(strset *s, const char *key)
@@ -96,11 +146,8 @@ void strset_del(strset *s, const char *key)
         return;
     int found;
     size_t i = find(s, key, &found);
-    if (!found)
-        return;
-    free(s->slot[i]);
-    s->slot[i] = TOMBSTONE;
-    s->live--;
+    if (found)
+        drop(s, i);
 }
 
 void strset_free(strset *s)
@@ -109,5 +156,6 @@ void strset_free(strset *s)
         if (s->slot[i] && s->slot[i] != TOMBSTONE)
             free(s->slot[i]);
     free(s->slot);
+    free(s->val);
     memset(s, 0, sizeof *s);
 }

@@ -121,7 +121,56 @@ CONFEOF
     chuda init >/dev/null
 }
 
-chuda() { "$CHUDA" -c "$T_WORK/chuda.conf" "$@"; }
+# `chuda` with the scenario's config: $T_WORK/chuda.conf, or the file CHUDA_CONF names.
+chuda() { "$CHUDA" -c "${CHUDA_CONF:-$T_WORK/chuda.conf}" "$@"; }
+
+# An official account beside the mini program: after chuda_setup (whose simulator lines
+# gave it a [wechat.APPID] section), append [channel.oa_template] for APPID (OA_APPID).
+OA_APPID=wxoa0000000000001
+export CHUDA_TEST_OA_SECRET=oa-secret-0123456789
+oa_channel() {      # oa_channel [APPID]
+    cat >>"$T_WORK/chuda.conf" <<OAEOF
+[channel.oa_template]
+base_url = $SIM_URL
+appid = ${1:-$OA_APPID}
+secret_env = CHUDA_TEST_OA_SECRET
+retry_base = 100ms
+retry_cap = 400ms
+OAEOF
+}
+
+# `chuda run` in the background with the scenario's config, output in NAME.log; sets RUN
+# (the pid), killed at exit if still running.
+chuda_daemon() {    # chuda_daemon NAME
+    "$CHUDA" -c "${CHUDA_CONF:-$T_WORK/chuda.conf}" run >"$T_WORK/$1.log" 2>&1 &
+    RUN=$!
+    T_PIDS="$T_PIDS $RUN"
+}
+
+# A message's state (queued, sent, failed, ...).
+msg_state() {       # msg_state ID
+    chuda show "$1" | sed -n 's/^  state *//p'
+}
+
+# A message's events in order, comma-separated ("enqueued,retry,sent").
+msg_events() {      # msg_events ID
+    chuda log --format json --message "$1" | python3 -c '
+import json, sys
+print(",".join(json.loads(l)["event"] for l in sys.stdin))'
+}
+
+# FIELD (reason, code, detail, channel, ...) of a message's last EVENT row, "" if none.
+msg_field() {       # msg_field ID EVENT FIELD
+    chuda log --format json --message "$1" --event "$2" | python3 -c '
+import json, sys
+rows = [json.loads(l) for l in sys.stdin]
+print(rows[-1][sys.argv[1]] or "" if rows else "")' "$3"
+}
+
+# Queue a simulator fault (README of sim/: path, count, match, errcode, delay_ms, ...).
+sim_fault() {       # sim_fault JSON
+    sim_ctl POST /_sim/fault "$1" >/dev/null
+}
 
 # Tencent SMS in a scenario: tc_sim_lines [EXTRA] gives the simulator's account (for
 # chuda_setup's first argument); tc_channel, after chuda_setup, adds [channel.sms].

@@ -69,25 +69,12 @@ s6,churned,Asia/Shanghai,+8613800000006
 s7,churned,Asia/Shanghai,+8613800000007
 s8,churned,Asia/Shanghai,+8613800000008
 CSV
-CONF=tc.conf
-c() { "$CHUDA" -c "$CONF" "$@"; }
+CHUDA_CONF=tc.conf
+c() { chuda "$@"; }
 t_ok "init + import (tencent)" sh -c "\"$CHUDA\" -c tc.conf init >/dev/null && \"$CHUDA\" -c tc.conf users import users.csv"
 t_ok "init + import (aliyun)" sh -c "\"$CHUDA\" -c ali.conf init >/dev/null && \"$CHUDA\" -c ali.conf users import users.csv"
 
-state() { c show "$1" | sed -n 's/^  state *//p'; }
-events() {
-    c log --format json --message "$1" | python3 -c '
-import json, sys
-print(",".join(json.loads(l)["event"] for l in sys.stdin))'
-}
-ev() {
-    c log --format json --message "$1" --event "$2" | python3 -c '
-import json, sys
-rows = [json.loads(l) for l in sys.stdin]
-print(rows[-1][sys.argv[1]] if rows else "")' "$3"
-}
 send() { c enqueue --user "$1" --template sms_test --var "product=$2" --channel sms; }
-fault() { sim_ctl POST /_sim/fault "$1" >/dev/null; }
 # the simulator's records of "/" for one number, as JSON lines
 recs() {
     sim_requests / | python3 -c '
@@ -113,7 +100,7 @@ print(t.astimezone(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M"))')
 # ==== Tencent ===========================================================================
 id=$(send s1 羊绒围巾)
 t_ok "tencent: run" c run --until-idle
-t_eq "tencent: sent" sent "$(state "$id")"
+t_eq "tencent: sent" sent "$(msg_state "$id")"
 req=$(recs +8613800000001 | python3 -c '
 import json, sys, time
 r = json.loads(sys.stdin.readline())
@@ -130,28 +117,30 @@ t_eq "tencent: exact request, signature accepted by the simulator" "POST Ok True
 application/json; charset=utf-8 | SendSms 2021-01-11 ap-guangzhou
 True True
 True 64" "$req"
-t_match "tencent: SerialNo as the provider id" '^provider_id=2433:[0-9]+$' "$(ev "$id" sent detail)"
+t_match "tencent: SerialNo as the provider id" '^provider_id=2433:[0-9]+$' "$(msg_field "$id" sent detail)"
 t_eq "tencent: SecretKey in no log row" 0 "$(c log --format json | grep -c "$CHUDA_TEST_TC_KEY")"
 
 # refused: the number is blacklisted (unsubscribed)
 id=$(send s3 围巾)
 c run --until-idle 2>/dev/null
-t_eq "tencent blacklist: refused, no channel left" "enqueued,retry,suppressed" "$(events "$id")"
-t_eq "tencent blacklist code" FailedOperation.PhoneNumberInBlacklist "$(ev "$id" retry code)"
+t_eq "tencent blacklist: refused, no channel left" "enqueued,retry,suppressed" "$(msg_events "$id")"
+t_eq "tencent blacklist code" FailedOperation.PhoneNumberInBlacklist "$(msg_field "$id" retry code)"
+t_match "tencent blacklist records an opt-out of sms" \
+    "^sms +\* .* provider +sms FailedOperation.PhoneNumberInBlacklist" "$(c optout list s3)"
 
 # per-number limits, each status on its own: 30 s, the natural day, marketing hours
 status() {  # status NUMBER CODE: a SendSms reply with one SendStatus
     printf '{"path":"/","count":1,"match":"%s","body":"{\\"Response\\":{\\"SendStatusSet\\":[{\\"SerialNo\\":\\"\\",\\"PhoneNumber\\":\\"%s\\",\\"Fee\\":0,\\"SessionContext\\":\\"\\",\\"Code\\":\\"%s\\",\\"Message\\":\\"limit\\",\\"IsoCode\\":\\"CN\\"}],\\"RequestId\\":\\"x\\"}}"}' "$1" "$1" "$2"
 }
-fault "$(status +8613800000002 LimitExceeded.PhoneNumberThirtySecondLimit)"
-fault "$(status +8613800000004 LimitExceeded.PhoneNumberDailyLimit)"
-fault "$(status +8613800000005 FailedOperation.MarketingSendTimeConstraint)"
+sim_fault "$(status +8613800000002 LimitExceeded.PhoneNumberThirtySecondLimit)"
+sim_fault "$(status +8613800000004 LimitExceeded.PhoneNumberDailyLimit)"
+sim_fault "$(status +8613800000005 FailedOperation.MarketingSendTimeConstraint)"
 id2=$(send s2 手套)
 id4=$(send s4 帽子)
 id5=$(send s5 雨伞)
 c run --until-idle 2>/dev/null
-t_eq "tencent 30 s limit: deferred" "enqueued,deferred" "$(events "$id2")"
-t_match "tencent 30 s limit: this number only, ~30 s" "sms limit for this recipient until .*per-number 30-second limit" "$(ev "$id2" deferred reason)"
+t_eq "tencent 30 s limit: deferred" "enqueued,deferred" "$(msg_events "$id2")"
+t_match "tencent 30 s limit: this number only, ~30 s" "sms limit for this recipient until .*per-number 30-second limit" "$(msg_field "$id2" deferred reason)"
 t_ok "tencent 30 s limit: due in 25..35 s" python3 -c '
 import datetime, json, re, sys
 r = json.loads(sys.argv[1])
@@ -159,36 +148,36 @@ t = lambda s: datetime.datetime.fromisoformat(s.replace("Z", "+00:00"))
 until = re.search(r"until (\S+Z)", r["reason"]).group(1)
 sys.exit(0 if 25 <= (t(until) - t(r["at"])).total_seconds() <= 35 else 1)' \
     "$(c log --format json --message "$id2" --event deferred | tail -1)"
-t_match "tencent daily limit: until the next China midnight" "sms limit for this recipient until ${cn_midnight}" "$(ev "$id4" deferred reason)"
-t_match "tencent marketing hours: until 08:00 China time" "sms limit for this recipient until ${cn_0800}" "$(ev "$id5" deferred reason)"
+t_match "tencent daily limit: until the next China midnight" "sms limit for this recipient until ${cn_midnight}" "$(msg_field "$id4" deferred reason)"
+t_match "tencent marketing hours: until 08:00 China time" "sms holds this message until ${cn_0800}" "$(msg_field "$id5" deferred reason)"
 
 # retry: InternalError (the SMS may have gone: logged uncertain, resent by the class)
-fault '{"path":"/","count":1,"match":"+8613800000006","code":"InternalError.SendAndRecvFail","message":"internal"}'
+sim_fault '{"path":"/","count":1,"match":"+8613800000006","code":"InternalError.SendAndRecvFail","message":"internal"}'
 id=$(send s6 水杯)
 c run --until-idle 2>/dev/null
-t_eq "tencent InternalError: uncertain, retried, sent" "enqueued,uncertain,retry,sent" "$(events "$id")"
+t_eq "tencent InternalError: uncertain, retried, sent" "enqueued,uncertain,retry,sent" "$(msg_events "$id")"
 
 # a timeout: no dedup, so uncertain; transactional resends
-fault '{"path":"/","count":1,"match":"+8613800000007","delay_ms":2500}'
+sim_fault '{"path":"/","count":1,"match":"+8613800000007","delay_ms":2500}'
 id=$(send s7 毛衣)
 c run --until-idle 2>/dev/null
-t_eq "tencent timeout: uncertain, retried, sent" "enqueued,uncertain,retry,sent" "$(events "$id")"
-t_match "tencent timeout code" "curl 28" "$(ev "$id" uncertain code)"
+t_eq "tencent timeout: uncertain, retried, sent" "enqueued,uncertain,retry,sent" "$(msg_events "$id")"
+t_match "tencent timeout code" "curl 28" "$(msg_field "$id" uncertain code)"
 
 # permanent: a wrong SecretKey (the simulator recomputes the signature)
-CONF=tcbad.conf
+CHUDA_CONF=tcbad.conf
 id=$(send s8 外套)
 c run --until-idle 2>/dev/null
-t_eq "tencent bad signature: failed" "enqueued,failed" "$(events "$id")"
-t_eq "tencent bad signature code" AuthFailure.SignatureFailure "$(ev "$id" failed code)"
+t_eq "tencent bad signature: failed" "enqueued,failed" "$(msg_events "$id")"
+t_eq "tencent bad signature code" AuthFailure.SignatureFailure "$(msg_field "$id" failed code)"
 t_eq "tencent: the wrong key is in no log row" 0 "$(c log --format json | grep -c "$CHUDA_TEST_BAD")"
 
 # ==== Aliyun ============================================================================
-CONF=ali.conf
+CHUDA_CONF=ali.conf
 sim_ctl POST /_sim/reset '{}' >/dev/null
 id=$(send s1 羊绒围巾)
 t_ok "aliyun: run" c run --until-idle
-t_eq "aliyun: sent" sent "$(state "$id")"
+t_eq "aliyun: sent" sent "$(msg_state "$id")"
 req=$(recs PhoneNumbers=13800000001 | python3 -c '
 import json, sys, urllib.parse
 r = json.loads(sys.stdin.readline())
@@ -212,33 +201,33 @@ TemplateCode SMS_1
 TemplateParam {\"product\":\"羊绒围巾\",\"days\":\"3\"}
 Version 2017-05-25
 36 28 True 15" "$req"
-t_match "aliyun: BizId as the provider id" '^provider_id=[0-9]+\^0$' "$(ev "$id" sent detail)"
+t_match "aliyun: BizId as the provider id" '^provider_id=[0-9]+\^0$' "$(msg_field "$id" sent detail)"
 
 # per-number flow control, window read from the message (the simulator allows 1 a minute)
 id=$(send s1 手套)
 c run --until-idle 2>/dev/null
-t_eq "aliyun flow control: deferred" "enqueued,deferred" "$(events "$id")"
-t_eq "aliyun flow control code" isv.BUSINESS_LIMIT_CONTROL "$(ev "$id" deferred code)"
-t_match "aliyun flow control: minute window, this number" "sms limit for this recipient until .*触发分钟级流控" "$(ev "$id" deferred reason)"
+t_eq "aliyun flow control: deferred" "enqueued,deferred" "$(msg_events "$id")"
+t_eq "aliyun flow control code" isv.BUSINESS_LIMIT_CONTROL "$(msg_field "$id" deferred code)"
+t_match "aliyun flow control: minute window, this number" "sms limit for this recipient until .*触发分钟级流控" "$(msg_field "$id" deferred reason)"
 
 # retry: isp.SYSTEM_ERROR (uncertain) and a stale timestamp (HTTP 400, re-signed)
-fault '{"path":"/","count":1,"match":"13800000002","code":"isp.SYSTEM_ERROR","message":"系统错误"}'
-fault '{"path":"/","count":1,"match":"13800000004","code":"InvalidTimeStamp.Expired","message":"expired"}'
+sim_fault '{"path":"/","count":1,"match":"13800000002","code":"isp.SYSTEM_ERROR","message":"系统错误"}'
+sim_fault '{"path":"/","count":1,"match":"13800000004","code":"InvalidTimeStamp.Expired","message":"expired"}'
 id2=$(send s2 围巾)
 id4=$(send s4 帽子)
 c run --until-idle 2>/dev/null
-t_eq "aliyun isp.SYSTEM_ERROR: uncertain, retried, sent" "enqueued,uncertain,retry,sent" "$(events "$id2")"
-t_eq "aliyun stale timestamp: retried, sent" "enqueued,retry,sent" "$(events "$id4")"
+t_eq "aliyun isp.SYSTEM_ERROR: uncertain, retried, sent" "enqueued,uncertain,retry,sent" "$(msg_events "$id2")"
+t_eq "aliyun stale timestamp: retried, sent" "enqueued,retry,sent" "$(msg_events "$id4")"
 t_eq "aliyun: every request had its own nonce" 0 "$(sim_requests / | python3 -c '
 import json, sys, urllib.parse, collections
 c = collections.Counter(dict(urllib.parse.parse_qsl(json.loads(l)["body"])).get("SignatureNonce") for l in sys.stdin)
 print(sum(v - 1 for v in c.values()))')"
 
 # permanent: a wrong AccessKeySecret
-CONF=alibad.conf
+CHUDA_CONF=alibad.conf
 id=$(send s5 外套)
 c run --until-idle 2>/dev/null
-t_eq "aliyun bad signature: failed" "enqueued,failed" "$(events "$id")"
-t_eq "aliyun bad signature code" SignatureDoesNotMatch "$(ev "$id" failed code)"
+t_eq "aliyun bad signature: failed" "enqueued,failed" "$(msg_events "$id")"
+t_eq "aliyun bad signature code" SignatureDoesNotMatch "$(msg_field "$id" failed code)"
 t_eq "aliyun: no secret in any log row" 0 "$(c log --format json | grep -c -e "$CHUDA_TEST_BAD" -e "$CHUDA_TEST_ALI_SECRET")"
 t_done

@@ -111,7 +111,8 @@ for e in d:
     assert re.fullmatch(r"cap 2/7d reached: 2 sends since \S+Z, next free \S+Z", e["reason"]), e
 assert max(e["seq"] for e in d) < min(e["seq"] for e in s), "a deferral came after a send"
 PY
-t_eq "no reservation left over" "2|sent" "$(sqlite3 chuda.db "select count(*), group_concat(distinct state) from sends where user_id = 'b1'")"
+t_eq "no reservation left over; the transactional send in the ledger too, uncapped" "0|2|sent 1|1|sent" \
+    "$(sqlite3 chuda.db "select uncapped, count(*), group_concat(distinct state) from sends where user_id = 'b1' group by uncapped order by uncapped" | tr '\n' ' ' | sed 's/ $//')"
 
 # --- config errors name the file and line ------------------------------------------------
 cp chuda.conf bad.conf

@@ -146,6 +146,23 @@ static inline int fix_nheaders(const http_req *req)
     return n;
 }
 
+/* Build `m` with `token` into *req and check it: a POST of exactly `body` to `url`, with
+ * the one header Content-Type: application/json (the WeChat-family channels). The
+ * caller clears *req. */
+static inline void fix_build_json(chan *c, const chan_msg *m, const char *token, http_req *req,
+                                  const char *url, const char *body)
+{
+    cherr e;
+    if (c->ops->build(c, m, token, FIX_NOW, req, &e) < 0)
+        fail_msg("build: %s", e.msg);
+    assert_string_equal(req->method, "POST");
+    assert_string_equal(req->url, url);
+    assert_int_equal(fix_nheaders(req), 1);
+    assert_string_equal(fix_header(req, "Content-Type"), "application/json");
+    assert_string_equal(req->body, body);
+    assert_int_equal(req->body_len, strlen(body));
+}
+
 /* Classify `body` (a 200) for message `m`. */
 static inline chan_outcome fix_parse(chan *c, const chan_msg *m, const char *body, int64_t now)
 {
@@ -154,6 +171,66 @@ static inline chan_outcome fix_parse(chan *c, const chan_msg *m, const char *bod
     http_resp r = fix_reply(200, body);
     c->ops->parse(c, m, &r, now, &o);
     return o;
+}
+
+/* The transport cases every JSON provider channel classifies alike (chan_transport_outcome
+ * behind its parse): a timeout and a broken 200 are retried as possibly delivered, a 5xx
+ * is retried, 429 backs off, another 4xx is permanent. */
+static inline void fix_check_transport(chan *c, const chan_msg *m)
+{
+    static const struct {
+        long status;            /* 0: a timeout after the request left */
+        const char *body;
+        chan_class cls;
+        const char *code;       /* NULL: not checked */
+        int uncertain;
+    } rows[] = {
+        {0, "", CHAN_RETRY, "curl 28", 1},
+        {502, "<html>bad gateway</html>", CHAN_RETRY, "http 502", 1},
+        {200, "<html>not json</html>", CHAN_RETRY, NULL, 1},
+        {429, "", CHAN_BACKOFF, "http 429", 0},
+        {404, "{}", CHAN_PERMANENT, "http 404", 0},
+    };
+    for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++) {
+        chan_outcome o;
+        memset(&o, 0, sizeof o);
+        http_resp r = rows[i].status ? fix_reply(rows[i].status, rows[i].body) : fix_timeout();
+        c->ops->parse(c, m, &r, FIX_NOW, &o);
+        assert_int_equal(o.cls, rows[i].cls);
+        assert_int_equal(o.uncertain, rows[i].uncertain);
+        if (rows[i].code)
+            assert_string_equal(o.code, rows[i].code);
+    }
+}
+
+/* One row of a WeChat-family code table test: the errcode, and its classification. */
+typedef struct fix_code {
+    long errcode;
+    chan_class cls;
+    int recipient;
+    int64_t until;          /* 0: not checked; else the exact end of the window */
+} fix_code;
+
+/* Classify {"errcode":N,"errmsg":"x rid: ..","msgid":MSGID} (at FIX_NOW) for each row:
+ * class, recipient, window, the errcode as the code, no request id in the reason, and
+ * the msgid as the provider id on success. */
+static inline void fix_check_codes(chan *c, const chan_msg *m, const fix_code *rows, size_t n,
+                                   const char *msgid)
+{
+    for (size_t i = 0; i < n; i++) {
+        char body[200], code[24];
+        snprintf(body, sizeof body, "{\"errcode\":%ld,\"errmsg\":\"x rid: 1234-5678\","
+                 "\"msgid\":%s}", rows[i].errcode, msgid);
+        chan_outcome o = fix_parse(c, m, body, FIX_NOW);
+        if (o.cls != rows[i].cls || o.recipient != rows[i].recipient ||
+            (rows[i].until && o.until != rows[i].until))
+            fail_msg("%ld: got %s recipient=%d until=%lld", rows[i].errcode,
+                     chan_class_name(o.cls), o.recipient, (long long)o.until);
+        snprintf(code, sizeof code, "%ld", rows[i].errcode);
+        assert_string_equal(o.code, code);
+        assert_null(strstr(o.reason, "rid:"));
+        assert_string_equal(o.provider_id, rows[i].cls == CHAN_OK ? msgid : "");
+    }
 }
 
 #endif

@@ -38,18 +38,12 @@ static void test_build_exact(void **state)
     chan_msg m = {42, 1, "u1", "oX7k0EQhP2erUlgqzX3naCzcF-Jc", &f};
     http_req req = {0};
     cherr e;
-    assert_int_equal(chan_oa_template.build(fx->c, &m, "TOKEN_abc", FIX_NOW, &req, &e), 0);
-    assert_string_equal(req.method, "POST");
-    assert_string_equal(req.url, "https://api.weixin.qq.com/cgi-bin/message/template/send"
-                                 "?access_token=TOKEN_abc");
-    assert_int_equal(fix_nheaders(&req), 1);
-    assert_string_equal(fix_header(&req, "Content-Type"), "application/json");
-    assert_string_equal(req.body,
-                        "{\"touser\":\"oX7k0EQhP2erUlgqzX3naCzcF-Jc\",\"template_id\":\"TPL_OA_1\","
-                        "\"url\":\"https://shop.example/cart\",\"client_msg_id\":\"chuda-42\","
-                        "\"data\":{\"thing1\":{\"value\":\"羊绒围巾\"},"
-                        "\"time2\":{\"value\":\"2026年11月23日 18:00\"}}}");
-    assert_int_equal(req.body_len, strlen(req.body));
+    fix_build_json(fx->c, &m, "TOKEN_abc", &req,
+                   "https://api.weixin.qq.com/cgi-bin/message/template/send?access_token=TOKEN_abc",
+                   "{\"touser\":\"oX7k0EQhP2erUlgqzX3naCzcF-Jc\",\"template_id\":\"TPL_OA_1\","
+                   "\"url\":\"https://shop.example/cart\",\"client_msg_id\":\"chuda-42\","
+                   "\"data\":{\"thing1\":{\"value\":\"羊绒围巾\"},"
+                   "\"time2\":{\"value\":\"2026年11月23日 18:00\"}}}");
     /* the retry sends the same client_msg_id: the provider drops the duplicate */
     http_req again = {0};
     chan_msg m2 = m;
@@ -105,19 +99,12 @@ static void test_token_request(void **state)
     assert_int_equal(ttl, 7000 * TU_SEC);
 }
 
-typedef struct row {
-    long errcode;
-    chan_class cls;
-    int recipient;
-    int64_t until;          /* 0: none; else the exact end of the window */
-} row;
-
 static void test_codes(void **state)
 {
     fix_chan *fx = *state;
     render_out f = fix_fields("template_id", "T", "data.k", "v", NULL);
     chan_msg m = {1, 1, "u1", "oOPENID", &f};
-    const row rows[] = {
+    static const fix_code rows[] = {
         {0, CHAN_OK, 0, 0},
         {43004, CHAN_REFUSED, 1, 0},
         {40003, CHAN_PERMANENT, 1, 0},
@@ -136,22 +123,7 @@ static void test_codes(void **state)
         {42001, CHAN_REFRESH, 0, 0},
         {99999, CHAN_PERMANENT, 0, 0},
     };
-    for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++) {
-        char body[200];
-        snprintf(body, sizeof body, "{\"errcode\":%ld,\"errmsg\":\"x rid: 1234-5678\","
-                 "\"msgid\":200228332}", rows[i].errcode);
-        chan_outcome o = fix_parse(fx->c, &m, body, FIX_NOW);
-        char want[24];
-        snprintf(want, sizeof want, "%ld", rows[i].errcode);
-        assert_string_equal(o.code, want);
-        assert_int_equal(o.cls, rows[i].cls);
-        assert_int_equal(o.recipient, rows[i].recipient);
-        assert_null(strstr(o.reason, "rid:"));
-        if (rows[i].until)
-            assert_int_equal(o.until, rows[i].until);
-        if (rows[i].errcode == 0)
-            assert_string_equal(o.provider_id, "200228332");
-    }
+    fix_check_codes(fx->c, &m, rows, sizeof rows / sizeof rows[0], "200228332");
     render_out_free(&f);
 }
 
@@ -160,34 +132,7 @@ static void test_transport(void **state)
     fix_chan *fx = *state;
     render_out f = fix_fields("template_id", "T", "data.k", "v", NULL);
     chan_msg m = {1, 1, "u1", "oOPENID", &f};
-    chan_outcome o = {0};
-    http_resp r = fix_timeout();
-    chan_oa_template.parse(fx->c, &m, &r, FIX_NOW, &o);
-    assert_int_equal(o.cls, CHAN_RETRY);
-    assert_true(o.uncertain);       /* resent safely: client_msg_id dedups it */
-    assert_string_equal(o.code, "curl 28");
-
-    memset(&o, 0, sizeof o);
-    r = fix_reply(502, "<html>bad gateway</html>");
-    chan_oa_template.parse(fx->c, &m, &r, FIX_NOW, &o);
-    assert_int_equal(o.cls, CHAN_RETRY);
-    assert_string_equal(o.code, "http 502");
-
-    memset(&o, 0, sizeof o);
-    r = fix_reply(200, "<html>not json</html>");
-    chan_oa_template.parse(fx->c, &m, &r, FIX_NOW, &o);
-    assert_int_equal(o.cls, CHAN_RETRY);
-    assert_true(o.uncertain);
-
-    memset(&o, 0, sizeof o);
-    r = fix_reply(429, "");
-    chan_oa_template.parse(fx->c, &m, &r, FIX_NOW, &o);
-    assert_int_equal(o.cls, CHAN_BACKOFF);
-
-    memset(&o, 0, sizeof o);
-    r = fix_reply(404, "{}");
-    chan_oa_template.parse(fx->c, &m, &r, FIX_NOW, &o);
-    assert_int_equal(o.cls, CHAN_PERMANENT);
+    fix_check_transport(fx->c, &m);    /* a resend after a timeout is safe: client_msg_id */
     render_out_free(&f);
 }
 

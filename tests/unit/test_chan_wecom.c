@@ -59,8 +59,12 @@ static void test_token(void **state)
         {"{\"errcode\":40001,\"errmsg\":\"invalid secret\"}", CHAN_PERMANENT},
         {"{\"errcode\":40013,\"errmsg\":\"invalid corpid\"}", CHAN_PERMANENT},
         {"{\"errcode\":40091,\"errmsg\":\"secret invalid\"}", CHAN_PERMANENT},
+        {"{\"errcode\":41002,\"errmsg\":\"corpid missing\"}", CHAN_PERMANENT},
+        {"{\"errcode\":41004,\"errmsg\":\"corpsecret missing\"}", CHAN_PERMANENT},
+        {"{\"errcode\":48002,\"errmsg\":\"api forbidden\"}", CHAN_PERMANENT},
         {"{\"errcode\":60020,\"errmsg\":\"not allow to access from your ip\"}", CHAN_PERMANENT},
         {"{\"errcode\":-1,\"errmsg\":\"busy\"}", CHAN_RETRY},
+        {"{\"errcode\":45033,\"errmsg\":\"api concurrent out of limit\"}", CHAN_RETRY},
         {"{\"errcode\":45009,\"errmsg\":\"api freq out of limit\"}", CHAN_BACKOFF},
     };
     for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++) {
@@ -76,6 +80,13 @@ static void test_token(void **state)
     assert_int_equal(fx->c->ops->token_parse(fx->c, &r, tok, sizeof tok, &ttl, &o), 0);
     assert_string_equal(tok, "accesstoken000001");
     assert_int_equal(ttl, 7200 * TU_SEC);
+    /* gettoken has no force_refresh: asking again with force would be the same call */
+    assert_false(chan_wecom.token_force);
+    assert_false(chan_wecom_customer.token_force);
+    assert_int_equal(fx->c->ops->token_request(fx->c, 1, &req, &e), 0);
+    assert_string_equal(req.url, "https://qyapi.weixin.qq.com/cgi-bin/gettoken"
+                                 "?corpid=ww0000000000000001&corpsecret=wc%20secret%261");
+    http_req_clear(&req);
 }
 
 static void check_body(fix_chan *fx, render_out *f, const char *want)

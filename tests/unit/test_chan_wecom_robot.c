@@ -1,6 +1,7 @@
 /* test_chan_wecom_robot.c — the WeCom group robot webhook (providers.md §4.4): the exact
- * request for each msgtype, the 20-per-minute default bucket, every code, and that the
- * key (it is in the URL) never appears in a reason, whatever the server or curl said. */
+ * request for each msgtype, the 20-per-minute default bucket, every code (token codes
+ * are permanent here: the webhook has no token), the configurable 45009 pause, and that
+ * the key (it is in the URL) never appears in a reason, whatever the server or curl said. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -99,6 +100,12 @@ static void test_codes(void **state)
         {-1, CHAN_RETRY, 0},
         {45009, CHAN_BACKOFF, FIX_NOW + 60 * TU_SEC},
         {93000, CHAN_PERMANENT, 0},
+        /* no token to refresh: WeChat's shared "refresh" rows must not apply */
+        {40001, CHAN_PERMANENT, 0},
+        {40014, CHAN_PERMANENT, 0},
+        {41001, CHAN_PERMANENT, 0},
+        {42001, CHAN_PERMANENT, 0},
+        {48001, CHAN_PERMANENT, 0},
         {40008, CHAN_PERMANENT, 0},
         {44004, CHAN_PERMANENT, 0},
         {45002, CHAN_PERMANENT, 0},
@@ -133,6 +140,30 @@ static void test_codes(void **state)
     render_out_free(&f);
 }
 
+/* providers.md §4.4 marks the penalty after 45009 [C/U]: limit_pause says how long */
+static void test_limit_pause(void **state)
+{
+    setenv("TEST_ROBOT_KEY", KEY, 1);
+    fix_chan fx;
+    assert_int_equal(fix_open(&fx, &chan_wecom_robot, "[channel.wecom_robot]\n"
+                                                      "key_env = TEST_ROBOT_KEY\n"
+                                                      "limit_pause = 10m\n"), 0);
+    render_out f = fix_fields("content", "x", NULL);
+    chan_msg m = {5, 1, "u1001", "u1001", &f};
+    chan_outcome o = fix_parse(fx.c, &m, "{\"errcode\":45009,\"errmsg\":\"api freq out of "
+                                         "limit\"}", FIX_NOW);
+    assert_int_equal(o.cls, CHAN_BACKOFF);
+    assert_int_equal(o.recipient, 0);
+    assert_int_equal(o.until, FIX_NOW + 10 * TU_MIN);
+    fix_close(&fx);
+    assert_int_equal(fix_open(&fx, &chan_wecom_robot, "[channel.wecom_robot]\n"
+                                                      "key_env = TEST_ROBOT_KEY\n"
+                                                      "limit_pause = soon\n"), -1);
+    assert_non_null(strstr(fx.e.msg, "limit_pause"));
+    cfg_free(&fx.cfg);
+    render_out_free(&f);
+}
+
 static void test_config(void **state)
 {
     fix_chan fx;
@@ -163,6 +194,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_build, setup, fix_teardown),
         cmocka_unit_test_setup_teardown(test_default_rate, setup, fix_teardown),
         cmocka_unit_test_setup_teardown(test_codes, setup, fix_teardown),
+        cmocka_unit_test(test_limit_pause),
         cmocka_unit_test(test_config),
         cmocka_unit_test(test_template_check),
     };
