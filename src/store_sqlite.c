@@ -31,7 +31,7 @@ enum {
     S_LAST_HASH, S_LOG_INS,
     S_MSG_GET, S_Q_GET, S_DONE_GET,
     S_COUNT_Q, S_COUNT_DUE, S_COUNT_LEASED, S_COUNT_RETRY,
-    S_SENDS_SINCE, S_SEND_RESERVE, S_SEND_GET, S_SEND_DEL, S_SEND_INS,
+    S_SENDS_SINCE, S_SEND_RESERVE, S_SEND_OK, S_SEND_DEL,
     S_OPTOUTS_GET, S_OPTOUT_PUT, S_OPTOUT_DEL,
     S_CREDITS_GET, S_CREDITS_ADD, S_CREDITS_SET,
     S_LOG_COUNT, S_ANCHOR_GET, S_HEAD_SET,
@@ -109,10 +109,9 @@ static const char *const sql_text[S_COUNT] = {
                       "ORDER BY at DESC LIMIT ?3",
     [S_SEND_RESERVE] = "INSERT OR REPLACE INTO sends(user_id,at,message_id,channel,state,uncapped) "
                        "VALUES(?,?,?,?,'reserved',?)",
-    [S_SEND_GET] = "SELECT user_id,channel,uncapped FROM sends WHERE message_id=?",
+    /* confirmed at the time the provider accepted it (the key moves with it) */
+    [S_SEND_OK] = "UPDATE sends SET state='sent',at=?2 WHERE message_id=?1",
     [S_SEND_DEL] = "DELETE FROM sends WHERE message_id=?",
-    [S_SEND_INS] = "INSERT INTO sends(user_id,at,message_id,channel,state,uncapped) "
-                   "VALUES(?,?,?,?,'sent',?)",
     [S_OPTOUTS_GET] = "SELECT channel,category,at,source,reason FROM optouts WHERE user_id=?",
     [S_OPTOUT_PUT] = "INSERT OR REPLACE INTO optouts(user_id,channel,category,at,source,reason) "
                      "VALUES(?,?,?,?,?,?)",
@@ -1503,35 +1502,12 @@ static int sq_send_reserve(store *base, const char *user, int64_t id, const char
 static int sq_send_settle(store *base, int64_t id, int sent, int64_t at, cherr *e)
 {
     sq_store *q = (sq_store *)base;
-    char user[256] = "", channel[32] = "";
-    int uncapped = 0;
-    sqlite3_stmt *s = stmt(q, S_SEND_GET);
+    sqlite3_stmt *s = stmt(q, sent ? S_SEND_OK : S_SEND_DEL);
     sqlite3_bind_int64(s, 1, id);
-    int rc = sqlite3_step(s);
-    if (rc == SQLITE_ROW) {
-        copy_col(s, 0, user, sizeof user);
-        copy_col(s, 1, channel, sizeof channel);
-        uncapped = sqlite3_column_int(s, 2);
-    }
-    sqlite3_reset(s);
-    if (rc != SQLITE_ROW && rc != SQLITE_DONE)
-        return db_err(q, e, "settle send");
-    if (rc == SQLITE_DONE)
-        return 0;
-    s = stmt(q, S_SEND_DEL);
-    sqlite3_bind_int64(s, 1, id);
+    if (sent)
+        sqlite3_bind_int64(s, 2, at);
     if (sqlite3_step(s) != SQLITE_DONE)
-        return db_err(q, e, "settle send");
-    if (!sent)
-        return 0;
-    s = stmt(q, S_SEND_INS);
-    bind_s(s, 1, user);
-    sqlite3_bind_int64(s, 2, at);
-    sqlite3_bind_int64(s, 3, id);
-    bind_s(s, 4, channel);
-    sqlite3_bind_int(s, 5, uncapped);
-    if (sqlite3_step(s) != SQLITE_DONE)
-        return db_err(q, e, "record send");
+        return db_err(q, e, sent ? "record send" : "give back a reservation");
     return 0;
 }
 

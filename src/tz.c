@@ -62,9 +62,12 @@ static unsigned hash(const char *zone, int64_t hour)
 /* Offset (minutes) at utc_ms in zone, memoised per hour when constant over the hour. */
 static int zone_offset(const char *zone, int64_t utc_ms)
 {
-    const char *z = tz_valid(zone) ? zone : "UTC";
     int64_t hour = utc_ms >= 0 ? utc_ms / TU_HOUR : (utc_ms - TU_HOUR + 1) / TU_HOUR;
-    memo *m = &cache[hash(z, hour)];
+    memo *m = &cache[hash(zone ? zone : "", hour)];
+    if (m->valid && m->hour == hour && zone && !strcmp(m->zone, zone))
+        return m->offset_min;       /* a zone is memoised under its own name once valid */
+    const char *z = tz_valid(zone) ? zone : "UTC";
+    m = &cache[hash(z, hour)];
     if (m->valid && m->hour == hour && !strcmp(m->zone, z))
         return m->offset_min;
     time_t start = (time_t)(hour * 3600);
