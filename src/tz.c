@@ -1,4 +1,6 @@
-/* tz.c — local time in IANA zones via the C library, memoised (see tz.h). */
+/* tz.c — local time in IANA zones via the C library, memoised (see tz.h). The memos
+ * are this file's own state: the process's TZ setting (one zone at a time), offsets per
+ * (zone, hour) and which names are zones — a cache, never a source of truth. */
 #include "tz.h"
 
 #include <stdio.h>
@@ -33,13 +35,35 @@ static void use_zone(const char *zone)
     tzset();
 }
 
+/* Zone names already looked up (a file lookup each time is a system call per message),
+ * with their answer. */
+#define VALID_SIZE 256
+static struct {
+    char zone[64];
+    int valid;
+} valid_memo[VALID_SIZE];
+
+static unsigned name_hash(const char *zone)
+{
+    unsigned h = 2166136261u;
+    for (const char *p = zone; *p; p++)
+        h = (h ^ (unsigned char)*p) * 16777619u;
+    return h % VALID_SIZE;
+}
+
 int tz_valid(const char *zone)
 {
     if (!zone || !*zone || zone[0] == '/' || strstr(zone, "..") || strlen(zone) > 60)
         return 0;
+    unsigned k = name_hash(zone);
+    if (!strcmp(valid_memo[k].zone, zone))
+        return valid_memo[k].valid;
     char path[128];
     snprintf(path, sizeof path, "/usr/share/zoneinfo/%s", zone);
-    return access(path, R_OK) == 0;
+    int ok = access(path, R_OK) == 0;
+    snprintf(valid_memo[k].zone, sizeof valid_memo[k].zone, "%s", zone);
+    valid_memo[k].valid = ok;
+    return ok;
 }
 
 static int offset_at(const char *zone, time_t t)
@@ -59,15 +83,13 @@ static unsigned hash(const char *zone, int64_t hour)
     return h % MEMO_SIZE;
 }
 
+
 /* Offset (minutes) at utc_ms in zone, memoised per hour when constant over the hour. */
 static int zone_offset(const char *zone, int64_t utc_ms)
 {
     int64_t hour = utc_ms >= 0 ? utc_ms / TU_HOUR : (utc_ms - TU_HOUR + 1) / TU_HOUR;
-    memo *m = &cache[hash(zone ? zone : "", hour)];
-    if (m->valid && m->hour == hour && zone && !strcmp(m->zone, zone))
-        return m->offset_min;       /* a zone is memoised under its own name once valid */
     const char *z = tz_valid(zone) ? zone : "UTC";
-    m = &cache[hash(z, hour)];
+    memo *m = &cache[hash(z, hour)];
     if (m->valid && m->hour == hour && !strcmp(m->zone, z))
         return m->offset_min;
     time_t start = (time_t)(hour * 3600);
