@@ -161,8 +161,16 @@ static void do_requests(struct sim_req *r)
 static void do_stats(struct sim_req *r)
 {
     char *text = srec_stats();
-    sim_reply(r, 200, "application/json; charset=utf-8", text, strlen(text));
+    json_t *o = json_loads(text, 0, NULL);
     free(text);
+    if (!json_is_object(o)) {
+        json_decref(o);
+        sim_reply(r, 500, "text/plain", "stats unavailable\n", 18);
+        return;
+    }
+    /* replies held back by a delay fault, not yet recorded */
+    json_object_set_new(o, "delayed", json_integer(sim_delayed_pending()));
+    sim_reply_json(r, 200, o);
 }
 
 void sctl_handle(struct sim_req *r)

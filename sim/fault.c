@@ -13,6 +13,7 @@ struct fault {
     char *path;
     char *match;     /* NULL = any request */
     long left;
+    double rate;     /* chance that a matching request takes it (1: every one) */
     json_t *spec;
 };
 
@@ -29,7 +30,7 @@ int sflt_add(json_t *spec, char *err, size_t errsz)
 {
     static const char *const known[] = {
         "path", "count", "match", "errcode", "errmsg", "status", "delay_ms",
-        "reset", "body", "code", "message", NULL
+        "reset", "body", "code", "message", "reset_after", "partial", "rate", NULL
     };
     const char *key;
     json_t *v;
@@ -74,8 +75,16 @@ int sflt_add(json_t *spec, char *err, size_t errsz)
         snprintf(err, errsz, "'delay_ms' must be 0..3600000");
         return -1;
     }
-    if ((v = json_object_get(spec, "reset")) && !json_is_boolean(v)) {
-        snprintf(err, errsz, "'reset' must be true or false");
+    static const char *const bools[] = {"reset", "reset_after", "partial", NULL};
+    for (size_t i = 0; bools[i]; i++)
+        if ((v = json_object_get(spec, bools[i])) && !json_is_boolean(v)) {
+            snprintf(err, errsz, "'%s' must be true or false", bools[i]);
+            return -1;
+        }
+    json_t *rate = json_object_get(spec, "rate");
+    if (rate && (!json_is_number(rate) || json_number_value(rate) <= 0 ||
+                 json_number_value(rate) > 1)) {
+        snprintf(err, errsz, "'rate' must be a number in (0, 1]");
         return -1;
     }
     static const char *const strs[] = {"body", "code", "errmsg", "message",
@@ -88,9 +97,11 @@ int sflt_add(json_t *spec, char *err, size_t errsz)
     if (!json_object_get(spec, "errcode") && !json_object_get(spec, "status")
         && !json_object_get(spec, "delay_ms") && !json_is_true(
             json_object_get(spec, "reset")) && !json_object_get(spec, "body")
-        && !json_object_get(spec, "code")) {
+        && !json_object_get(spec, "code") && !json_is_true(json_object_get(
+            spec, "reset_after")) && !json_is_true(json_object_get(spec,
+            "partial"))) {
         snprintf(err, errsz, "a fault needs one of errcode, status, delay_ms, "
-                 "reset, body, code");
+                 "reset, reset_after, partial, body, code");
         return -1;
     }
 
@@ -98,6 +109,7 @@ int sflt_add(json_t *spec, char *err, size_t errsz)
     f->path = su_strdup(json_string_value(path));
     f->match = match ? su_strdup(json_string_value(match)) : NULL;
     f->left = count ? (long)json_integer_value(count) : 1;
+    f->rate = rate ? json_number_value(rate) : 1.0;
     f->spec = json_incref(spec);
     pthread_mutex_lock(&lock);
     *tail = f;
@@ -136,7 +148,8 @@ json_t *sflt_take(const char *path, const char *provider, const char *query,
     for (int pass = 0; pass < 3 && !p; pass++) {
         const char *want = pass == 0 ? path : pass == 1 ? provider : "*";
         for (struct fault **q = &head; *q; q = &(*q)->next)
-            if (matches(*q, want, query, body)) {
+            if (matches(*q, want, query, body) &&
+                ((*q)->rate >= 1.0 || su_rand_fault() < (*q)->rate)) {
                 p = q;
                 break;
             }

@@ -7,7 +7,11 @@
  *    "match":"substring of query or body" (optional),
  *    one or more of: "errcode":N ["errmsg":"..."], "status":N,
  *    "delay_ms":N, "reset":true, "body":"raw text", "code":"SmsCode"
- *    ["message":"..."]}                                                  */
+ *    ["message":"..."], "reset_after":true, "partial":true;
+ *    "rate":P (0..1, default 1): each matching request takes it with
+ *    probability P (the others pass untouched, `count` is not spent)}
+ * delay_ms, reset_after and partial alone let the request be processed
+ * normally: the reply is held back, never sent, or cut in half.          */
 #ifndef SIM_FAULT_H
 #define SIM_FAULT_H
 

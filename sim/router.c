@@ -206,8 +206,9 @@ static void apply_fault(struct sim_req *r, const struct route *rt,
     }
 }
 
-/* A fault with only delay_ms lets the request be processed normally. */
-static bool fault_only_delays(json_t *spec)
+/* A fault with only delay_ms, reset_after or partial lets the request be
+ * processed normally (the provider acts); only the reply is affected. */
+static bool fault_lets_process(json_t *spec)
 {
     return !json_object_get(spec, "errcode") &&
            !json_object_get(spec, "status") &&
@@ -228,7 +229,7 @@ static void process(struct sim_req *r)
         r->fault = spec;
         json_t *d = json_object_get(spec, "delay_ms");
         r->delay_ms = d ? json_integer_value(d) : 0;
-        if (!fault_only_delays(spec)) {
+        if (!fault_lets_process(spec)) {
             apply_fault(r, rt, spec);
             return;
         }
@@ -247,6 +248,11 @@ static void process(struct sim_req *r)
         sim_reply(r, 500, "text/plain", "handler gave no reply\n", 22);
         sim_outcome(r, "http_500");
     }
+    /* processed (and recorded with its outcome), but the client never learns it */
+    if (spec && json_is_true(json_object_get(spec, "reset_after")))
+        r->reset = true;
+    else if (spec && json_is_true(json_object_get(spec, "partial")))
+        r->partial = true;
 }
 
 /* ---- recording -------------------------------------------------------------- */
@@ -382,6 +388,14 @@ static void *delay_loop(void *arg)
     return NULL;
 }
 
+int sim_delayed_pending(void)
+{
+    pthread_mutex_lock(&delay_lock);
+    int n = n_suspended;
+    pthread_mutex_unlock(&delay_lock);
+    return n;
+}
+
 /* Called from the access handler with the connection just suspended. */
 static void delay_add(struct MHD_Connection *conn, int64_t due_ms)
 {
@@ -419,6 +433,44 @@ static void *uri_log(void *cls, const char *uri, struct MHD_Connection *conn)
     return r;
 }
 
+/* A "partial" reply: the full Content-Length is announced, half the body is
+ * sent, then the connection is closed. */
+struct partial {
+    char *p;
+    size_t len;
+};
+
+static ssize_t partial_read(void *cls, uint64_t pos, char *buf, size_t max)
+{
+    struct partial *pr = cls;
+    size_t half = pr->len / 2;
+    if (pos >= half)
+        return MHD_CONTENT_READER_END_WITH_ERROR;
+    size_t n = half - (size_t)pos;
+    if (n > max)
+        n = max;
+    memcpy(buf, pr->p + pos, n);
+    return (ssize_t)n;
+}
+
+static void partial_free(void *cls)
+{
+    struct partial *pr = cls;
+    free(pr->p);
+    free(pr);
+}
+
+static struct MHD_Response *partial_response(struct sim_req *r)
+{
+    struct partial *pr = su_xcalloc(1, sizeof *pr);
+    pr->p = r->resp;
+    pr->len = r->resp_len;
+    r->resp = NULL;
+    r->resp_len = 0;
+    return MHD_create_response_from_callback(pr->len, 4096, partial_read, pr,
+                                             partial_free);
+}
+
 static enum MHD_Result send_reply(struct sim_req *r)
 {
     if (strncmp(r->path, "/_sim", 5) != 0)
@@ -426,8 +478,9 @@ static enum MHD_Result send_reply(struct sim_req *r)
     r->state = ST_QUEUED;
     if (r->reset)
         return MHD_NO;
-    struct MHD_Response *resp = MHD_create_response_from_buffer(
-        r->resp_len, r->resp ? r->resp : (char *)"", MHD_RESPMEM_MUST_COPY);
+    struct MHD_Response *resp = r->partial && r->resp_len ? partial_response(r) :
+        MHD_create_response_from_buffer(r->resp_len, r->resp ? r->resp : (char *)"",
+                                        MHD_RESPMEM_MUST_COPY);
     if (!resp)
         return MHD_NO;
     if (r->ctype)
@@ -486,6 +539,17 @@ static void completed(void *cls, struct MHD_Connection *conn, void **ctx,
     struct sim_req *r = *ctx;
     if (!r)
         return;
+    if (r->state == ST_DELAYED) {
+        /* the client left while its reply was held back: MHD ended the request
+         * without resuming the handler; what the provider did is recorded anyway */
+        pthread_mutex_lock(&delay_lock);
+        n_suspended--;
+        pthread_mutex_unlock(&delay_lock);
+        if (strncmp(r->path, "/_sim", 5) != 0) {
+            sim_record_set(r, "client_gone", json_true());
+            record(r);
+        }
+    }
     if (r->on_done)
         r->on_done(r->on_done_arg);
     free(r->uri);

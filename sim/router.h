@@ -38,6 +38,7 @@ struct sim_req {
     size_t resp_len;
     const char *ctype;
     bool reset;                 /* close without a reply */
+    bool partial;               /* send the headers and half the body, then close */
 
     /* what happened, for the record and the stats */
     const char *provider;       /* "wechat", "wecom", "tencent", "aliyun" */
@@ -82,5 +83,8 @@ struct sim_server_opts {
 unsigned sim_server_start(const struct sim_server_opts *o, char *err,
                           size_t errsz);
 void sim_server_stop(void);
+
+/* Replies held back by a delay fault and not sent (nor recorded) yet. */
+int sim_delayed_pending(void);
 
 #endif

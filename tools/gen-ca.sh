@@ -23,5 +23,11 @@ openssl req -x509 -new -key rogue-ca.key -sha256 -days 3650 -subj "/CN=rogue CA"
 openssl req -new -key sim.key -subj "/CN=chuda-sim" -out rogue.csr 2>/dev/null
 openssl x509 -req -in rogue.csr -CA rogue-ca.pem -CAkey rogue-ca.key -CAcreateserial -days 3650 -sha256 \
     -extfile sim.ext -out rogue.pem 2>/dev/null
-chmod 0644 ca.pem sim.pem rogue.pem rogue-ca.pem
-rm -f sim.csr rogue.csr sim.ext
+# A certificate from the test CA itself, but for another host (not 127.0.0.1/localhost): a
+# server presenting it must be rejected too (name mismatch, trusted issuer).
+openssl req -new -key sim.key -subj "/CN=wrong-host.example" -out wrong.csr 2>/dev/null
+printf 'subjectAltName=DNS:wrong-host.example\nbasicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\n' > wrong.ext
+openssl x509 -req -in wrong.csr -CA ca.pem -CAkey ca.key -CAcreateserial -days 3650 -sha256 \
+    -extfile wrong.ext -out wronghost.pem 2>/dev/null
+chmod 0644 ca.pem sim.pem rogue.pem rogue-ca.pem wronghost.pem
+rm -f sim.csr rogue.csr sim.ext wrong.csr wrong.ext
