@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "timeutil.h"
 #include "token.h"
@@ -101,7 +102,15 @@ int chan_open(chan **out, const chan_ops *ops, const config *cfg, cherr *e)
     c->bucket = c->burst;
     c->max_attempts = (int)attempts;
     c->timeout_ms = timeout;
-    c->base_url = strdup(cfg_str(cfg, section, "base_url", ops->default_base_url));
+    const char *url = cfg_str(cfg, section, "base_url", ops->default_base_url);
+    if (strncasecmp(url, "https://", 8) || !url[8]) {
+        free(c);
+        err_set(e, "'%s' is not an https:// URL (providers are reached over verified TLS only)",
+                url);
+        return err_prefix(e, "%s:%d: [%s] base_url: ", cfg->ini.path ? cfg->ini.path : "config",
+                          cfg_line(cfg, section, "base_url"), section);
+    }
+    c->base_url = strdup(url);
     size_t bl = strlen(c->base_url);
     while (bl && c->base_url[bl - 1] == '/')
         c->base_url[--bl] = '\0';
@@ -171,17 +180,37 @@ void chan_outcome_set(chan_outcome *o, chan_class k, const char *code, const cha
     va_end(ap);
 }
 
+/* A certificate or trust problem: the configuration is wrong (a CA file, a base_url
+ * naming another host, a provider certificate we do not trust), not this message. */
+static int tls_config_fault(int curl_code)
+{
+    switch (curl_code) {
+    case CURLE_PEER_FAILED_VERIFICATION:
+    case CURLE_SSL_CACERT_BADFILE:
+    case CURLE_SSL_CERTPROBLEM:
+    case CURLE_SSL_ISSUER_ERROR:
+    case CURLE_SSL_PINNEDPUBKEYNOTMATCH:
+    case CURLE_SSL_CRL_BADFILE:
+        return 1;
+    default:
+        return 0;
+    }
+}
+
 int chan_transport_outcome(const http_resp *r, chan_outcome *o)
 {
     if (r->curl_code != CURLE_OK) {
         char code[32];
         snprintf(code, sizeof code, "curl %d", r->curl_code);
-        chan_class k = CHAN_RETRY;
-        /* a certificate we do not trust is configuration, not a passing fault */
-        if (r->curl_code == CURLE_PEER_FAILED_VERIFICATION ||
-            r->curl_code == CURLE_SSL_CACERT_BADFILE)
-            k = CHAN_PERMANENT;
-        chan_outcome_set(o, k, code, "%s", r->error ? r->error : "transfer failed");
+        if (tls_config_fault(r->curl_code)) {
+            /* nothing left the machine: pause the whole channel (no attempt spent, the
+             * message waits) until someone fixes the trust configuration */
+            chan_outcome_set(o, CHAN_BACKOFF, "tls", "TLS verification failed (%s): %s",
+                             code, r->error ? r->error : "certificate not trusted");
+            o->until = 0;       /* the caller's default channel pause */
+            return 1;
+        }
+        chan_outcome_set(o, CHAN_RETRY, code, "%s", r->error ? r->error : "transfer failed");
         o->uncertain = r->may_have_sent;
         return 1;
     }

@@ -2,6 +2,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "cmd.h"
 
@@ -61,6 +62,9 @@ int cmd_help(int argc, char **argv, const char *text)
 
 int main(int argc, char **argv)
 {
+    /* every file chuda creates (database, -wal, -shm, lock, archive, report) is the
+     * owner's only, whatever umask it was started with */
+    umask(077);
     cmd_globals g = {0};
     int i = 1;
     for (; i < argc; i++) {
