@@ -32,6 +32,7 @@ struct job {
     char credit_tid[128];       /* template id whose subscription credit a send spends */
     int reserved;               /* a cap reservation is held in the send ledger */
     int refreshed;              /* token refreshed once for this attempt */
+    char refresh_why[160];      /* the provider's reason for rejecting the token */
     int marked;                 /* this attempt was recorded as in flight */
     char variant[64];           /* the user's A/B variant of the template ("" none): a
                                    copy, SIGHUP frees the template set */
@@ -598,6 +599,16 @@ static void on_reply(void *arg, const http_resp *r)
     chan_outcome o;
     memset(&o, 0, sizeof o);
     j->c->ops->parse(j->c, &j->cm, r, tu_now(), &o);
+    sched_chan *sc = sched_chan_find(j->s, j->chname);
+    if (r->resends && !(sc && sc->dedup) && !j->s->failed) {
+        /* libcurl resent the request on its own; the first copy may have been processed */
+        char why[200];
+        snprintf(why, sizeof why, "the connection to %s closed after the request was written "
+                 "and libcurl resent it on a new one: it may have been delivered twice",
+                 j->chname);
+        jlog(j->s, j, "uncertain", j->chname, "resent", why, NULL);
+        j->s->stats.uncertain++;
+    }
     handle_outcome(j->s, j, &o);
 }
 
@@ -702,6 +713,7 @@ static void handle_outcome(sched *s, job *j, const chan_outcome *o)
     if (o->cls == CHAN_REFRESH && !j->refreshed && c->token) {
         /* the token went stale: refresh once and resend this attempt */
         j->refreshed = 1;
+        snprintf(j->refresh_why, sizeof j->refresh_why, "%.40s: %.110s", o->code, o->reason);
         token_invalidate(c, j->token);
         j->m.attempts--;          /* the stale-token call does not count */
         j->marked = 0;
@@ -741,8 +753,11 @@ static void handle_outcome(sched *s, job *j, const chan_outcome *o)
         char detail[200] = "";
         if (o->provider_id[0])
             snprintf(detail, sizeof detail, "provider_id=%s", o->provider_id);
-        snprintf(why, sizeof why, "accepted by %s%s%.340s", chname, j->decided[0] ? "; " : "",
-                 j->decided);
+        int n = snprintf(why, sizeof why, "accepted by %s", chname);
+        if (j->refreshed && n < (int)sizeof why)  /* the log says why there were two requests */
+            n += snprintf(why + n, sizeof why - n, " after a token refresh (%s)", j->refresh_why);
+        if (j->decided[0] && n < (int)sizeof why)
+            snprintf(why + n, sizeof why - n, "; %s", j->decided);
         finish(s, j, "sent", "sent", chname, o->code, why, detail[0] ? detail : NULL);
         /* receipts name the message by the provider's id (cbapply.h) */
         if (o->provider_id[0] && sched_tx(s) == 0 &&
@@ -754,8 +769,13 @@ static void handle_outcome(sched *s, job *j, const chan_outcome *o)
     case CHAN_BACKOFF: {
         int64_t until = backoff_until(o, now);
         chan *cur = sc ? sc->c : c;     /* the instance that sends from now on */
-        if (!o->recipient && until > cur->paused_until)
+        if (!o->recipient && until > cur->paused_until) {
+            char t[32];
+            if (cur->paused_until <= now)   /* once per pause, not per message */
+                fprintf(stderr, "chuda: channel %s paused until %s: %s\n", chname,
+                        tu_format(until, t, sizeof t), o->reason);
             cur->paused_until = until;
+        }
         if (j->marked && j->m.attempts > 0)
             j->m.attempts--;      /* waiting out a window costs no attempt */
         char t[32];

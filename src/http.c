@@ -35,6 +35,7 @@ typedef struct xfer {
     char *buf;
     size_t len, cap;
     int too_big;
+    int sends;                  /* times the request was about to be sent (prereq) */
     http_done_fn fn;
     void *arg;
     char errbuf[CURL_ERROR_SIZE];
@@ -126,6 +127,16 @@ static size_t write_cb(char *data, size_t size, size_t n, void *userp)
     return len;
 }
 
+/* CURLOPT_PREREQFUNCTION: called each time the request is about to go out on a
+ * connection — more than once when libcurl retries on a fresh connection by itself. */
+static int prereq_cb(void *userp, char *conn_primary_ip, char *conn_local_ip,
+                     int conn_primary_port, int conn_local_port)
+{
+    xfer *x = userp;
+    x->sends++;
+    return CURL_PREREQFUNC_OK;
+}
+
 static void unlink_xfer(xfer *x)
 {
     if (x->prev)
@@ -194,6 +205,7 @@ static void check_done(http *h)
                                  : (x->errbuf[0] ? x->errbuf : curl_easy_strerror(code));
         }
         r.may_have_sent = may_have_sent(x->easy, code);
+        r.resends = x->sends > 1 ? x->sends - 1 : 0;
         curl_easy_getinfo(x->easy, CURLINFO_TOTAL_TIME, &r.seconds);
         r.body = x->buf ? x->buf : "";
         r.body_len = x->len;
@@ -285,9 +297,13 @@ int http_submit(http *h, http_req *req, http_done_fn fn, void *arg, cherr *e)
     curl_easy_setopt(c, CURLOPT_WRITEDATA, x);
     curl_easy_setopt(c, CURLOPT_ERRORBUFFER, x->errbuf);
     curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(c, CURLOPT_PREREQFUNCTION, prereq_cb);
+    curl_easy_setopt(c, CURLOPT_PREREQDATA, x);
     curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, x->req.timeout_ms > 0 ? x->req.timeout_ms : 10000L);
     curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, 5000L);
-    curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "https,http");
+    /* providers are reached over verified TLS only, redirects included (none are followed) */
+    curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "https");
+    curl_easy_setopt(c, CURLOPT_REDIR_PROTOCOLS_STR, "https");
     curl_easy_setopt(c, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_2TLS);
     curl_easy_setopt(c, CURLOPT_PIPEWAIT, 1L);
     curl_easy_setopt(c, CURLOPT_TCP_KEEPALIVE, 1L);

@@ -36,6 +36,9 @@ typedef struct http_resp {
     int curl_code;              /* CURLE_OK on a completed exchange */
     const char *error;          /* curl's reason when curl_code != 0 */
     int may_have_sent;          /* the request may have reached the server */
+    int resends;                /* times libcurl sent the request again by itself: a reused
+                                   connection died before any reply, so it retried on a
+                                   fresh one (the first copy may have been processed) */
     const char *body;           /* NUL-terminated; body_len excludes the NUL */
     size_t body_len;
     double seconds;             /* total time */
