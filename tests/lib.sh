@@ -64,16 +64,18 @@ t_done() {
     exit $?
 }
 
-# Start the simulator on an ephemeral port with an optional config; sets SIM_PORT, SIM_URL.
-sim_start() {   # sim_start [CONFIG]
+# Start the simulator on an ephemeral port with an optional config and server certificate
+# (default: the test CA's for 127.0.0.1); sets SIM_PORT, SIM_URL, SIM_PID.
+sim_start() {   # sim_start [CONFIG] [CERT]
     rm -f "$T_WORK/sim.port"
+    cert=${2:-$CA/sim.pem}
     set -- ${1:+--config "$1"}
-    "$SIM" --cert "$CA/sim.pem" --key "$CA/sim.key" --port 0 --port-file "$T_WORK/sim.port" \
+    "$SIM" --cert "$cert" --key "$CA/sim.key" --port 0 --port-file "$T_WORK/sim.port" \
         --record "$T_WORK/sim.jsonl" "$@" >"$T_WORK/sim.log" 2>&1 &
     T_PIDS="$T_PIDS $!"
     SIM_PID=$!
     i=0
-    while [ ! -s "$T_WORK/sim.port" ] && [ $i -lt 100 ]; do sleep 0.05; i=$((i + 1)); done
+    while [ ! -s "$T_WORK/sim.port" ] && [ $i -lt 400 ]; do sleep 0.05; i=$((i + 1)); done
     SIM_PORT=$(cat "$T_WORK/sim.port")
     SIM_URL="https://127.0.0.1:$SIM_PORT"
 }
@@ -212,6 +214,24 @@ log_count() {       # log_count EVENT [MESSAGE_ID]
 import json, sys
 print(sum(1 for l in sys.stdin if json.loads(l)["event"] == sys.argv[1]))' "$1"
 }
+
+# A message's audit events, comma-separated, in order.
+msg_events() {      # msg_events MESSAGE_ID
+    chuda log --format json --message "$1" | python3 -c '
+import json, sys
+print(",".join(json.loads(l)["event"] for l in sys.stdin))'
+}
+
+# FIELD of the last (or, with "first", the first) EVENT row of a message; "" if none.
+msg_field() {       # msg_field MESSAGE_ID EVENT FIELD [first]
+    chuda log --format json --message "$1" --event "$2" | python3 -c '
+import json, sys
+rows = [json.loads(l) for l in sys.stdin]
+print(rows[0 if sys.argv[2] == "first" else -1][sys.argv[1]] if rows else "")' "$3" "${4:-last}"
+}
+
+# A message's state: queued, leased, or how it finished (sent, failed, ...).
+msg_state() { chuda show "$1" | sed -n 's/^  state *//p'; }
 
 # Wait until CMD succeeds, up to SECONDS (polling every 0.1 s). Returns CMD's status.
 wait_for() {        # wait_for SECONDS CMD...
