@@ -11,7 +11,7 @@ CHUDA="$TOP/$BUILD/chuda"
 SIM="$TOP/$BUILD/chuda-sim"
 CA="$TOP/build/ca"
 T_FAILED=0
-T_WORK=$(mktemp -d /tmp/chuda-test.XXXXXX)
+T_WORK=$(mktemp -d "${CHUDA_TEST_TMP:-/tmp}/chuda-test.XXXXXX")
 T_PIDS=""
 
 t_cleanup() {

@@ -72,24 +72,7 @@ EOF
 }
 cp chuda.conf base.conf
 { cat base.conf; channels "$GOOD_URL"; } >chuda.conf
-cat >templates/flt.ini <<'EOF'
-[template]
-class = transactional
-vars = n
-[mp_subscribe]
-template_id = TPL_F
-page = pages/index
-data.thing1 = {{n}}
-[oa_template]
-template_id = OA_F
-data.keyword1 = {{n}}
-[sms]
-template_id = 1234
-params = {{n}}
-[wecom]
-msgtype = text
-content = 故障演练 {{n}}
-EOF
+cp "$TOP/tests/data/marker.ini" templates/
 python3 - >users.csv <<'EOF'
 print("user_id,tier,tz,mp_openid,oa_openid,phone,wecom_userid")
 for i in range(1, 41):
@@ -174,7 +157,7 @@ while IFS='|' read -r name ch fault evs final code acct; do
     mark="F$(printf %02d $i)X"
     sim_ctl POST /_sim/fault "{\"path\":\"$(path_of "$ch")\",\"match\":\"$mark\",$fault}" | grep -q '"ok":true' ||
         echo "not ok - fault $i not accepted"
-    ids="$ids $(chuda enqueue --user "f$i" --template flt --var "n=$mark" --channel "$ch")"
+    ids="$ids $(chuda enqueue --user "f$i" --template marker --var "n=$mark" --channel "$ch")"
 done <table
 chuda run --until-idle >run.out 2>run.err
 t_eq "per-message faults: chuda run exits 0" 0 $?
@@ -241,10 +224,10 @@ t_eq "queue empty after the fault table" 0 "$(sqlite3 chuda.db 'select count(*) 
 # keeps both copies.
 "$CHUDA" -c chuda.conf run >run1b.out 2>run1b.err &
 RUN=$!
-w1=$(chuda enqueue --user f20 --template flt --var n=WARM1 --channel sms)
+w1=$(chuda enqueue --user f20 --template marker --var n=WARM1 --channel sms)
 t_ok "resend: a first message opens the connection" wait_for 20 all_in sent $w1
 sim_ctl POST /_sim/fault '{"path":"tencent","match":"RESET1","reset_after":true}' >/dev/null
-w2=$(chuda enqueue --user f21 --template flt --var n=RESET1 --channel sms)
+w2=$(chuda enqueue --user f21 --template marker --var n=RESET1 --channel sms)
 t_ok "resend: the next one goes on the kept-alive connection" wait_for 20 all_in sent $w2
 kill -TERM $RUN; wait $RUN
 t_eq "resend: chuda run exits 0" 0 $?
@@ -258,12 +241,12 @@ t_match "resend: the reason says what happened" \
 sim_ctl POST /_sim/reset '{}' >/dev/null
 "$CHUDA" -c chuda.conf run >run2.out 2>run2.err &
 RUN=$!
-id1=$(chuda enqueue --user f30 --template flt --var n=TOK1 --channel mp_subscribe)
-id2=$(chuda enqueue --user f30 --template flt --var n=TOK2 --channel oa_template)
+id1=$(chuda enqueue --user f30 --template marker --var n=TOK1 --channel mp_subscribe)
+id2=$(chuda enqueue --user f30 --template marker --var n=TOK2 --channel oa_template)
 t_ok "token expiry: first messages sent" wait_for 20 all_in sent $id1 $id2
 sim_ctl POST /_sim/expire_tokens '{}' >/dev/null
-id3=$(chuda enqueue --user f31 --template flt --var n=TOK3 --channel mp_subscribe)
-id4=$(chuda enqueue --user f31 --template flt --var n=TOK4 --channel oa_template)
+id3=$(chuda enqueue --user f31 --template marker --var n=TOK3 --channel mp_subscribe)
+id4=$(chuda enqueue --user f31 --template marker --var n=TOK4 --channel oa_template)
 t_ok "token expiry: the next messages sent" wait_for 20 all_in sent $id3 $id4
 kill -TERM $RUN; wait $RUN
 t_eq "token expiry: chuda run exits 0 on SIGTERM" 0 $?
@@ -282,9 +265,9 @@ sim_ctl POST /_sim/reset '{}' >/dev/null
 sim_ctl POST /_sim/fault '{"path":"/cgi-bin/message/subscribe/send","errcode":45009,"errmsg":"reach max api daily quota limit"}' >/dev/null
 "$CHUDA" -c chuda.conf run -v >run3.out 2>run3.err &
 RUN=$!
-q1=$(chuda enqueue --user f32 --template flt --var n=QUO1 --channel mp_subscribe)
+q1=$(chuda enqueue --user f32 --template marker --var n=QUO1 --channel mp_subscribe)
 t_ok "45009: the message is deferred" wait_for 20 sh -c "\"$CHUDA\" -c chuda.conf log --format json --message $q1 --event deferred | grep -q 45009"
-q2=$(chuda enqueue --user f33 --template flt --var n=QUO2 --channel mp_subscribe)
+q2=$(chuda enqueue --user f33 --template marker --var n=QUO2 --channel mp_subscribe)
 t_ok "45009: a later message on the paused channel is deferred too" wait_for 20 sh -c "\"$CHUDA\" -c chuda.conf log --format json --message $q2 --event deferred | grep -q deferred"
 kill -TERM $RUN; wait $RUN
 t_eq "45009: chuda run exits 0 on SIGTERM" 0 $?
@@ -319,9 +302,9 @@ per_number_daily = 100
 EOF
 sim_start sim_quota.ini
 { cat base.conf; channels "$SIM_URL"; } >chuda.conf
-p1=$(chuda enqueue --user f34 --template flt --var n=PN1 --channel sms)
-p2=$(chuda enqueue --user f34 --template flt --var n=PN2 --channel sms)
-p3=$(chuda enqueue --user f35 --template flt --var n=PN3 --channel sms)
+p1=$(chuda enqueue --user f34 --template marker --var n=PN1 --channel sms)
+p2=$(chuda enqueue --user f34 --template marker --var n=PN2 --channel sms)
+p3=$(chuda enqueue --user f35 --template marker --var n=PN3 --channel sms)
 t_ok "per-number limit: run" chuda run --until-idle
 got=$(printf '%s\n' "$(msg_state $p1)" "$(msg_state $p2)" "$(msg_state $p3)" | sort | tr '\n' ' ')
 t_eq "per-number limit: one message to the number waits, the other two sent" "queued sent sent " "$got"
@@ -349,8 +332,8 @@ GOOD_URL=$SIM_URL
 tls_case() {    # tls_case LABEL URL CONFIG_FILTER EXPECTED_ERROR
     { sed "$3" base.conf; channels "$2"; } >tls.conf
     c() { "$CHUDA" -c tls.conf "$@"; }
-    t1=$(c enqueue --user f36 --template flt --var n=TLS1 --channel sms)
-    t2=$(c enqueue --user f37 --template flt --var n=TLS2 --channel mp_subscribe)
+    t1=$(c enqueue --user f36 --template marker --var n=TLS1 --channel sms)
+    t2=$(c enqueue --user f37 --template marker --var n=TLS2 --channel mp_subscribe)
     c run --until-idle >tls.out 2>tls.err
     t_eq "$1: chuda run exits 0" 0 $?
     for t in $t1 $t2; do
