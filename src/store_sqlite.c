@@ -158,24 +158,37 @@ typedef struct sq_store {
     int64_t next_seq;
 } sq_store;
 
+/* The last error in words an operator can act on: the lock, a full disk, a read-only
+ * file (also when SQLite only saw an I/O error, e.g. creating -shm on a full disk). */
+static const char *sq_cause(sq_store *q, const char *msg, char *out, size_t len)
+{
+    int code = sqlite3_extended_errcode(q->db), sys = sqlite3_system_errno(q->db);
+    if (code == SQLITE_BUSY || code == SQLITE_LOCKED)
+        return "database is locked by another process (tried for 5 s)";
+    if (code == SQLITE_FULL || ((code & 0xff) == SQLITE_IOERR && (sys == ENOSPC || sys == EDQUOT)))
+        return "disk full";
+    if ((code & 0xff) == SQLITE_READONLY || ((code & 0xff) == SQLITE_IOERR && sys == EROFS))
+        return "database is read-only (its file permissions or file system): nothing was "
+               "written";
+    if ((code & 0xff) == SQLITE_IOERR && sys)
+        snprintf(out, len, "%s (%s)", msg ? msg : sqlite3_errmsg(q->db), strerror(sys));
+    else
+        snprintf(out, len, "%s", msg ? msg : sqlite3_errmsg(q->db));
+    return out;
+}
+
 static int db_err(sq_store *q, cherr *e, const char *what)
 {
-    int code = sqlite3_extended_errcode(q->db);
-    if (code == SQLITE_BUSY || code == SQLITE_LOCKED)
-        return err_set(e, "%s: %s: database is locked by another process (tried for 5 s)",
-                       q->path, what);
-    if (code == SQLITE_FULL)
-        return err_set(e, "%s: %s: disk full", q->path, what);
-    if (code == SQLITE_READONLY || (code & 0xff) == SQLITE_READONLY)
-        return err_set(e, "%s: %s: database is read-only", q->path, what);
-    return err_set(e, "%s: %s: %s", q->path, what, sqlite3_errmsg(q->db));
+    char why[300];
+    return err_set(e, "%s: %s: %s", q->path, what, sq_cause(q, NULL, why, sizeof why));
 }
 
 static int exec(sq_store *q, const char *sql, cherr *e)
 {
     char *msg = NULL;
     if (sqlite3_exec(q->db, sql, NULL, NULL, &msg) != SQLITE_OK) {
-        err_set(e, "%s: %s", q->path, msg ? msg : sqlite3_errmsg(q->db));
+        char why[300];
+        err_set(e, "%s: %s", q->path, sq_cause(q, msg, why, sizeof why));
         sqlite3_free(msg);
         return -1;
     }
@@ -375,6 +388,10 @@ static int sq_begin(store *base, cherr *e)
     sq_store *q = (sq_store *)base;
     if (q->in_tx)
         return 0;
+    /* a write-protected file opens read-only: say so before any work is done */
+    if (sqlite3_db_readonly(q->db, "main") == 1)
+        return err_set(e, "%s: begin: database is read-only (its file permissions or file "
+                       "system): nothing was written", q->path);
     /* IMMEDIATE: take the write lock now, so two writers never deadlock on upgrade */
     if (sqlite3_exec(q->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK)
         return db_err(q, e, "begin");

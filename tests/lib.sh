@@ -41,6 +41,19 @@ t_fails() { # t_fails NAME CMD...: passes when CMD exits non-zero
     fi
 }
 
+t_fails_with() {    # t_fails_with NAME REGEX CMD...: CMD exits non-zero and says REGEX
+    name=$1; re=$2; shift 2
+    if "$@" >"$T_WORK/.out" 2>&1; then
+        echo "not ok - $name (succeeded, expected failure)"; sed 's/^/    # /' "$T_WORK/.out" | head -20
+        T_FAILED=$((T_FAILED + 1))
+    elif ! grep -q -E -- "$re" "$T_WORK/.out"; then
+        echo "not ok - $name (failed, but not saying /$re/)"; sed 's/^/    # /' "$T_WORK/.out" | head -20
+        T_FAILED=$((T_FAILED + 1))
+    else
+        echo "ok - $name"
+    fi
+}
+
 t_eq() {    # t_eq NAME EXPECTED ACTUAL
     if [ "$2" = "$3" ]; then
         echo "ok - $1"
