@@ -213,21 +213,25 @@ int cfg_secret(const config *c, const char *section, const char *what, char *out
     snprintf(filekey, sizeof filekey, "%s_file", what);
     const char *env = cfg_str(c, section, envkey, NULL);
     const char *file = cfg_str(c, section, filekey, NULL);
+    const char *path = c->ini.path ? c->ini.path : "config";
     if (env) {
         const char *v = getenv(env);
         if (!v || !*v)
-            return err_set(e, "[%s] %s: environment variable %s is not set", section, envkey, env);
-        if (strlen(v) >= outlen)
-            return err_set(e, "[%s] %s: the value of %s is too long", section, envkey, env);
-        memcpy(out, v, strlen(v) + 1);
-        return 0;
+            err_set(e, "environment variable %s is not set", env);
+        else if (strlen(v) >= outlen)
+            err_set(e, "the value of %s is too long", env);
+        else {
+            memcpy(out, v, strlen(v) + 1);
+            return 0;
+        }
+        return where(c, section, envkey, e);
     }
     if (file) {
         char *p = cfg_path(c, section, filekey, NULL);
         int rc = read_secret_file(p, out, outlen, e);
         free(p);
-        return rc;
+        return rc < 0 ? where(c, section, filekey, e) : 0;
     }
-    return err_set(e, "[%s]: no %s or %s: say where the secret comes from", section, envkey,
-                   filekey);
+    return err_set(e, "%s: [%s]: no %s or %s: say where the secret comes from", path, section,
+                   envkey, filekey);
 }
