@@ -164,7 +164,7 @@ static void ali_parse(const char *phone, const http_resp *r, int64_t now, chan_o
     }
     json_t *j = json_loadb(r->body, r->body_len, 0, NULL);
     const char *code = json_string_value(json_object_get(j, "Code"));
-    if (!code) {
+    if (!code || !*code) {      /* an empty Code says as little as none */
         json_decref(j);
         if (chan_transport_outcome(r, o))
             return;

@@ -169,7 +169,7 @@ static void tc_parse(const char *phone, const http_resp *r, int64_t now, chan_ou
     json_t *set = json_object_get(resp, "SendStatusSet");
     json_t *st = json_is_array(set) ? status_for(set, phone) : NULL;
     const char *code = json_string_value(json_object_get(err ? err : st, "Code"));
-    if (!code) {
+    if (!code || !*code) {      /* an empty Code says as little as none */
         /* a 200 we cannot read: the SMS may have been sent */
         chan_outcome_set(o, CHAN_RETRY, "bad reply", "Tencent reply has no %s (%zu bytes)",
                          json_is_array(set) ? "status for this number" : "Response",

@@ -15,12 +15,12 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "apireq.h"
 #include "buf.h"
 #include "callback.h"
 #include "campaign.h"
 #include "cbapply.h"
 #include "enqueue.h"
-#include "jsonf.h"
 #include "sched.h"
 #include "sign.h"
 #include "timeutil.h"
@@ -133,20 +133,10 @@ static enum MHD_Result send_answer(struct MHD_Connection *c, req *r)
 
 static json_t *parse_body(req *r)
 {
-    json_error_t je;
-    json_t *j = json_loadb(r->body.s ? r->body.s : "", r->body.len, 0, &je);
-    if (!j) {
-        char msg[300];
-        snprintf(msg, sizeof msg, "body: not JSON (%s at line %d column %d)", je.text, je.line,
-                 je.column);
-        fail(r, 400, msg);
-        return NULL;
-    }
-    if (!json_is_object(j)) {
-        json_decref(j);
-        fail(r, 400, "body: expected a JSON object");
-        return NULL;
-    }
+    cherr e;
+    json_t *j = apireq_body(r->body.s, r->body.len, &e);
+    if (!j)
+        fail(r, 400, e.msg);
     return j;
 }
 
@@ -330,13 +320,12 @@ static int get_campaign(api *a, req *r, const char *idtext)
 /* An opt-out's scope: "*" (or absent) for all, else a channel / a category. */
 static int scope_ok(req *r, const char *ch, const char *cat)
 {
-    if (ch && strcmp(ch, "*") && !chan_ops_find(ch))
-        fail(r, 400, "channel: unknown channel");
-    else if (cat && strcmp(cat, "*") && strcmp(cat, "marketing") && strcmp(cat, "service"))
-        fail(r, 400, "category: marketing, service or *");
-    else
-        return 1;
-    return 0;
+    cherr e;
+    if (apireq_scope(ch, cat, &e) < 0) {
+        fail(r, 400, e.msg);
+        return 0;
+    }
+    return 1;
 }
 
 static int post_optout(api *a, req *r)
@@ -344,26 +333,21 @@ static int post_optout(api *a, req *r)
     json_t *j = parse_body(r);
     if (!j)
         return 0;
-    static const char *const known[] = {"user", "channel", "category", "reason", NULL};
-    const char *user, *ch, *cat, *why;
+    apireq_optout q;
     cherr e;
     int rc = 0;
-    if (jf_known(j, known, &e) < 0 || jf_str(j, "user", &user, &e) < 0 ||
-        jf_str(j, "channel", &ch, &e) < 0 || jf_str(j, "category", &cat, &e) < 0 ||
-        jf_str(j, "reason", &why, &e) < 0)
+    if (apireq_optout_parse(j, &q, &e) < 0)
         fail(r, 400, e.msg);
-    else if (why && strlen(why) >= sizeof ((store_optout *)0)->reason)
-        fail(r, 400, "reason: longer than 127 bytes");
-    else if (scope_ok(r, ch, cat) && user_ok(a, r, user)) {
+    else if (user_ok(a, r, q.user)) {
         store_optout o = {.at = tu_now()};
-        snprintf(o.channel, sizeof o.channel, "%s", ch ? ch : "*");
-        snprintf(o.category, sizeof o.category, "%s", cat ? cat : "*");
+        snprintf(o.channel, sizeof o.channel, "%s", q.channel ? q.channel : "*");
+        snprintf(o.category, sizeof o.category, "%s", q.category ? q.category : "*");
         snprintf(o.source, sizeof o.source, "api");
-        snprintf(o.reason, sizeof o.reason, "%s", why ? why : "");
-        if (sched_tx(a->s) < 0 || store_optout_put(a->s->a->st, user, &o, &e) < 0) {
+        snprintf(o.reason, sizeof o.reason, "%s", q.reason ? q.reason : "");
+        if (sched_tx(a->s) < 0 || store_optout_put(a->s->a->st, q.user, &o, &e) < 0) {
             storage_failed(a, r, &e);
         } else {
-            answer(r, 201, json_pack("{s:s, s:s, s:s}", "user", user, "channel", o.channel,
+            answer(r, 201, json_pack("{s:s, s:s, s:s}", "user", q.user, "channel", o.channel,
                                      "category", o.category));
             rc = defer_answer(a, r);
         }
@@ -391,29 +375,20 @@ static int post_credits(api *a, req *r)
     json_t *j = parse_body(r);
     if (!j)
         return 0;
-    static const char *const known[] = {"user", "template_id", "n", NULL};
-    const char *user, *tid;
-    json_t *nj = json_object_get(j, "n");
-    long n = 1;
+    apireq_credits q;
     cherr e;
     int rc = 0;
-    if (jf_known(j, known, &e) < 0 || jf_str(j, "user", &user, &e) < 0 ||
-        jf_str(j, "template_id", &tid, &e) < 0)
+    if (apireq_credits_parse(j, &q, &e) < 0)
         fail(r, 400, e.msg);
-    else if (!tid || !*tid)
-        fail(r, 400, "template_id: missing");
-    else if (nj && !json_is_null(nj) &&
-             (!json_is_integer(nj) || (n = (long)json_integer_value(nj)) < 1 || n > 1000000))
-        fail(r, 400, "n: a whole number from 1 to 1000000");
-    else if (user_ok(a, r, user)) {
+    else if (user_ok(a, r, q.user)) {
         long have = 0;
         if (sched_tx(a->s) < 0 ||
-            store_credits_add(a->s->a->st, user, tid, n, 0, tu_now(), &e) < 0 ||
-            store_credits_get(a->s->a->st, user, tid, &have, &e) < 0) {
+            store_credits_add(a->s->a->st, q.user, q.template_id, q.n, 0, tu_now(), &e) < 0 ||
+            store_credits_get(a->s->a->st, q.user, q.template_id, &have, &e) < 0) {
             storage_failed(a, r, &e);
         } else {
-            answer(r, 201, json_pack("{s:s, s:s, s:i}", "user", user, "template_id", tid,
-                                     "credits", (int)have));
+            answer(r, 201, json_pack("{s:s, s:s, s:i}", "user", q.user, "template_id",
+                                     q.template_id, "credits", (int)have));
             rc = defer_answer(a, r);
         }
     }

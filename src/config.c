@@ -84,6 +84,19 @@ int cfg_load(config *c, const char *path, cherr *e)
     return 0;
 }
 
+int cfg_load_string(config *c, const char *name, const char *text, cherr *e)
+{
+    memset(c, 0, sizeof *c);
+    if (inif_load_string(&c->ini, name, text, e) < 0)
+        return -1;
+    c->dir = strdup(".");
+    if (validate(c, e) < 0) {
+        cfg_free(c);
+        return -1;
+    }
+    return 0;
+}
+
 void cfg_free(config *c)
 {
     inif_free(&c->ini);

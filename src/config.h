@@ -20,6 +20,9 @@ typedef struct config {
 
 /* Load and validate `path` (NULL: no file, every key at its default). */
 int cfg_load(config *c, const char *path, cherr *e);
+/* The same from text (tests, fuzzing): `name` is used in messages, paths are relative to
+ * the working directory. */
+int cfg_load_string(config *c, const char *name, const char *text, cherr *e);
 void cfg_free(config *c);
 
 /* Raw value or `def`. */

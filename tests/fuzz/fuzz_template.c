@@ -8,12 +8,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "fuzz.h"
 #include "channel.h"
 #include "fieldrule.h"
 #include "render.h"
 #include "tpl.h"
-
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 static void render_all(const tpl *t, json_t *vars, json_t *attrs)
 {
@@ -51,11 +50,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                          "expires", (json_int_t)1772953200);
         attrs = json_pack("{s:s, s:s}", "name", "王芳", "city", "杭州");
     }
-    char *text = malloc(size + 1);
+    char *text = fuzz_text(data, size);
     if (!text)
         return 0;
-    memcpy(text, data, size);
-    text[size] = '\0';
     cherr e;
     (void)render_check(text, &e);
     tpl t;

@@ -8,11 +8,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "fuzz.h"
 #include "fieldrule.h"
 #include "render.h"
 #include "tpl.h"
-
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 static const char *const fields[][2] = {
     {"mp_subscribe", "data.thing1"},   {"mp_subscribe", "data.time2"},
@@ -43,11 +42,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (!size)
         return 0;
     size_t pick = data[0] % (sizeof fields / sizeof fields[0]);
-    char *value = malloc(size);
+    char *value = fuzz_text(data + 1, size - 1);
     if (!value)
         return 0;
-    memcpy(value, data + 1, size - 1);
-    value[size - 1] = '\0';
 
     render_field f = {(char *)fields[pick][1], value, 1};
     render_out out = {&f, 1};
