@@ -284,6 +284,13 @@ static void test_transport(void **state)
     chan_sms.parse(fx->c, &m, &r, FIX_NOW, &o);
     assert_int_equal(o.cls, CHAN_RETRY);
     assert_int_equal(o.uncertain, 1);
+    /* an empty Code (either provider's shape) is as unreadable as none (fuzz_provider) */
+    memset(&o, 0, sizeof o);
+    r = fix_reply(200, "{\"Code\":\"\",\"Response\":{\"SendStatusSet\":[{\"Code\":\"\"}]}}");
+    chan_sms.parse(fx->c, &m, &r, FIX_NOW, &o);
+    assert_int_equal(o.cls, CHAN_RETRY);
+    assert_string_equal(o.code, "bad reply");
+    assert_int_equal(o.uncertain, 1);
     render_out_free(&f);
 }
 
