@@ -5,6 +5,8 @@
 #   make demo       install missing packages, build, run end to end against the simulator
 #   make bench      benchmarks (see bench/README.md)
 #   make install    PREFIX=/usr/local DESTDIR=
+#   make memcheck   the unit tests under valgrind memcheck
+#   make fuzz       every libFuzzer harness for FUZZ_SECONDS (clang)
 #   SANITIZE=1      build with ASan + UBSan into build/san
 
 PREFIX  ?= /usr/local
@@ -41,7 +43,7 @@ UNIT_SRC := $(wildcard tests/unit/test_*.c)
 UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 CA_DIR   := build/ca
 
-.PHONY: all check demo bench deps install uninstall clean ca fuzz
+.PHONY: all check demo bench deps install uninstall clean ca fuzz memcheck
 
 all: $(BUILD)/chuda $(BUILD)/chuda-sim ca
 
@@ -76,7 +78,16 @@ $(CA_DIR)/ca.pem: tools/gen-ca.sh
 	sh tools/gen-ca.sh $(CA_DIR)
 
 check: all $(UNIT_BIN)
-	sh tests/run $(BUILD)
+	@sh tests/run $(BUILD)
+
+# The unit tests under valgrind memcheck (the plain build): an invalid access, a use of
+# uninitialised memory or a definite leak fails the target, printing valgrind's report.
+memcheck: $(UNIT_BIN)
+	@set -e; n=0; for t in $(UNIT_BIN); do \
+	    echo "== valgrind $$t"; n=$$((n + 1)); \
+	    valgrind -q --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite \
+	        --track-origins=yes $$t >$$t.memcheck 2>&1 || { cat $$t.memcheck; exit 1; }; \
+	done; echo "memcheck: $$n unit test programs clean"
 
 demo:
 	sh tools/deps.sh

@@ -2,6 +2,8 @@
 # Install the Debian packages chuda needs that this machine lacks — only those.
 # A library counts as present when pkg-config finds it (or, for libev, mbedtls and
 # libcsv, which ship no .pc file on Debian 12, when its header is there).
+# `ci`: also what CI's extra passes need (clang with libFuzzer for `make fuzz`, valgrind
+# for `make memcheck`).
 set -eu
 missing=""
 need() {    # need PACKAGE CHECK...
@@ -37,6 +39,12 @@ need fonts-wqy-microhei test -f /usr/share/fonts/truetype/wqy/wqy-microhei.ttc
 if [ "${1:-}" = bench ]; then   # make bench
     need wrk command -v wrk     # the HTTP API's load
     need time test -x /usr/bin/time   # peak RSS
+fi
+has_fuzzer() { ls /usr/lib/llvm-*/lib/clang/*/lib/linux/libclang_rt.fuzzer-x86_64.a; }
+if [ "${1:-}" = ci ]; then      # .ci/run: make fuzz, make memcheck
+    need clang command -v clang
+    need libclang-rt-14-dev has_fuzzer
+    need valgrind command -v valgrind
 fi
 
 if [ -z "$missing" ]; then
