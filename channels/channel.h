@@ -100,6 +100,8 @@ struct chan {
     double bucket;              /* tokens available */
     int64_t bucket_at;          /* when `bucket` was last topped up */
     int64_t paused_until;       /* provider backoff for the whole channel */
+    int paused_config;          /* ... because of the configuration (TLS): a reload that
+                                   may have fixed it does not carry the pause over */
     int credits;                /* track subscription credits ([channel.X] credits = on) */
     int monthly_limit;          /* sends per user per calendar month, China time (0: none) */
     int max_attempts;

@@ -120,7 +120,7 @@ static int write_page(const char *path, const buf *page, cherr *e)
     }
     int ok = fwrite(page->s, 1, page->len, fp) == page->len;
     ok = fclose(fp) == 0 && ok;     /* closed whatever happened */
-    ok = ok && chmod(tmp, 0644) == 0 && rename(tmp, path) == 0;
+    ok = ok && rename(tmp, path) == 0;     /* mkstemp's 0600, like every file chuda makes */
     if (!ok) {
         err_set(e, "%s: cannot write: %s", path, strerror(errno));
         unlink(tmp);

@@ -775,6 +775,7 @@ static void handle_outcome(sched *s, job *j, const chan_outcome *o)
                 fprintf(stderr, "chuda: channel %s paused until %s: %s\n", chname,
                         tu_format(until, t, sizeof t), o->reason);
             cur->paused_until = until;
+            cur->paused_config = !strcmp(o->code, "tls");
         }
         if (j->marked && j->m.attempts > 0)
             j->m.attempts--;      /* waiting out a window costs no attempt */

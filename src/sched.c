@@ -232,7 +232,8 @@ static void channels_replace(sched *s, sched_chan *nv, int nn)
             nw->head = old->head, nw->tail = old->tail, nw->waiting = old->waiting;
             nw->busy = old->busy;
             nw->paused = old->paused;
-            nw->c->paused_until = old->c->paused_until;
+            if (!old->c->paused_config)    /* a TLS pause: the new config may fix it */
+                nw->c->paused_until = old->c->paused_until;
             memset(&old->busy, 0, sizeof old->busy);
             memset(&old->paused, 0, sizeof old->paused);
         } else {
