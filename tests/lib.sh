@@ -174,12 +174,13 @@ import json, sys
 print(",".join(json.loads(l)["event"] for l in sys.stdin))'
 }
 
-# FIELD (reason, code, detail, channel, ...) of a message's last EVENT row, "" if none.
-msg_field() {       # msg_field ID EVENT FIELD
+# FIELD (reason, code, detail, channel, ...) of a message's last (with "first": first)
+# EVENT row, "" if none.
+msg_field() {       # msg_field ID EVENT FIELD [first]
     chuda log --format json --message "$1" --event "$2" | python3 -c '
 import json, sys
 rows = [json.loads(l) for l in sys.stdin]
-print(rows[-1][sys.argv[1]] or "" if rows else "")' "$3"
+print((rows[0 if sys.argv[2] == "first" else -1][sys.argv[1]] or "") if rows else "")' "$3" "${4:-last}"
 }
 
 # Queue a simulator fault (README of sim/: path, count, match, errcode, delay_ms, ...).
@@ -227,24 +228,6 @@ log_count() {       # log_count EVENT [MESSAGE_ID]
 import json, sys
 print(sum(1 for l in sys.stdin if json.loads(l)["event"] == sys.argv[1]))' "$1"
 }
-
-# A message's audit events, comma-separated, in order.
-msg_events() {      # msg_events MESSAGE_ID
-    chuda log --format json --message "$1" | python3 -c '
-import json, sys
-print(",".join(json.loads(l)["event"] for l in sys.stdin))'
-}
-
-# FIELD of the last (or, with "first", the first) EVENT row of a message; "" if none.
-msg_field() {       # msg_field MESSAGE_ID EVENT FIELD [first]
-    chuda log --format json --message "$1" --event "$2" | python3 -c '
-import json, sys
-rows = [json.loads(l) for l in sys.stdin]
-print(rows[0 if sys.argv[2] == "first" else -1][sys.argv[1]] if rows else "")' "$3" "${4:-last}"
-}
-
-# A message's state: queued, leased, or how it finished (sent, failed, ...).
-msg_state() { chuda show "$1" | sed -n 's/^  state *//p'; }
 
 # Wait until CMD succeeds, up to SECONDS (polling every 0.1 s). Returns CMD's status.
 wait_for() {        # wait_for SECONDS CMD...
