@@ -110,10 +110,27 @@ static void test_transport(void **state)
     assert_int_equal(chan_transport_outcome(&r, &o), 1);
     assert_int_equal(o.cls, CHAN_RETRY);
     assert_false(o.uncertain);
-    r.curl_code = CURLE_PEER_FAILED_VERIFICATION;
+    /* a certificate we do not trust is the configuration's fault: the channel pauses
+     * (until 0: the scheduler's default pause), nothing was sent */
+    static const int tls[] = {CURLE_PEER_FAILED_VERIFICATION, CURLE_SSL_CACERT_BADFILE,
+                              CURLE_SSL_CERTPROBLEM, CURLE_SSL_ISSUER_ERROR,
+                              CURLE_SSL_PINNEDPUBKEYNOTMATCH, CURLE_SSL_CRL_BADFILE};
+    for (size_t i = 0; i < sizeof tls / sizeof tls[0]; i++) {
+        r.curl_code = tls[i];
+        r.may_have_sent = 0;
+        memset(&o, 0, sizeof o);
+        assert_int_equal(chan_transport_outcome(&r, &o), 1);
+        assert_int_equal(o.cls, CHAN_BACKOFF);
+        assert_string_equal(o.code, "tls");
+        assert_false(o.recipient);
+        assert_false(o.uncertain);
+        assert_int_equal(o.until, 0);
+        assert_non_null(strstr(o.reason, "TLS verification failed"));
+    }
+    r.curl_code = CURLE_SSL_CONNECT_ERROR;     /* a handshake that broke: transient */
     memset(&o, 0, sizeof o);
     chan_transport_outcome(&r, &o);
-    assert_int_equal(o.cls, CHAN_PERMANENT);
+    assert_int_equal(o.cls, CHAN_RETRY);
     static const struct {
         long status;
         chan_class cls;
