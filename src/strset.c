@@ -1,6 +1,8 @@
 /* strset.c — open-addressing string set with tombstones (see strset.h). */
 #include "strset.h"
 
+#include "hashset.h"
+
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -10,10 +12,7 @@ static char tomb;
 
 static uint64_t hash(const char *k)
 {
-    uint64_t h = 1469598103934665603ULL;    /* FNV-1a */
-    for (const unsigned char *p = (const unsigned char *)k; *p; p++)
-        h = (h ^ *p) * 1099511628211ULL;
-    return h;
+    return hashset_hash(k, strlen(k));
 }
 
 /* Slot holding key, or the slot where it would go (first tombstone or empty). */
