@@ -23,7 +23,7 @@ extern const char *const store_migrations[];
 
 enum {
     S_USER_PUT, S_USER_GET,
-    S_KEY_FIND, S_MSG_INS, S_Q_INS,
+    S_KEY_FIND, S_MSG_INS, S_Q_INS, S_NEXT_ID,
     S_CANCEL_KEY, S_CANCEL_TAG, S_CANCEL_CAMP, S_Q_DEL_ID,
     S_CLAIM, S_LEASE, S_NEXT_DUE,
     S_INFLIGHT, S_Q_DEL, S_DONE_INS,
@@ -56,6 +56,7 @@ static const char *const sql_text[S_COUNT] = {
     [S_KEY_FIND] = "SELECT id FROM msg WHERE idem_key=?",
     [S_MSG_INS] = "INSERT INTO msg(user_id,template,class,tag,channel,idem_key,vars,campaign_id,"
                   "win,created_at,expires_at) VALUES(?,?,?,?,?,?,?,?,?,?,?)",
+    [S_NEXT_ID] = "SELECT coalesce(max(id),0)+1 FROM msg",
     [S_Q_INS] = "INSERT INTO queue(due_at,id,lease_until,attempts,inflight,skip) "
                 "VALUES(?,?,0,?,NULL,?)",
     [S_CANCEL_KEY] = "SELECT q.id,m.user_id,m.campaign_id FROM msg m JOIN queue q ON q.id=m.id "
@@ -627,11 +628,9 @@ static int sq_enqueue_many(store *base, store_msg *v, int n, cherr *e)
         return 0;
     }
     /* the next ids, as SQLite would pick them; the write transaction keeps them ours */
-    sqlite3_stmt *s;
-    if (sqlite3_prepare_v2(q->db, "SELECT coalesce(max(id),0)+1 FROM msg", -1, &s, NULL) != SQLITE_OK)
-        return db_err(q, e, "next message id");
+    sqlite3_stmt *s = stmt(q, S_NEXT_ID);
     int64_t next = sqlite3_step(s) == SQLITE_ROW ? sqlite3_column_int64(s, 0) : 0;
-    sqlite3_finalize(s);
+    sqlite3_reset(s);
     if (!next)
         return db_err(q, e, "next message id");
     s = many_stmt(q, &q->many_msg,
