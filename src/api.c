@@ -179,6 +179,8 @@ static int post_message(api *a, req *r)
         return 0;
     }
     json_decref(j);
+    if (!dup)
+        sched_wake_sooner(a->s);        /* due now: sent now, not at the next poll */
     answer(r, dup ? 200 : 201, json_pack("{s:I, s:b}", "id", (json_int_t)id, "duplicate", dup));
     return defer_answer(a, r);
 }

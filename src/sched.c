@@ -324,13 +324,26 @@ static void schedule_wake(sched *s)
         arm_wake(s, delay);
 }
 
+/* Something was queued (by this process: its own commits leave PRAGMA data_version
+ * alone, or by another, seen by on_watch): if the loop is sleeping, wake earlier when the
+ * next due time is now sooner. One indexed query. */
+void sched_wake_sooner(sched *s)
+{
+    int64_t delay;
+    if (s->stopping || s->failed || !ev_is_active(&s->wake))
+        return;
+    if ((delay = wake_delay(s)) >= 0 &&
+        (double)delay / 1000.0 < ev_timer_remaining(s->loop, &s->wake))
+        arm_wake(s, delay);
+}
+
 /* Every `watch`: has another process (chuda enqueue, a campaign, a cancel) committed?
  * One PRAGMA data_version, no query. If so, and the loop is sleeping, wake earlier
  * when something became due sooner. */
 static void on_watch(struct ev_loop *loop, ev_timer *w, int revents)
 {
     sched *s = w->data;
-    int64_t v, delay;
+    int64_t v;
     cherr e;
     if (s->stopping || s->failed)
         return;
@@ -341,9 +354,7 @@ static void on_watch(struct ev_loop *loop, ev_timer *w, int revents)
     if (v == s->data_version)
         return;
     s->data_version = v;
-    if (ev_is_active(&s->wake) && (delay = wake_delay(s)) >= 0 &&
-        (double)delay / 1000.0 < ev_timer_remaining(loop, &s->wake))
-        arm_wake(s, delay);
+    sched_wake_sooner(s);
 }
 
 static void watch_start(sched *s)

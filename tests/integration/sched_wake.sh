@@ -8,6 +8,9 @@
 #     process while run is idle are sent within 1 s of their enqueue (the median of
 #     five, from the log's enqueued.at and sent.at, simulator latency included); an
 #     idle run uses (next to) no CPU over 10 s.
+#  4. poll = 30s, watch off, the HTTP API on: a message POSTed to /v1/messages (due now)
+#     is sent at once — the run's own commits leave PRAGMA data_version alone, so only
+#     the enqueue itself can wake the loop early.
 # Times are compared with wide margins (seconds, against a 30 s poll), never tightly.
 . tests/lib.sh "$1"
 cd "$T_WORK"
@@ -85,4 +88,22 @@ echo "# idle chuda run: $((t1 - t0)) CPU ticks in 10 s (${hz}/s)"
 t_ok "idle: no busy polling ($((t1 - t0)) ticks of $((hz * 10)) in 10 s)" test $((t1 - t0)) -le $((hz / 2))
 stop_run
 t_eq "run 3 stops with exit 0" 0 "$?"
+
+# --- 4. the API's own enqueue wakes the loop: poll = 30s, watch off ---------------------
+PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+export CHUDA_TEST_API_TOKEN=tok-wake-0123456789abcdef
+cp chuda.conf api.conf
+printf '[api]\nlisten = 127.0.0.1:%s\ntoken_env = CHUDA_TEST_API_TOKEN\n' "$PORT" >> api.conf
+t_ok "run (poll 30s, watch off, API on) started" run_bg api.conf run4.log
+sleep 0.5                           # asleep until the 30 s poll
+body='{"user":"w9","template":"cart_abandoned","vars":{"product":"围巾"},"key":"wake:api"}'
+e=$(curl -s -X POST -H "Authorization: Bearer $CHUDA_TEST_API_TOKEN" -d "$body" \
+    "http://127.0.0.1:$PORT/v1/messages" | python3 -c 'import json, sys; print(json.load(sys.stdin)["id"])')
+t_match "POST /v1/messages answered with an id" '^[0-9]+$' "$e"
+t_ok "the API's message is sent without waiting for the poll" wait_for 10 msg_is "$e" sent
+l=$(lag "$e")
+echo "# poll 30s, watch off: POST -> sent ${l}s"
+t_ok "... well before the 30 s poll (${l}s)" python3 -c "import sys; sys.exit(not float('$l') < 10)"
+stop_run
+t_eq "run 4 stops with exit 0" 0 "$?"
 t_done
