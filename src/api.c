@@ -168,14 +168,13 @@ static int post_message(api *a, req *r)
     enq_request er;
     cherr e;
     int64_t id;
-    int dup = 0;
+    int dup = 0, rc = -1;
     if (enq_from_json(j, &er, &e) < 0 || sched_tx(a->s) < 0 ||
-        enq_one(a->s->a, &er, tu_now(), &id, &dup, &e) < 0) {
-        if (a->s->failed)
-            fail(r, 503, "storage: unavailable");
-        else
-            fail(r, 400, e.msg);
+        (rc = enq_one(a->s->a, &er, tu_now(), &id, &dup, &e)) < 0) {
         json_decref(j);
+        if (rc == ENQ_STORAGE)          /* part of it may be in the open transaction */
+            return storage_failed(a, r, &e);
+        fail(r, a->s->failed ? 503 : 400, a->s->failed ? "storage: unavailable" : e.msg);
         return 0;
     }
     json_decref(j);

@@ -100,7 +100,7 @@ int enq_one(app *a, const enq_request *r, int64_t now, int64_t *id, int *dup, ch
     store_user u = {0};
     int found = store_user_get(a->st, r->user, &u, e);
     if (found < 0)
-        return -1;
+        return ENQ_STORAGE;
     if (!found)
         return err_set(e, "user: no user '%s' (import it with `chuda users import`)", r->user);
     json_t *vars = r->vars ? json_incref(r->vars) : json_object();
@@ -134,7 +134,7 @@ int enq_one(app *a, const enq_request *r, int64_t now, int64_t *id, int *dup, ch
     store_user_free(&u);
     free(vtext);
     *id = m.id;
-    return rc;
+    return rc < 0 ? ENQ_STORAGE : 0;
 }
 
 /* ---- batches ------------------------------------------------------------------------ */

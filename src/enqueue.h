@@ -24,7 +24,11 @@ typedef struct enq_request {
     int64_t campaign_id;
 } enq_request;
 
-/* Validate and write. Sets *id (the first message's id when *dup) and *dup. */
+/* Validate and write. Sets *id (the first message's id when *dup) and *dup. Returns 0;
+ * -1 when the request is refused (nothing was written); ENQ_STORAGE when the store
+ * failed, perhaps after part of the message was written into the caller's transaction:
+ * the caller must roll that transaction back, not commit it. */
+#define ENQ_STORAGE (-2)
 int enq_one(app *a, const enq_request *r, int64_t now, int64_t *id, int *dup, cherr *e);
 
 /* Many messages of one template, one per user, inside the caller's transaction (a

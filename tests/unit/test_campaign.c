@@ -18,6 +18,7 @@
 
 #include "buf.h"
 #include "campaign.h"
+#include "enqueue.h"
 #include "import.h"
 #include "timeutil.h"
 
@@ -379,6 +380,34 @@ static void expect_refused(fx *f, const char *csv, const char *tmpl, const char 
     free(after);
 }
 
+/* enq_one tells a refused request (-1, nothing written) from a store failure
+ * (ENQ_STORAGE: part of the message may be in the transaction, which the API then rolls
+ * back instead of committing). The failure: another connection dropped the queue table,
+ * so the message row is written and its queue row is not. */
+static void test_enq_one_storage(void **state)
+{
+    fx *f = *state;
+    cherr e;
+    int64_t id;
+    int dup;
+    json_t *vars = json_pack("{s:s}", "product", "p");
+    enq_request bad = {.user = "zz", .tmpl = "promo", .vars = vars};
+    enq_request good = {.user = "u1", .tmpl = "promo", .vars = vars};
+    assert_int_equal(store_begin(f->a.st, &e), 0);
+    assert_int_equal(enq_one(&f->a, &bad, T0, &id, &dup, &e), -1);
+    assert_string_equal(e.msg, "user: no user 'zz' (import it with `chuda users import`)");
+    store_rollback(f->a.st);
+    sqlite3 *db;
+    assert_int_equal(sqlite3_open(fpath(f, "t.db"), &db), SQLITE_OK);
+    assert_int_equal(sqlite3_exec(db, "DROP TABLE queue", NULL, NULL, NULL), SQLITE_OK);
+    sqlite3_close(db);
+    assert_int_equal(store_begin(f->a.st, &e), 0);
+    assert_int_equal(enq_one(&f->a, &good, T0, &id, &dup, &e), ENQ_STORAGE);
+    assert_non_null(strstr(e.msg, "queue"));
+    store_rollback(f->a.st);
+    json_decref(vars);
+}
+
 static void test_create_refusals(void **state)
 {
     fx *f = *state;
@@ -678,6 +707,7 @@ int main(void)
         T(test_create_csv),
         T(test_create_spread),
         T(test_create_refusals),
+        T(test_enq_one_storage),
         T(test_create_spec_refusals),
         T(test_create_segment),
         T(test_pause_resume_cancel),
