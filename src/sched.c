@@ -196,11 +196,13 @@ static int tuning_load(const config *cfg, tuning *t, cherr *e)
         cfg_duration(cfg, "chuda", "watch", "100ms", &t->watch_ms, e) < 0 ||
         cfg_duration(cfg, "chuda", "shutdown_grace", "10s", &t->grace_ms, e) < 0)
         return -1;
-    /* a shorter poll or watch would be busy polling */
-    const char *key = t->poll_ms < 10 ? "poll" : t->watch_ms && t->watch_ms < 10 ? "watch" : NULL;
+    /* a shorter poll or watch would be busy polling; a lease is renewed every third of it */
+    const char *key = t->poll_ms < 10 ? "poll" : t->watch_ms && t->watch_ms < 10 ? "watch"
+                    : t->lease_ms < 1000 ? "lease" : NULL;
     if (key)
-        return err_set(e, "%s:%d: [chuda] %s: at least 10ms%s",
+        return err_set(e, "%s:%d: [chuda] %s: at least %s%s",
                        cfg->ini.path ? cfg->ini.path : "config", cfg_line(cfg, "chuda", key), key,
+                       strcmp(key, "lease") ? "10ms" : "1s",
                        strcmp(key, "watch") ? "" : " (0s turns it off)");
     return 0;
 }
@@ -216,6 +218,7 @@ static void tuning_apply(sched *s, const tuning *t)
 }
 
 static void watch_start(sched *s);
+static void renew_start(sched *s);
 
 /* The running channels give way to the new set: a channel still configured hands its
  * waiting jobs and its state to its successor; a removed one puts its jobs back in the
@@ -282,6 +285,7 @@ static void reload(sched *s)
     fprintf(stderr, "chuda: reloaded config and %zu templates (%d channel%s); db and [api] "
             "change at the next start\n", s->a->tpls.n, s->nchans, s->nchans == 1 ? "" : "s");
     watch_start(s);
+    renew_start(s);
     for (int i = 0; i < s->nchans; i++)
         dlv_pump(s, &s->chans[i]);
     sched_kick(s);      /* a new poll takes effect now */
@@ -364,6 +368,27 @@ static void watch_start(sched *s)
         return;
     ev_timer_set(&s->watch, (double)s->watch_ms / 1000.0, (double)s->watch_ms / 1000.0);
     ev_timer_start(s->loop, &s->watch);
+}
+
+/* Every lease / 3: extend every lease this run holds. A job can wait longer than `lease`
+ * for a channel slot, the rate or a token; with its lease run out, the next claim would
+ * take the same message again and send it twice. */
+static void on_renew(struct ev_loop *loop, ev_timer *w, int revents)
+{
+    sched *s = w->data;
+    cherr e;
+    if (s->failed || sched_tx(s) < 0)
+        return;
+    if (store_renew(s->a->st, tu_now() + s->lease_ms, &e) < 0)
+        sched_fail(s, &e);
+}
+
+static void renew_start(sched *s)
+{
+    double every = (double)s->lease_ms / 3000.0;
+    ev_timer_stop(s->loop, &s->renew);
+    ev_timer_set(&s->renew, every, every);
+    ev_timer_start(s->loop, &s->renew);
 }
 
 static void stop(sched *s);
@@ -574,11 +599,13 @@ int sched_run(app *a, const sched_opts *o, cherr *e)
     ev_timer_init(&s->pump, on_pump, 0., 0.);
     ev_timer_init(&s->grace, on_grace, 0., 0.);
     ev_timer_init(&s->watch, on_watch, 0., 0.);
+    ev_timer_init(&s->renew, on_renew, 0., 0.);
     ev_prepare_init(&s->commit, on_prepare);
     ev_signal_init(&s->sig_term, on_signal, SIGTERM);
     ev_signal_init(&s->sig_int, on_signal, SIGINT);
     ev_signal_init(&s->sig_hup, on_signal, SIGHUP);
-    s->wake.data = s->pump.data = s->grace.data = s->watch.data = s->commit.data = s;
+    s->wake.data = s->pump.data = s->grace.data = s->watch.data = s->renew.data = s;
+    s->commit.data = s;
     s->sig_term.data = s->sig_int.data = s->sig_hup.data = s;
     ev_prepare_start(s->loop, &s->commit);
     ev_signal_start(s->loop, &s->sig_term);
@@ -588,6 +615,7 @@ int sched_run(app *a, const sched_opts *o, cherr *e)
     if (store_data_version(a->st, &s->data_version, e) < 0)
         goto out;
     watch_start(s);
+    renew_start(s);
     sched_kick(s);
 
     ev_run(s->loop, 0);
@@ -618,6 +646,7 @@ out:
     ev_timer_stop(s->loop, &s->pump);
     ev_timer_stop(s->loop, &s->grace);
     ev_timer_stop(s->loop, &s->watch);
+    ev_timer_stop(s->loop, &s->renew);
     dlv_free_all(s);
     http_free(s->http);
     for (int i = 0; i < s->nchans; i++) {

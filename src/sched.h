@@ -70,6 +70,7 @@ typedef struct sched {
     ev_timer pump;              /* rate-limited channels waiting for a token */
     ev_timer grace;             /* shutdown deadline */
     ev_timer watch;             /* every `watch`: did another process commit? */
+    ev_timer renew;             /* every lease / 3: extend the leases of live jobs */
     ev_prepare commit;          /* group commit, then release parked requests */
     ev_signal sig_term, sig_int, sig_hup;
 

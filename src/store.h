@@ -237,6 +237,10 @@ typedef struct store_ops {
     /* Lease up to `max` messages due at `now` (ordered by due time, then id). */
     int (*claim)(store *s, int64_t now, int64_t lease_until, int max, store_msg **out, int *n,
                  cherr *e);
+    /* Extend every lease held to `lease_until`. One `chuda run` holds a database (its run
+     * lock) and recovery drops older leases at its start, so every lease is that run's:
+     * renewed while it lives, a job waiting longer than `lease` is never claimed twice. */
+    int (*renew)(store *s, int64_t lease_until, cherr *e);
     /* Earliest due time among unleased messages: 1 and *due set, 0 if queue empty. */
     int (*next_due)(store *s, int64_t now, int64_t *due, cherr *e);
     /* A number that changes whenever another connection (another process) commits to
@@ -376,6 +380,7 @@ static inline int store_user_peek(store *s, const char *id, store_user *u, buf *
 static inline int store_enqueue(store *s, store_msg *m, int *dup, cherr *e) { return s->ops->enqueue(s, m, dup, e); }
 static inline int store_cancel(store *s, const char *k, const char *u, const char *t, int64_t now, store_msg **o, int *n, cherr *e) { return s->ops->cancel(s, k, u, t, now, o, n, e); }
 static inline int store_claim(store *s, int64_t now, int64_t lu, int max, store_msg **o, int *n, cherr *e) { return s->ops->claim(s, now, lu, max, o, n, e); }
+static inline int store_renew(store *s, int64_t lu, cherr *e) { return s->ops->renew(s, lu, e); }
 static inline int store_next_due(store *s, int64_t now, int64_t *d, cherr *e) { return s->ops->next_due(s, now, d, e); }
 static inline int store_data_version(store *s, int64_t *v, cherr *e) { return s->ops->data_version(s, v, e); }
 static inline int store_mark_inflight(store *s, const store_msg *m, const char *c, cherr *e) { return s->ops->mark_inflight(s, m, c, e); }

@@ -25,7 +25,7 @@ enum {
     S_USER_PUT, S_USER_GET,
     S_KEY_FIND, S_MSG_INS, S_Q_INS, S_NEXT_ID,
     S_CANCEL_KEY, S_CANCEL_TAG, S_CANCEL_CAMP, S_Q_DEL_ID,
-    S_CLAIM, S_LEASE, S_NEXT_DUE,
+    S_CLAIM, S_LEASE, S_RENEW, S_NEXT_DUE,
     S_INFLIGHT, S_Q_DEL, S_DONE_INS,
     S_RECOVER_SEL, S_RECOVER_SENDS, S_RECOVER_UPD,
     S_LAST_HASH, S_LOG_INS,
@@ -65,7 +65,8 @@ static const char *const sql_text[S_COUNT] = {
                      "WHERE m.user_id=?1 AND m.tag=?3 AND q.lease_until<=?2",
     /* a campaign's messages carry no tag of their own: "campaign:ID" means them */
     [S_CANCEL_CAMP] = "SELECT q.id,m.user_id,m.campaign_id FROM msg m JOIN queue q ON q.id=m.id "
-                      "WHERE m.campaign_id=?3 AND m.user_id=?1 AND q.lease_until<=?2",
+                      "WHERE m.campaign_id=?3 AND m.campaign_id!=0 AND m.user_id=?1 "
+                      "AND q.lease_until<=?2",
     [S_Q_DEL_ID] = "DELETE FROM queue WHERE id=?",
     [S_CLAIM] = "SELECT q.due_at,q.id,q.attempts,q.inflight,q.skip,m.user_id,m.template,m.class,"
                 "m.tag,m.channel,m.idem_key,m.vars,m.campaign_id,m.win,m.created_at,"
@@ -74,6 +75,7 @@ static const char *const sql_text[S_COUNT] = {
     /* the rows the claim just read: everything due and unleased up to the last one */
     [S_LEASE] = "UPDATE queue SET lease_until=?1 WHERE (due_at,id)>=(?3,?4) AND "
                 "(due_at,id)<=(?5,?6) AND lease_until<=?2",
+    [S_RENEW] = "UPDATE queue SET lease_until=?1 WHERE lease_until>0",
     [S_NEXT_DUE] = "SELECT due_at FROM queue WHERE lease_until<=?1 ORDER BY due_at,id LIMIT 1",
     [S_INFLIGHT] = "UPDATE queue SET inflight=?1, attempts=attempts+1 WHERE due_at=?2 AND id=?3",
     [S_Q_DEL] = "DELETE FROM queue WHERE due_at=?1 AND id=?2",
@@ -103,7 +105,7 @@ static const char *const sql_text[S_COUNT] = {
     [S_DONE_GET] = "SELECT state,channel,code,finished_at FROM done WHERE id=?",
     [S_COUNT_Q] = "SELECT count(*) FROM queue",
     [S_COUNT_DUE] = "SELECT count(*) FROM queue WHERE due_at<=?1 AND lease_until<=?1",
-    [S_COUNT_LEASED] = "SELECT count(*) FROM queue WHERE lease_until>?1",
+    [S_COUNT_LEASED] = "SELECT count(*) FROM queue WHERE lease_until>0 AND lease_until>?1",
     [S_COUNT_RETRY] = "SELECT count(*) FROM queue WHERE attempts>0 AND lease_until<=?1",
     /* the newest `max`: a cap is about the latest sends (returned oldest first) */
     [S_SENDS_SINCE] = "SELECT at,channel,uncapped FROM sends WHERE user_id=?1 AND at>=?2 "
@@ -840,6 +842,16 @@ static int sq_claim(store *base, int64_t now, int64_t lease_until, int max, stor
     }
     *out = v;
     *n = k;
+    return 0;
+}
+
+static int sq_renew(store *base, int64_t lease_until, cherr *e)
+{
+    sq_store *q = (sq_store *)base;
+    sqlite3_stmt *s = stmt(q, S_RENEW);
+    sqlite3_bind_int64(s, 1, lease_until);
+    if (sqlite3_step(s) != SQLITE_DONE)
+        return db_err(q, e, "renew leases");
     return 0;
 }
 
@@ -1651,6 +1663,7 @@ static const store_ops sqlite_ops = {
     .enqueue = sq_enqueue,
     .cancel = sq_cancel,
     .claim = sq_claim,
+    .renew = sq_renew,
     .next_due = sq_next_due,
     .data_version = sq_data_version,
     .mark_inflight = sq_mark_inflight,
