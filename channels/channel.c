@@ -202,9 +202,10 @@ int chan_transport_outcome(const http_resp *r, chan_outcome *o)
     if (r->curl_code != CURLE_OK) {
         char code[32];
         snprintf(code, sizeof code, "curl %d", r->curl_code);
-        if (tls_config_fault(r->curl_code)) {
+        if (tls_config_fault(r->curl_code) && !r->may_have_sent) {
             /* nothing left the machine: pause the whole channel (no attempt spent, the
-             * message waits) until someone fixes the trust configuration */
+             * message waits) until someone fixes the trust configuration. (A failure on
+             * the fresh connection of a resend is a retry, uncertain, below.) */
             chan_outcome_set(o, CHAN_BACKOFF, "tls", "TLS verification failed (%s): %s",
                              code, r->error ? r->error : "certificate not trusted");
             o->until = 0;       /* the caller's default channel pause */

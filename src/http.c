@@ -204,7 +204,9 @@ static void check_done(http *h)
             r.error = x->too_big ? "reply larger than 4 MiB"
                                  : (x->errbuf[0] ? x->errbuf : curl_easy_strerror(code));
         }
-        r.may_have_sent = may_have_sent(x->easy, code);
+        /* the request was on its way on some connection (libcurl then failed to make
+         * its fresh one, say): it may have reached the provider whatever the last error */
+        r.may_have_sent = x->sends > 0 || may_have_sent(x->easy, code);
         r.resends = x->sends > 1 ? x->sends - 1 : 0;
         curl_easy_getinfo(x->easy, CURLINFO_TOTAL_TIME, &r.seconds);
         r.body = x->buf ? x->buf : "";

@@ -127,6 +127,16 @@ static void test_transport(void **state)
         assert_int_equal(o.until, 0);
         assert_non_null(strstr(o.reason, "TLS verification failed"));
     }
+    /* the same failure on the fresh connection of a resend (the request had gone out on
+     * the first one): not a pause, a retry, uncertain */
+    r.curl_code = CURLE_PEER_FAILED_VERIFICATION;
+    r.may_have_sent = 1;
+    memset(&o, 0, sizeof o);
+    assert_int_equal(chan_transport_outcome(&r, &o), 1);
+    assert_int_equal(o.cls, CHAN_RETRY);
+    assert_true(o.uncertain);
+    assert_string_equal(o.code, "curl 60");
+    r.may_have_sent = 0;
     r.curl_code = CURLE_SSL_CONNECT_ERROR;     /* a handshake that broke: transient */
     memset(&o, 0, sizeof o);
     chan_transport_outcome(&r, &o);
