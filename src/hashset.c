@@ -38,7 +38,7 @@ int hashset_add(hashset *h, uint64_t v)
 {
     if (!v)
         v = 1;
-    if ((h->used + 1) * 2 > h->cap && grow(h) < 0)     /* at most half full */
+    if ((h->used + 1) * 4 > h->cap * 3 && grow(h) < 0)     /* at most 3/4 full */
         return -1;
     size_t i = find(h, v);
     if (h->slot[i])

@@ -1,5 +1,6 @@
 /* hashset.h — a set of 64-bit string hashes (open addressing, no deletion): "have I
- * seen this string before?" in 16 bytes a key at most, without keeping the strings.
+ * seen this string before?" in 11–21 bytes a key (the table is 3/8 to 3/4 full), without
+ * keeping the strings: 16 MiB for a campaign of 1,000,000 recipients.
  * A hash already present means *perhaps* seen (two strings can share a hash, one
  * chance in 2^64 a pair): callers confirm a hit exactly, elsewhere. Used by campaign
  * creation to skip the exact duplicate-recipient check when no user id repeats. */

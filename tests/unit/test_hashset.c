@@ -28,12 +28,12 @@ static void test_add_and_grow(void **state)
     (void)state;
     hashset h = {0};
     char id[32];
-    for (int i = 0; i < 100000; i++) {           /* grows from 1024 slots, seven times */
+    for (int i = 0; i < 100000; i++) {           /* grows from 1024 slots, eight times */
         int n = snprintf(id, sizeof id, "u%d", i);
         assert_int_equal(hashset_add(&h, hashset_hash(id, (size_t)n)), 1);
     }
     assert_int_equal((int)h.used, 100000);
-    assert_true(h.cap >= 2 * h.used);
+    assert_true(h.cap * 3 >= 4 * h.used);         /* at most 3/4 full */
     for (int i = 0; i < 100000; i += 7) {        /* each one still there */
         int n = snprintf(id, sizeof id, "u%d", i);
         assert_int_equal(hashset_add(&h, hashset_hash(id, (size_t)n)), 0);
