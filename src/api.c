@@ -38,6 +38,7 @@ struct api {
     char callback_key[256];     /* the SMS providers' ?key=, "" if none */
     size_t max_body;
     req *waiting;               /* suspended until the commit */
+    int running, again;         /* inside MHD_run; run it again when it returns */
 };
 
 /* One request: its body as it arrives, then its answer. */
@@ -65,18 +66,31 @@ static void rearm(api *a)
     }
 }
 
+/* MHD_run, never from inside itself: a handler that resumes connections (a storage
+ * failure answering every waiting request) asks for another run after this one. */
+static void run_mhd(api *a)
+{
+    if (a->running) {
+        a->again = 1;
+        return;
+    }
+    a->running = 1;
+    do {
+        a->again = 0;
+        MHD_run(a->d);
+    } while (a->again);
+    a->running = 0;
+    rearm(a);
+}
+
 static void on_io(struct ev_loop *loop, ev_io *w, int revents)
 {
-    api *a = w->data;
-    MHD_run(a->d);
-    rearm(a);
+    run_mhd(w->data);
 }
 
 static void on_timer(struct ev_loop *loop, ev_timer *w, int revents)
 {
-    api *a = w->data;
-    MHD_run(a->d);
-    rearm(a);
+    run_mhd(w->data);
 }
 
 /* ---- answers ---------------------------------------------------------------------- */
@@ -733,8 +747,7 @@ static void resume_all(api *a)
         MHD_resume_connection(r->conn);
         r = next;
     }
-    MHD_run(a->d);
-    rearm(a);
+    run_mhd(a);
 }
 
 void api_committed(api *a)

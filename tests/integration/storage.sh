@@ -3,7 +3,8 @@
 # error naming the database and the cause, a non-zero exit, nothing half-written (the
 # dump is the same before and after), and recovery once the condition clears. A lock
 # taken while `chuda run` has a request in flight stops the scheduler (exit 1, the
-# message stays leased) and the next run finishes it: resent, logged uncertain, sent.
+# message stays leased) and the next run finishes it: resent, logged uncertain, sent. A
+# POST to the HTTP API that cannot write is answered 503 and stops the run, writing nothing.
 . tests/lib.sh "$1"
 cd "$T_WORK"
 chuda_setup "" "[policy]
@@ -86,6 +87,26 @@ t_eq "in flight: resent after the stop, logged uncertain, sent" "enqueued,uncert
 t_eq "in flight: delivered twice at most, and only because it is logged uncertain" 2 \
     "$(sim_requests /cgi-bin/message/subscribe/send | grep -c 手套)"
 t_ok "log verify after the lock" chuda log verify
+
+# through the HTTP API: a POST that cannot begin its write is a 503, the run stops
+PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+export CHUDA_TEST_API_TOKEN=tok-storage-0123456789abcdef
+cp chuda.conf api.conf
+printf '[api]\nlisten = 127.0.0.1:%s\ntoken_env = CHUDA_TEST_API_TOKEN\n' "$PORT" >>api.conf
+"$CHUDA" -c api.conf run >run.out 2>run.err &
+RUN=$!
+t_ok "api: run started" wait_for 15 curl -sf "http://127.0.0.1:$PORT/healthz"
+lock_start
+dump >dump.locked
+answer=$(curl -s -w ' %{http_code}' -X POST -H "Authorization: Bearer $CHUDA_TEST_API_TOKEN" \
+    -d '{"user":"s1","template":"marker","vars":{"n":"API"}}' "http://127.0.0.1:$PORT/v1/messages")
+t_match "api: locked: POST /v1/messages answers 503" '"error":"storage: unavailable".* 503$' "$answer"
+wait $RUN
+t_eq "api: locked: the scheduler stops with exit 1" 1 "$?"
+t_match "api: locked: and says why" 'chuda: storage error, stopping: .*database is locked' \
+    "$(cat run.err)"
+lock_stop
+t_ok "api: locked: nothing was written" same_dump dump.locked
 
 # ==== a full disk =============================================================================
 mkdir full
