@@ -202,6 +202,9 @@ typedef int (*store_user_fn)(const store_user *u, void *arg);
 /* The address a callback names a user by. */
 typedef enum store_addr { STORE_ADDR_PHONE, STORE_ADDR_MP_OPENID, STORE_ADDR_OA_OPENID } store_addr;
 
+/* How long a callback key is remembered: a week. */
+#define STORE_CALLBACK_KEEP_MS (7 * 86400 * INT64_C(1000))
+
 typedef struct store_ops {
     const char *name;
     void (*close)(store *s);
@@ -345,7 +348,8 @@ typedef struct store_ops {
     int (*receipt_once)(store *s, const char *channel, const char *provider_id, int64_t ref_id,
                         const char *state, int64_t at, int64_t *message_id, int *fresh,
                         cherr *e);
-    /* Any other callback event, by its key: 1 the first time (recorded), 0 after. */
+    /* Any other callback event, by its key: 1 the first time (recorded), 0 after. Keys
+     * are kept STORE_CALLBACK_KEEP_MS after `at` (a provider re-pushes within minutes). */
     int (*callback_once)(store *s, const char *key, int64_t at, cherr *e);
     /* Users whose address is `value`; a phone matches as E.164 ("+8613800000000"), without
      * the "+", and for +86 as the national number. Strings valid for the call only; fn as

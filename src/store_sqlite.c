@@ -35,7 +35,8 @@ enum {
     S_OPTOUTS_GET, S_OPTOUT_PUT, S_OPTOUT_DEL,
     S_CREDITS_GET, S_CREDITS_ADD, S_CREDITS_SET,
     S_LOG_COUNT, S_ANCHOR_GET, S_HEAD_SET,
-    S_PID_PUT, S_PID_GET, S_PID_RECEIPT, S_PID_REF, S_SEEN_PUT, S_USERS_PHONE, S_USERS_MP,
+    S_PID_PUT, S_PID_GET, S_PID_RECEIPT, S_PID_REF, S_SEEN_PUT, S_SEEN_PRUNE, S_USERS_PHONE,
+    S_USERS_MP,
     S_USERS_OA,
     S_DATA_VERSION,
     S_COUNT
@@ -132,6 +133,7 @@ static const char *const sql_text[S_COUNT] = {
     [S_PID_REF] = "INSERT INTO provider_ids(channel,provider_id,message_id,at,receipt) "
                   "SELECT ?1,?2,id,?4,?5 FROM msg WHERE id=?3",
     [S_SEEN_PUT] = "INSERT OR IGNORE INTO callback_seen(key,at) VALUES(?,?)",
+    [S_SEEN_PRUNE] = "DELETE FROM callback_seen WHERE at<?",
     [S_USERS_PHONE] = "SELECT " USER_COLS " FROM users WHERE phone IN (?1,?2,?3)",
     [S_USERS_MP] = "SELECT " USER_COLS " FROM users WHERE mp_openid=?1",
     [S_USERS_OA] = "SELECT " USER_COLS " FROM users WHERE oa_openid=?1",
@@ -2230,6 +2232,12 @@ static int sq_callback_once(store *base, const char *key, int64_t at, cherr *e)
     bind_s(s, 1, key);
     sqlite3_bind_int64(s, 2, at);
     int n = step_changes(q, s, "record callback", e);
+    if (n > 0) {            /* a fresh key: let go of those too old to be pushed again */
+        s = stmt(q, S_SEEN_PRUNE);
+        sqlite3_bind_int64(s, 1, at - STORE_CALLBACK_KEEP_MS);
+        if (step_changes(q, s, "forget old callbacks", e) < 0)
+            return -1;
+    }
     return n < 0 ? -1 : n > 0;
 }
 

@@ -538,6 +538,24 @@ static void test_no_stale_snapshot(void **state)
 }
 
 /* The data version changes for another connection's commit, not for our own. */
+/* Callback keys: once each, then forgotten a week after they arrived (a provider re-pushes
+ * within minutes), so the table does not grow with every push ever received. */
+static void test_callback_keys(void **state)
+{
+    fx *f = *state;
+    cherr e;
+    const int64_t t0 = INT64_C(1795000000000), day = 86400 * INT64_C(1000);
+    assert_int_equal(store_begin(f->st, &e), 0);
+    assert_int_equal(store_callback_once(f->st, "old", t0, &e), 1);
+    assert_int_equal(store_callback_once(f->st, "old", t0 + 60000, &e), 0);   /* a re-push */
+    assert_int_equal(store_callback_once(f->st, "recent", t0 + 2 * day, &e), 1);
+    /* eight days on: "old" (8 days) is let go, "recent" (6 days) is kept */
+    assert_int_equal(store_callback_once(f->st, "new", t0 + 8 * day, &e), 1);
+    assert_int_equal(store_callback_once(f->st, "recent", t0 + 8 * day, &e), 0);
+    assert_int_equal(store_callback_once(f->st, "old", t0 + 8 * day, &e), 1);
+    assert_int_equal(store_commit(f->st, &e), 0);
+}
+
 static void test_data_version(void **state)
 {
     fx *f = *state;
@@ -731,6 +749,7 @@ int main(void)
         T(test_counts),
         T(test_no_stale_snapshot),
         T(test_data_version),
+        T(test_callback_keys),
         T(test_log_chain),
         T(test_log_append_only),
         T(test_log_filters),
