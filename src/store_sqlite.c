@@ -1916,11 +1916,14 @@ static int sq_campaign_update(store *base, int64_t id, const char *state, int64_
     return run_done(q, s, "campaign update", NULL, e);
 }
 
+/* In the campaign queries below, the literal `campaign_id!=0` lets the partial index
+ * msg_campaign serve (without it: a scan of every message ever queued). */
 static int sq_campaign_hold(store *base, int64_t id, int64_t now, long *n, cherr *e)
 {
     sq_store *q = (sq_store *)base;
     sqlite3_stmt *s = prep(q, "UPDATE queue SET due_at=due_at+?2 WHERE id IN (SELECT id FROM "
-                              "msg WHERE campaign_id=?1) AND lease_until<=?3 AND due_at<?2", e);
+                              "msg WHERE campaign_id=?1 AND campaign_id!=0) AND lease_until<=?3 AND "
+                              "due_at<?2", e);
     if (!s)
         return -1;
     sqlite3_bind_int64(s, 1, id);
@@ -1933,7 +1936,7 @@ static int sq_campaign_release(store *base, int64_t id, long *n, cherr *e)
 {
     sq_store *q = (sq_store *)base;
     sqlite3_stmt *s = prep(q, "UPDATE queue SET due_at=due_at-?2 WHERE id IN (SELECT id FROM "
-                              "msg WHERE campaign_id=?1) AND due_at>=?2", e);
+                              "msg WHERE campaign_id=?1 AND campaign_id!=0) AND due_at>=?2", e);
     if (!s)
         return -1;
     sqlite3_bind_int64(s, 1, id);
@@ -1948,8 +1951,8 @@ static int sq_campaign_pending(store *base, int64_t id, int64_t now, int64_t aft
     *out = NULL;
     *n = 0;
     sqlite3_stmt *s = prep(q, "SELECT m.id,q.due_at,m.user_id,m.campaign_id FROM msg m "
-                              "JOIN queue q ON q.id=m.id WHERE m.campaign_id=?1 AND m.id>?2 "
-                              "AND q.lease_until<=?3 ORDER BY m.id LIMIT ?4", e);
+                              "JOIN queue q ON q.id=m.id WHERE m.campaign_id=?1 AND m.campaign_id!=0 "
+                              "AND m.id>?2 AND q.lease_until<=?3 ORDER BY m.id LIMIT ?4", e);
     if (!s)
         return -1;
     sqlite3_bind_int64(s, 1, id);
