@@ -212,15 +212,18 @@ void dlv_start(sched *s, store_msg *m)
                  "crash", j->m.inflight);
         sched_log(s, &j->m, j->u.tier, "uncertain", j->m.inflight, NULL, why, NULL);
         s->stats.uncertain++;
-        /* its reservation from that attempt would count against its own cap */
-        if (sched_tx(s) < 0 || store_send_settle(a->st, j->m.id, 0, now, &e) < 0) {
+        /* its reservation from that attempt: given back when it is sent again (it would
+         * count against its own cap), kept when it is dropped (it may have reached the
+         * user, and counts as a touch) */
+        sched_chan *sc = sched_chan_find(s, j->m.inflight);
+        int drop = !(sc && sc->dedup) && !strcmp(sched_on_uncertain(s, j->m.klass), "drop");
+        if (sched_tx(s) < 0 || store_send_settle(a->st, j->m.id, drop, now, &e) < 0) {
             if (!s->failed)
                 sched_fail(s, &e);
             job_end(s, j);
             return;
         }
-        sched_chan *sc = sched_chan_find(s, j->m.inflight);
-        if (!(sc && sc->dedup) && !strcmp(sched_on_uncertain(s, j->m.klass), "drop")) {
+        if (drop) {
             finish(s, j, "uncertain", "failed", j->m.inflight, "uncertain",
                    "not resent: class policy on_uncertain = drop", NULL);
             s->stats.failed++;
@@ -383,6 +386,17 @@ void dlv_start(sched *s, store_msg *m)
 /* ---- the request ---------------------------------------------------------------- */
 
 static void on_reply(void *arg, const http_resp *r);
+
+/* Is this outcome an uncertain request its class will not resend (on_uncertain =
+ * drop, on a channel without provider-side dedup)? handle_outcome's CHAN_RETRY case
+ * drops exactly these. */
+static int uncertain_dropped(sched *s, const job *j, const chan_outcome *o,
+                             const sched_chan *sc)
+{
+    return (o->cls == CHAN_RETRY || o->cls == CHAN_REFRESH) && o->uncertain &&
+           !(sc && sc->dedup) && !strcmp(sched_on_uncertain(s, j->m.klass), "drop");
+}
+
 static void handle_outcome(sched *s, job *j, const chan_outcome *o);
 
 /* Build the request and park it until the commit that records it as in flight. */
@@ -741,7 +755,9 @@ static void handle_outcome(sched *s, job *j, const chan_outcome *o)
     if (o->cls == CHAN_BACKOFF && o->recipient && !o->this_message && sc && j->cm.to)
         pause_recipient(sc, j->cm.to, backoff_until(o, now), now);
     release_slot(s, j);
-    settle(s, j, o->cls == CHAN_OK);
+    /* the reservation stands for a send: one that happened, or an uncertain one that is
+     * not resent (it may have reached the user; a resent one reserves again) */
+    settle(s, j, o->cls == CHAN_OK || uncertain_dropped(s, j, o, sc));
     if (o->cls == CHAN_OK && c->credits && j->credit_tid[0] && sched_tx(s) == 0 &&
         store_credits_add(s->a->st, j->m.user_id, j->credit_tid, -1, 0, now, &e) < 0)
         sched_fail(s, &e);

@@ -529,7 +529,15 @@ static int recover(sched *s, cherr *e)
         sched_log(s, m, u.tier, "uncertain", m->inflight, NULL, why, NULL);
         s->stats.uncertain++;
         if (!(sc && sc->dedup) && !strcmp(sched_on_uncertain(s, m->klass), "drop")) {
-            if (store_finish(s->a->st, m, "uncertain", m->inflight, "uncertain", now, e) < 0)
+            /* not resent, so it counts as a touch (it may have reached the user): the
+             * reservation recovery dropped is written again, confirmed */
+            const policy_class *pk = policy_class_find(&s->a->pol, m->klass);
+            store *st = s->a->st;
+            if ((pk && !pk->capped
+                     ? store_send_reserve_uncapped(st, m->user_id, m->id, m->inflight, now, e)
+                     : store_send_reserve(st, m->user_id, m->id, m->inflight, now, e)) < 0 ||
+                store_send_settle(st, m->id, 1, now, e) < 0 ||
+                store_finish(st, m, "uncertain", m->inflight, "uncertain", now, e) < 0)
                 sched_fail(s, e);
             else
                 sched_log(s, m, u.tier, "failed", m->inflight, "uncertain",
