@@ -24,10 +24,8 @@ int cmd_init(const cmd_globals *g, int argc, char **argv)
     }
     app a;
     cherr e;
-    if (app_open(&a, g->config, g->db, APP_DB | APP_CREATE, &e) < 0) {
-        cmd_error("%s", e.msg);
+    if (cmd_app_open(&a, g, APP_DB | APP_CREATE) < 0)
         return 1;
-    }
     int from, to;
     if (store_migrate(a.st, &from, &to, &e) < 0) {
         cmd_error("%s", e.msg);
@@ -79,10 +77,8 @@ int cmd_run(const cmd_globals *g, int argc, char **argv)
     }
     app a;
     cherr e;
-    if (app_open(&a, g->config, g->db, APP_DB | APP_TEMPLATES | APP_POLICY, &e) < 0) {
-        cmd_error("%s", e.msg);
+    if (cmd_app_open(&a, g, APP_DB | APP_TEMPLATES | APP_POLICY) < 0)
         return 1;
-    }
     int rc = sched_run(&a, &o, &e);
     if (rc < 0)
         cmd_error("%s", e.msg);

@@ -130,10 +130,8 @@ static int create(const cmd_globals *g, int argc, char **argv)
     sp.vars = vars;
     app a;
     status = 1;
-    if (app_open(&a, g->config, g->db, APP_DB | APP_TEMPLATES | APP_POLICY, &e) < 0) {
-        cmd_error("%s", e.msg);
+    if (cmd_app_open(&a, g, APP_DB | APP_TEMPLATES | APP_POLICY) < 0)
         goto out;
-    }
     int64_t now = tu_now();
     bar b = {.start = now};
     campaign_result res;
@@ -255,10 +253,8 @@ int cmd_campaign(const cmd_globals *g, int argc, char **argv)
         return 2;
     app a;
     cherr e;
-    if (app_open(&a, g->config, g->db, APP_DB, &e) < 0) {
-        cmd_error("%s", e.msg);
+    if (cmd_app_open(&a, g, APP_DB) < 0)
         return 1;
-    }
     int rc = 0;
     long n = 0;
     int64_t now = tu_now();

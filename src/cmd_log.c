@@ -417,10 +417,8 @@ static int log_list(const cmd_globals *g, int argc, char **argv)
     if (parse_period(since, until, &q.since, &q.until) < 0)
         return 2;
     app a;
-    if (app_open(&a, g->config, g->db, APP_DB, &e) < 0) {
-        cmd_error("%s", e.msg);
+    if (cmd_app_open(&a, g, APP_DB) < 0)
         return 1;
-    }
     if (o.unmasked && strcmp(cfg_str(&a.cfg, "chuda", "allow_unmasked", "no"), "yes")) {
         cmd_error("--unmasked is not allowed by this config ([chuda] allow_unmasked = yes)");
         app_close(&a);
@@ -456,11 +454,8 @@ int cmd_log(const cmd_globals *g, int argc, char **argv)
         return 2;
     }
     app a;
-    cherr e;
-    if (app_open(&a, g->config, g->db, APP_DB, &e) < 0) {
-        cmd_error("%s", e.msg);
+    if (cmd_app_open(&a, g, APP_DB) < 0)
         return 1;
-    }
     int rc = sub == 0 ? log_verify(&a, argc - 1, argv + 1)
            : sub == 1 ? log_head(&a) : log_archive(&a, argc - 1, argv + 1);
     app_close(&a);
@@ -558,10 +553,8 @@ int cmd_stats(const cmd_globals *g, int argc, char **argv)
         q.by[q.nby++] = tok;
     cherr e;
     app a;
-    if (app_open(&a, g->config, g->db, APP_DB, &e) < 0) {
-        cmd_error("%s", e.msg);
+    if (cmd_app_open(&a, g, APP_DB) < 0)
         return 1;
-    }
     int rc = store_stats(a.st, &q, print_stat, &sc, &e);
     if (rc < 0)
         cmd_error("%s", e.msg);

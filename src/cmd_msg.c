@@ -166,8 +166,7 @@ int cmd_enqueue(const cmd_globals *g, int argc, char **argv)
     r.vars = vars;
     app a;
     cherr e;
-    if (app_open(&a, g->config, g->db, APP_DB | APP_TEMPLATES, &e) < 0) {
-        cmd_error("%s", e.msg);
+    if (cmd_app_open(&a, g, APP_DB | APP_TEMPLATES) < 0) {
         json_decref(vars);
         return 1;
     }
@@ -228,10 +227,8 @@ int cmd_cancel(const cmd_globals *g, int argc, char **argv)
     }
     app a;
     cherr e;
-    if (app_open(&a, g->config, g->db, APP_DB, &e) < 0) {
-        cmd_error("%s", e.msg);
+    if (cmd_app_open(&a, g, APP_DB) < 0)
         return 1;
-    }
     store_msg *v = NULL;
     int n = 0, status = 1;
     int64_t now = tu_now();
@@ -292,10 +289,8 @@ int cmd_show(const cmd_globals *g, int argc, char **argv)
     }
     app a;
     cherr e;
-    if (app_open(&a, g->config, g->db, APP_DB, &e) < 0) {
-        cmd_error("%s", e.msg);
+    if (cmd_app_open(&a, g, APP_DB) < 0)
         return 1;
-    }
     store_msg m;
     store_msgstate st;
     int found = store_msg_get(a.st, id, &m, &st, &e), status = 1;

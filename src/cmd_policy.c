@@ -70,10 +70,8 @@ int cmd_optout(const cmd_globals *g, int argc, char **argv)
     }
     app a;
     cherr e;
-    if (app_open(&a, g->config, g->db, APP_DB, &e) < 0) {
-        cmd_error("%s", e.msg);
+    if (cmd_app_open(&a, g, APP_DB) < 0)
         return 1;
-    }
     int status = 1;
     if (!user_exists(&a, user))
         goto out;
@@ -151,10 +149,8 @@ int cmd_credits(const cmd_globals *g, int argc, char **argv)
     }
     app a;
     cherr e;
-    if (app_open(&a, g->config, g->db, APP_DB, &e) < 0) {
-        cmd_error("%s", e.msg);
+    if (cmd_app_open(&a, g, APP_DB) < 0)
         return 1;
-    }
     int status = 1;
     long have;
     if (!user_exists(&a, argv[2]))

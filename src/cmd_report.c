@@ -167,10 +167,8 @@ int cmd_report(const cmd_globals *g, int argc, char **argv)
         return 2;
     }
     app a;
-    if (app_open(&a, g->config, g->db, APP_DB, &e) < 0) {
-        cmd_error("%s", e.msg);
+    if (cmd_app_open(&a, g, APP_DB) < 0)
         return 1;
-    }
     char t1[32], t2[32], t3[32];
     collect col = {
         .d = json_pack("{s:s, s:s, s:s, s:o, s:o, s:o, s:o, s:o}", "title",

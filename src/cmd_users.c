@@ -26,10 +26,8 @@ int cmd_users(const cmd_globals *g, int argc, char **argv)
     }
     app a;
     cherr e;
-    if (app_open(&a, g->config, g->db, APP_DB | APP_POLICY, &e) < 0) {
-        cmd_error("%s", e.msg);
+    if (cmd_app_open(&a, g, APP_DB | APP_POLICY) < 0)
         return 1;
-    }
     /* every configured tier, however many */
     const char **tiers = calloc((size_t)a.pol.ntiers + 1, sizeof *tiers);
     if (!tiers) {

@@ -4,6 +4,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "app.h"
 #include "cmd.h"
 
 static const struct {
@@ -45,6 +46,16 @@ void cmd_error(const char *fmt, ...)
     vfprintf(stderr, fmt, ap);
     fputc('\n', stderr);
     va_end(ap);
+}
+
+int cmd_app_open(app *a, const cmd_globals *g, unsigned what)
+{
+    cherr e;
+    if (app_open(a, g->config, g->db, what, &e) < 0) {
+        cmd_error("%s", e.msg);
+        return -1;
+    }
+    return 0;
 }
 
 int cmd_help(int argc, char **argv, const char *text)
