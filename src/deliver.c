@@ -61,7 +61,7 @@ static void job_end(sched *s, job *j)
     s->active--;
     job_free(j);
     /* claim again when a good share of capacity is free, or everything is done */
-    if ((s->full && s->active <= s->max_active - (s->batch < s->max_active ? s->batch : 1)) ||
+    if ((s->full && s->active <= s->max_active - sched_claim_min(s)) ||
         s->active == 0) {
         s->full = 0;
         sched_kick(s);

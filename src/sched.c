@@ -398,8 +398,12 @@ static void on_wake(struct ev_loop *loop, ev_timer *w, int revents)
     sched *s = w->data;
     if (s->stopping || s->failed)
         return;
+    /* claim a whole batch or nothing: every claim steps over the leased rows at the
+     * front of the queue (up to max_inflight of them), so a claim of the few slots
+     * freed since the last one costs as much as a full one. The same threshold as
+     * job_end's, which kicks us when that much is free again. */
     int room = s->max_active - s->active;
-    if (room <= 0) {
+    if (room <= 0 || (s->active > 0 && room < sched_claim_min(s))) {
         s->full = 1;    /* a finishing job kicks us */
         return;
     }

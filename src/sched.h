@@ -98,6 +98,11 @@ int sched_run(app *a, const sched_opts *o, cherr *e);
 int sched_tx(sched *s);                 /* open the iteration's transaction if needed */
 void sched_fail(sched *s, const cherr *e);   /* storage failed: stop the loop */
 void sched_kick(sched *s);              /* claim again soon (capacity freed) */
+/* The free capacity worth a claim: a batch, or one slot when max_inflight is smaller. */
+static inline int sched_claim_min(const sched *s)
+{
+    return s->batch < s->max_active ? s->batch : 1;
+}
 void sched_wake_sooner(sched *s);       /* a message was queued: maybe due before the wake */
 double sched_random(sched *s);          /* [0, 1) */
 /* An audit row about message m, with the user's tier (for the counts by tier). */
