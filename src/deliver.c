@@ -271,12 +271,10 @@ void dlv_start(sched *s, store_msg *m)
         /* the template id is looked up whatever [channel.X] credits says: a 43101 is
          * recorded against it (credits zero) either way */
         if (c->ops->credits && tpl_has_section(t, c->name) && !j->credit_tid[0]) {
-            render_out ro;
-            if (render_channel(&rc, c->name, &ro, &e) == 0) {
-                const char *tid = render_get(&ro, "template_id");
-                snprintf(j->credit_tid, sizeof j->credit_tid, "%s", tid ? tid : "");
-                render_out_free(&ro);
-            }
+            buf tid = {0};
+            if (render_key(&rc, c->name, "template_id", &tid, &e) > 0 && tid.s)
+                snprintf(j->credit_tid, sizeof j->credit_tid, "%s", tid.s);
+            buf_free(&tid);
             if (j->credit_tid[0] &&
                 store_credits_get(a->st, j->m.user_id, j->credit_tid, &credits, &e) < 0) {
                 json_decref(vars);

@@ -39,6 +39,17 @@ typedef struct ph {
     int nf;
 } ph;
 
+/* The sections a key of `section` is looked up in, most specific first (variant,
+ * segment, tier, base), those the template does not have left out: worked out once per
+ * expansion, not for every key. */
+typedef struct rchain {
+    const char *section;    /* what `name` is for; NULL = not worked out yet */
+    const char *name[4];
+    int n;
+    int variant;            /* name[0] is the variant's section */
+    char sbuf[3][200];
+} rchain;
+
 /* One expansion: the context plus what the load-time (min) mode needs. */
 typedef struct rx {
     const render_ctx *c;
@@ -46,6 +57,7 @@ typedef struct rx {
     int min;                /* variables render empty (render_channel_min) */
     int dynamic;            /* a variable was used */
     int origin;             /* line of the first copy key used at the top level */
+    rchain copy, chan;      /* lookup chains of [copy] and of the channel's section */
 } rx;
 
 static const char *const filter_names[] = {"time", "date", "yuan", "trunc", "default"};
@@ -409,32 +421,56 @@ static int apply_filters(const rx *x, const ph *h, buf *val, cherr *e)
 
 /* ---- resolving names ------------------------------------------------------------------ */
 
-/* Value of `key` in `section`, most specific override first. */
-static const inif_entry *lookup_section(const rx *x, const char *section, const char *key)
+/* Add section `name` to the chain, unless the (indexed) template has no such section. */
+static void chain_add(rchain *ch, const inif *ini, const char *name)
 {
+    if (!inif_indexed(ini) || inif_section(ini, name) >= 0)
+        ch->name[ch->n++] = name;
+}
+
+static const rchain *chain_for(rx *x, const char *section)
+{
+    int copy = !strcmp(section, "copy");
+    rchain *ch = copy ? &x->copy : &x->chan;
+    if (ch->section && !strcmp(ch->section, section))
+        return ch;
     const render_ctx *c = x->c;
-    char name[200];
-    const inif_entry *en;
+    const inif *ini = &c->t->ini;
+    memset(ch, 0, sizeof *ch);
+    ch->section = copy ? "copy" : section;
     if (x->variant) {
-        int copy = !strcmp(section, "copy");
         if (copy)
-            snprintf(name, sizeof name, "variant.%s", x->variant);
+            snprintf(ch->sbuf[0], sizeof ch->sbuf[0], "variant.%s", x->variant);
         else
-            snprintf(name, sizeof name, "variant.%s.%s", x->variant, section);
-        if ((!copy || strcmp(key, "weight")) && (en = inif_find(&c->t->ini, name, key)))
-            return en;
+            snprintf(ch->sbuf[0], sizeof ch->sbuf[0], "variant.%s.%s", x->variant, section);
+        chain_add(ch, ini, ch->sbuf[0]);
+        ch->variant = ch->n == 1;
     }
     if (c->segment && *c->segment) {
-        snprintf(name, sizeof name, "%s.segment.%s", section, c->segment);
-        if ((en = inif_find(&c->t->ini, name, key)))
-            return en;
+        snprintf(ch->sbuf[1], sizeof ch->sbuf[1], "%s.segment.%s", section, c->segment);
+        chain_add(ch, ini, ch->sbuf[1]);
     }
     if (c->tier && *c->tier) {
-        snprintf(name, sizeof name, "%s.tier.%s", section, c->tier);
-        if ((en = inif_find(&c->t->ini, name, key)))
+        snprintf(ch->sbuf[2], sizeof ch->sbuf[2], "%s.tier.%s", section, c->tier);
+        chain_add(ch, ini, ch->sbuf[2]);
+    }
+    ch->name[ch->n++] = ch->section;
+    return ch;
+}
+
+/* Value of `key` in `section`, most specific override first. A variant's [variant.X]
+ * has its own `weight`, which is not a copy key. */
+static const inif_entry *lookup_section(rx *x, const char *section, const char *key)
+{
+    const rchain *ch = chain_for(x, section);
+    const inif_entry *en;
+    for (int i = 0; i < ch->n; i++) {
+        if (i == 0 && ch->variant && !strcmp(ch->section, "copy") && !strcmp(key, "weight"))
+            continue;
+        if ((en = inif_find(&x->c->t->ini, ch->name[i], key)))
             return en;
     }
-    return inif_find(&c->t->ini, section, key);
+    return NULL;
 }
 
 static int expand(rx *x, const char *src, buf *out, int depth, cherr *e);
@@ -532,7 +568,7 @@ const char *render_variant(const render_ctx *c)
 
 int render_string(const render_ctx *c, const char *src, buf *out, cherr *e)
 {
-    rx x = {c, render_variant(c), 0, 0, 0};
+    rx x = {.c = c, .variant = render_variant(c)};
     return expand(&x, src, out, 0, e);
 }
 
@@ -688,14 +724,25 @@ static int render_section(rx *x, const char *channel, render_out *out, int **dyn
 
 int render_channel(const render_ctx *c, const char *channel, render_out *out, cherr *e)
 {
-    rx x = {c, render_variant(c), 0, 0, 0};
+    rx x = {.c = c, .variant = render_variant(c)};
     return render_section(&x, channel, out, NULL, NULL, e);
+}
+
+int render_key(const render_ctx *c, const char *channel, const char *key, buf *out, cherr *e)
+{
+    rx x = {.c = c, .variant = render_variant(c)};
+    const inif_entry *en = lookup_section(&x, channel, key);
+    if (!en)
+        return 0;
+    if (expand(&x, en->value, out, 0, e) < 0)
+        return err_prefix(e, "%s:%d: [%s] %s: ", c->t->ini.path, en->line, en->section, en->key);
+    return 1;
 }
 
 int render_channel_min(const render_ctx *c, const char *channel, render_out *out, int **dynamic,
                        int **origin, cherr *e)
 {
-    rx x = {c, render_variant(c), 1, 0, 0};
+    rx x = {.c = c, .variant = render_variant(c), .min = 1};
     *dynamic = NULL;
     *origin = NULL;
     if (render_section(&x, channel, out, dynamic, origin, e) < 0) {

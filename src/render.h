@@ -59,6 +59,9 @@ int render_check(const char *src, cherr *e);
 int render_string(const render_ctx *c, const char *src, buf *out, cherr *e);
 /* Render every key of a channel's section (with its variant/tier/segment overrides). */
 int render_channel(const render_ctx *c, const char *channel, render_out *out, cherr *e);
+/* Render one key of a channel's section, overrides applied, appended to `out`: 1, or 0
+ * when the section has no such key, or -1 (e set, naming file, line and key). */
+int render_key(const render_ctx *c, const char *channel, const char *key, buf *out, cherr *e);
 const char *render_get(const render_out *o, const char *key);
 void render_out_free(render_out *o);
 

@@ -221,6 +221,44 @@ static void test_render_channel(void **state)
                                "'product'");
 }
 
+/* render_key gives what render_channel gives for that key, overrides included */
+static void test_render_key(void **state)
+{
+    fx *f = *state;
+    render_ctx c = f->c;
+    const char *tiers[] = {"potential", "high_value", ""}, *segs[] = {"digital", "mom_baby",
+                                                                       "beauty", ""};
+    const char *keys[] = {"template_id", "data.thing1", "data.thing2", "data.amount3", "page"};
+    cherr e;
+    for (size_t t = 0; t < 3; t++)
+        for (size_t g = 0; g < 4; g++) {
+            c.tier = tiers[t];
+            c.segment = segs[g];
+            render_out o;
+            if (render_channel(&c, "mp_subscribe", &o, &e) < 0)
+                fail_msg("%s", e.msg);
+            for (size_t k = 0; k < sizeof keys / sizeof keys[0]; k++) {
+                buf b = {0};
+                int r = render_key(&c, "mp_subscribe", keys[k], &b, &e);
+                const char *want = render_get(&o, keys[k]);
+                if (r < 0)
+                    fail_msg("%s: %s", keys[k], e.msg);
+                if (r != (want != NULL) || (want && strcmp(b.s, want)))
+                    fail_msg("tier %s segment %s %s: render_key %d \"%s\", render_channel \"%s\"",
+                             tiers[t], segs[g], keys[k], r, b.s ? b.s : "", want ? want : "");
+                buf_free(&b);
+            }
+            render_out_free(&o);
+        }
+    buf b = {0};
+    assert_int_equal(render_key(&c, "oa_template", "template_id", &b, &e), 0);
+    c.vars = NULL;
+    assert_int_equal(render_key(&c, "mp_subscribe", "data.thing1", &b, &e), -1);
+    assert_string_equal(e.msg, "cart.ini:24: [mp_subscribe] data.thing1: missing variable "
+                               "'product'");
+    buf_free(&b);
+}
+
 /* ---- recursion ------------------------------------------------------------------ */
 
 static void test_recursion(void **state)
@@ -349,6 +387,7 @@ int main(void)
         T(test_missing),
         T(test_overrides),
         T(test_render_channel),
+        T(test_render_key),
         T(test_recursion),
         T(test_check),
         T(test_tpl_errors),
