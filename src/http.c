@@ -1,7 +1,18 @@
-/* http.c — libcurl multi-socket driven by libev (see http.h). */
+/* http.c — libcurl's multi-socket API on libev, on a thread of its own (see http.h).
+ *
+ * The caller's thread builds each transfer (easy handle and options) in http_submit and
+ * hands it over; the HTTP thread adds it to the multi handle, drives curl from its own
+ * loop, and hands finished transfers back with their results; the caller's loop is woken
+ * (ev_async) and calls each transfer's callback there. So TLS and HTTP run beside the
+ * scheduler's store and policy work — on the other core — and callbacks still come from
+ * the caller's loop, never from inside curl. The threads share only the two hand-over
+ * lists and a stop flag, under one mutex; everything else belongs to one side:
+ *   caller: loop, done_w, inflight, ca_file;   HTTP thread: wloop, multi, timer, xfers. */
 #include "http.h"
 
 #include <curl/curl.h>
+#include <pthread.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -10,12 +21,24 @@
 #define MAX_BODY (4 * 1024 * 1024)   /* a provider reply larger than this is broken */
 
 struct http {
+    /* the caller's side */
     struct ev_loop *loop;
+    ev_async done_w;            /* finished transfers are waiting in `out` */
+    int inflight;               /* submitted, callback not yet called; the loop is
+                                   referenced (kept running) while it is > 0 */
+    char *ca_file;
+    /* shared, under mu */
+    pthread_mutex_t mu;
+    struct xfer *in, **in_tail;     /* submitted, not yet taken by the HTTP thread */
+    struct xfer *out, **out_tail;   /* finished, callback not yet called */
+    int stop;
+    /* the HTTP thread's side */
+    pthread_t th;
+    struct ev_loop *wloop;
+    ev_async wake_w;            /* something in `in`, or stop */
     CURLM *multi;
     ev_timer timer;
-    char *ca_file;
-    int inflight;
-    struct xfer *xfers;         /* transfers in flight, for http_free */
+    struct xfer *xfers;         /* in the multi handle, for http_free */
 };
 
 /* One socket curl asked us to watch. */
@@ -27,7 +50,8 @@ typedef struct sock {
 
 /* One transfer. */
 typedef struct xfer {
-    struct xfer *next, *prev;
+    struct xfer *next, *prev;   /* h->xfers (HTTP thread) */
+    struct xfer *qnext;         /* h->in or h->out */
     http *h;
     CURL *easy;
     struct curl_slist *hdrs;
@@ -38,6 +62,7 @@ typedef struct xfer {
     int sends;                  /* times the request was about to be sent (prereq) */
     http_done_fn fn;
     void *arg;
+    http_resp r;                /* the result, filled by the HTTP thread (body: buf) */
     char errbuf[CURL_ERROR_SIZE];
 } xfer;
 
@@ -68,7 +93,7 @@ static int sock_cb(CURL *easy, curl_socket_t fd, int what, void *userp, void *so
     sock *s = sockp;
     if (what == CURL_POLL_REMOVE) {
         if (s) {
-            ev_io_stop(h->loop, &s->io);
+            ev_io_stop(h->wloop, &s->io);
             free(s);
             curl_multi_assign(h->multi, fd, NULL);
         }
@@ -82,12 +107,12 @@ static int sock_cb(CURL *easy, curl_socket_t fd, int what, void *userp, void *so
         s->h = h;
         curl_multi_assign(h->multi, fd, s);
     } else {
-        ev_io_stop(h->loop, &s->io);
+        ev_io_stop(h->wloop, &s->io);
     }
     s->fd = fd;
     ev_io_init(&s->io, on_io, fd, events);
     s->io.data = s;
-    ev_io_start(h->loop, &s->io);
+    ev_io_start(h->wloop, &s->io);
     return 0;
 }
 
@@ -95,10 +120,10 @@ static int sock_cb(CURL *easy, curl_socket_t fd, int what, void *userp, void *so
 static int timer_cb(CURLM *multi, long timeout_ms, void *userp)
 {
     http *h = userp;
-    ev_timer_stop(h->loop, &h->timer);
+    ev_timer_stop(h->wloop, &h->timer);
     if (timeout_ms >= 0) {
         ev_timer_set(&h->timer, (double)timeout_ms / 1000.0, 0.);
-        ev_timer_start(h->loop, &h->timer);
+        ev_timer_start(h->wloop, &h->timer);
     }
     return 0;
 }
@@ -148,9 +173,9 @@ static void unlink_xfer(xfer *x)
     x->next = x->prev = NULL;
 }
 
+/* Free a transfer that is in no list of the HTTP thread (not in h->xfers). */
 static void xfer_free(xfer *x)
 {
-    unlink_xfer(x);
     if (x->easy)
         curl_easy_cleanup(x->easy);
     curl_slist_free_all(x->hdrs);
@@ -184,10 +209,75 @@ static int may_have_sent(CURL *easy, CURLcode code)
     return sent > 0;
 }
 
+/* ---- the hand-over lists ------------------------------------------------------------ */
+
+static void list_append(xfer **head, xfer ***tail, xfer *first, xfer **last_next)
+{
+    if (!first)
+        return;
+    if (!*head)
+        *head = first;
+    else
+        **tail = first;
+    *tail = last_next;
+}
+
+/* Take a whole hand-over list; with `stop`, nothing once http_free asked the HTTP thread
+ * to stop (*stop set: what is left is the caller's to free, after the join). */
+static xfer *list_take(http *h, xfer **head, xfer ***tail, int *stop)
+{
+    xfer *l = NULL;
+    pthread_mutex_lock(&h->mu);
+    if (stop)
+        *stop = h->stop;
+    if (!stop || !*stop) {
+        l = *head;
+        *head = NULL;
+        *tail = head;
+    }
+    pthread_mutex_unlock(&h->mu);
+    return l;
+}
+
+/* HTTP thread: pass finished transfers (a list linked by qnext) back to the caller. */
+static void hand_back(http *h, xfer *first, xfer **last_next)
+{
+    if (!first)
+        return;
+    pthread_mutex_lock(&h->mu);
+    list_append(&h->out, &h->out_tail, first, last_next);
+    pthread_mutex_unlock(&h->mu);
+    ev_async_send(h->loop, &h->done_w);
+}
+
+/* ---- the HTTP thread ------------------------------------------------------------------ */
+
+/* Record the result of a transfer that ended; the easy handle goes with it. */
+static void finish_xfer(http *h, xfer *x, CURLcode code)
+{
+    http_resp *r = &x->r;
+    r->curl_code = (int)code;
+    if (code == CURLE_OK) {
+        curl_easy_getinfo(x->easy, CURLINFO_RESPONSE_CODE, &r->status);
+    } else {
+        r->error = x->too_big ? "reply larger than 4 MiB"
+                              : (x->errbuf[0] ? x->errbuf : curl_easy_strerror(code));
+    }
+    /* the request was on its way on some connection (libcurl then failed to make its
+     * fresh one, say): it may have reached the provider whatever the last error */
+    r->may_have_sent = x->sends > 0 || may_have_sent(x->easy, code);
+    r->resends = x->sends > 1 ? x->sends - 1 : 0;
+    curl_easy_getinfo(x->easy, CURLINFO_TOTAL_TIME, &r->seconds);
+    unlink_xfer(x);
+    curl_easy_cleanup(x->easy);
+    x->easy = NULL;
+}
+
 static void check_done(http *h)
 {
     CURLMsg *m;
     int left;
+    xfer *first = NULL, **last = &first;
     while ((m = curl_multi_info_read(h->multi, &left))) {
         if (m->msg != CURLMSG_DONE)
             continue;
@@ -195,24 +285,77 @@ static void check_done(http *h)
         curl_easy_getinfo(m->easy_handle, CURLINFO_PRIVATE, (char **)&x);
         CURLcode code = m->data.result;
         curl_multi_remove_handle(h->multi, x->easy);
-        h->inflight--;
-        http_resp r = {0};
-        r.curl_code = (int)code;
-        if (code == CURLE_OK) {
-            curl_easy_getinfo(x->easy, CURLINFO_RESPONSE_CODE, &r.status);
+        finish_xfer(h, x, code);
+        x->qnext = NULL;
+        *last = x;
+        last = &x->qnext;
+    }
+    hand_back(h, first, last);
+}
+
+/* Submitted transfers into the multi handle (or back at once when curl refuses one). */
+static void on_wake(struct ev_loop *loop, ev_async *w, int revents)
+{
+    http *h = w->data;
+    int stop;
+    xfer *x = list_take(h, &h->in, &h->in_tail, &stop);
+    if (stop) {
+        ev_break(loop, EVBREAK_ALL);
+        return;
+    }
+    xfer *refused = NULL, **rlast = &refused;
+    while (x) {
+        xfer *next = x->qnext;
+        if (curl_multi_add_handle(h->multi, x->easy) != CURLM_OK) {
+            x->r.curl_code = CURLE_FAILED_INIT;
+            x->r.error = "curl_multi_add_handle failed";
+            x->qnext = NULL;
+            *rlast = x;
+            rlast = &x->qnext;
         } else {
-            r.error = x->too_big ? "reply larger than 4 MiB"
-                                 : (x->errbuf[0] ? x->errbuf : curl_easy_strerror(code));
+            x->next = h->xfers;
+            x->prev = NULL;
+            if (h->xfers)
+                h->xfers->prev = x;
+            h->xfers = x;
         }
-        /* the request was on its way on some connection (libcurl then failed to make
-         * its fresh one, say): it may have reached the provider whatever the last error */
-        r.may_have_sent = x->sends > 0 || may_have_sent(x->easy, code);
-        r.resends = x->sends > 1 ? x->sends - 1 : 0;
-        curl_easy_getinfo(x->easy, CURLINFO_TOTAL_TIME, &r.seconds);
-        r.body = x->buf ? x->buf : "";
-        r.body_len = x->len;
-        x->fn(x->arg, &r);
+        x = next;
+    }
+    hand_back(h, refused, rlast);
+}
+
+static void *http_main(void *arg)
+{
+    http *h = arg;
+    ev_run(h->wloop, 0);
+    return NULL;
+}
+
+/* ---- the caller's side ---------------------------------------------------------------- */
+
+/* Finished transfers: each callback, from the caller's loop. */
+static void on_done(struct ev_loop *loop, ev_async *w, int revents)
+{
+    http *h = w->data;
+    xfer *x = list_take(h, &h->out, &h->out_tail, NULL);
+    while (x) {
+        xfer *next = x->qnext;
+        x->r.body = x->buf ? x->buf : "";
+        x->r.body_len = x->len;
+        if (--h->inflight == 0)
+            ev_unref(h->loop);      /* nothing more to wait for */
+        x->fn(x->arg, &x->r);
         xfer_free(x);
+        x = next;
+    }
+}
+
+static void free_list(xfer *x)
+{
+    while (x) {
+        xfer *next = x->qnext;
+        xfer_free(x);
+        x = next;
     }
 }
 
@@ -232,16 +375,56 @@ http *http_new(struct ev_loop *loop, const char *ca_file, cherr *e)
         return NULL;
     }
     h->loop = loop;
+    h->in_tail = &h->in;
+    h->out_tail = &h->out;
+    pthread_mutex_init(&h->mu, NULL);
     h->ca_file = ca_file ? strdup(ca_file) : NULL;
     h->multi = curl_multi_init();
+    h->wloop = ev_loop_new(EVFLAG_AUTO | EVFLAG_NOSIGMASK);
+    if (!h->multi || !h->wloop || (ca_file && !h->ca_file)) {
+        if (h->multi)
+            curl_multi_cleanup(h->multi);
+        if (h->wloop)
+            ev_loop_destroy(h->wloop);
+        pthread_mutex_destroy(&h->mu);
+        free(h->ca_file);
+        free(h);
+        err_set(e, "http: out of memory");
+        return NULL;
+    }
     ev_timer_init(&h->timer, on_timer, 0., 0.);
     h->timer.data = h;
+    ev_async_init(&h->wake_w, on_wake);
+    h->wake_w.data = h;
+    ev_async_start(h->wloop, &h->wake_w);
     curl_multi_setopt(h->multi, CURLMOPT_SOCKETFUNCTION, sock_cb);
     curl_multi_setopt(h->multi, CURLMOPT_SOCKETDATA, h);
     curl_multi_setopt(h->multi, CURLMOPT_TIMERFUNCTION, timer_cb);
     curl_multi_setopt(h->multi, CURLMOPT_TIMERDATA, h);
     curl_multi_setopt(h->multi, CURLMOPT_PIPELINING, (long)CURLPIPE_MULTIPLEX);
     curl_multi_setopt(h->multi, CURLMOPT_MAXCONNECTS, 256L);
+    ev_async_init(&h->done_w, on_done);
+    h->done_w.data = h;
+    ev_async_start(loop, &h->done_w);
+    ev_unref(loop);             /* only transfers in flight keep the caller's loop running */
+    /* signals stay with the caller's thread (its loop's signal watchers) */
+    sigset_t all, old;
+    sigfillset(&all);
+    pthread_sigmask(SIG_BLOCK, &all, &old);
+    int rc = pthread_create(&h->th, NULL, http_main, h);
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    if (rc != 0) {
+        ev_ref(loop);
+        ev_async_stop(loop, &h->done_w);
+        ev_async_stop(h->wloop, &h->wake_w);
+        ev_loop_destroy(h->wloop);
+        curl_multi_cleanup(h->multi);
+        pthread_mutex_destroy(&h->mu);
+        free(h->ca_file);
+        free(h);
+        err_set(e, "http: cannot start its thread: %s", strerror(rc));
+        return NULL;
+    }
     return h;
 }
 
@@ -249,14 +432,29 @@ void http_free(http *h)
 {
     if (!h)
         return;
-    /* abandon transfers still running (shutdown after the grace period) */
+    pthread_mutex_lock(&h->mu);
+    h->stop = 1;
+    pthread_mutex_unlock(&h->mu);
+    ev_async_send(h->wloop, &h->wake_w);
+    pthread_join(h->th, NULL);
+    /* abandon transfers still running (shutdown after the grace period), and those
+     * handed over either way but not yet taken: no callbacks */
     while (h->xfers) {
         xfer *x = h->xfers;
+        unlink_xfer(x);
         curl_multi_remove_handle(h->multi, x->easy);
         xfer_free(x);
     }
-    ev_timer_stop(h->loop, &h->timer);
-    curl_multi_cleanup(h->multi);
+    free_list(h->in);
+    free_list(h->out);
+    ev_timer_stop(h->wloop, &h->timer);
+    ev_async_stop(h->wloop, &h->wake_w);
+    curl_multi_cleanup(h->multi);       /* after the handles, its sockets' watchers */
+    ev_loop_destroy(h->wloop);
+    if (h->inflight == 0)
+        ev_ref(h->loop);                /* balance the unref of an idle watcher */
+    ev_async_stop(h->loop, &h->done_w);
+    pthread_mutex_destroy(&h->mu);
     free(h->ca_file);
     free(h);
 }
@@ -319,15 +517,13 @@ int http_submit(http *h, http_req *req, http_done_fn fn, void *arg, cherr *e)
     } else if (strcmp(x->req.method, "GET")) {
         curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, x->req.method);
     }
-    if (curl_multi_add_handle(h->multi, c) != CURLM_OK) {
-        xfer_free(x);
-        return err_set(e, "curl_multi_add_handle failed");
-    }
-    x->next = h->xfers;
-    if (h->xfers)
-        h->xfers->prev = x;
-    h->xfers = x;
-    h->inflight++;
+    /* to the HTTP thread; from here the transfer is its until it comes back */
+    if (h->inflight++ == 0)
+        ev_ref(h->loop);
+    pthread_mutex_lock(&h->mu);
+    list_append(&h->in, &h->in_tail, x, &x->qnext);
+    pthread_mutex_unlock(&h->mu);
+    ev_async_send(h->wloop, &h->wake_w);
     return 0;
 }
 

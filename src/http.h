@@ -1,9 +1,13 @@
-/* http.h — asynchronous HTTPS: libcurl's multi-socket API on the libev loop.
+/* http.h — asynchronous HTTPS: libcurl's multi-socket API on a libev loop of its own.
  *
  * DESIGN.md decision 7. Sockets curl wants watched become ev_io watchers, curl's one
  * timeout becomes one ev_timer, finished transfers are drained with
  * curl_multi_info_read after every action and handed to the caller's callback —
- * never from inside a curl callback. Keep-alive and HTTP/2 multiplexing stay on.
+ * never from inside a curl callback. That loop runs on a thread of its own, so TLS and
+ * HTTP use the second core while the caller's thread decides, renders and writes the
+ * store; every callback is still called from the caller's loop (woken by an ev_async),
+ * and an http is used from that one thread only. Keep-alive and HTTP/2 multiplexing
+ * stay on.
  * TLS peer and host verification are always on; `ca_file` only chooses which CAs
  * to trust. Concurrency and rate limits are the caller's (per provider account). */
 #ifndef CHUDA_HTTP_H
