@@ -1724,6 +1724,13 @@ int store_sqlite_open(const char *path, int create, store **out, cherr *e)
         return err_set(e, "out of memory");
     q->base.ops = &sqlite_ops;
     q->path = strdup(path);
+    /* Once per process, before SQLite initialises: its memory statistics (which nothing
+     * here reads) take a global mutex on every allocation, ~130 a message */
+    static int configured;
+    if (!configured) {
+        sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
+        configured = 1;
+    }
     /* NOMUTEX: a connection is only ever used by the thread that opened it */
     if (sqlite3_open_v2(path, &q->db,
                         SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
