@@ -170,6 +170,14 @@ int64_t chan_retry_delay(const chan *c, int attempt, double rnd)
     return d + (int64_t)((double)d * 0.4 * (rnd - 0.5));
 }
 
+int chan_json_body(buf_jw *w, http_req *req, const char *bad_utf8, cherr *e)
+{
+    req->body = buf_jw_take(w, &req->body_len);
+    if (req->body)
+        return 0;
+    return err_set(e, "%s", w->err == BUF_JW_UTF8 ? bad_utf8 : "out of memory");
+}
+
 void chan_outcome_set(chan_outcome *o, chan_class k, const char *code, const char *fmt, ...)
 {
     o->cls = k;

@@ -13,6 +13,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "buf.h"
 #include "config.h"
 #include "err.h"
 #include "http.h"
@@ -136,6 +137,11 @@ int64_t chan_retry_delay(const chan *c, int attempt, double rnd);
 int chan_transport_outcome(const http_resp *r, chan_outcome *o);
 void chan_outcome_set(chan_outcome *o, chan_class k, const char *code, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
+
+/* The JSON body written in `w` (buf.h) as req->body and body_len. Returns 0, or -1 with
+ * `e` set to `bad_utf8` when a key or value was not valid UTF-8, else to "out of memory"
+ * (w's buffer is released either way). */
+int chan_json_body(buf_jw *w, http_req *req, const char *bad_utf8, cherr *e);
 
 /* A message's address on this channel, or NULL when the user has none. */
 const char *chan_address(const chan_ops *ops, const store_user *u);

@@ -106,30 +106,25 @@ static int mp_build(chan *c, const chan_msg *m, const char *token, int64_t now, 
     const char *tid = render_get(m->f, "template_id");
     if (!tid || !*tid)
         return err_set(e, "[mp_subscribe] template_id renders empty");
-    json_t *data = json_object();
-    for (size_t i = 0; i < m->f->n; i++) {
-        const render_field *f = &m->f->v[i];
-        if (strncmp(f->key, "data.", 5))
-            continue;
-        json_object_set_new(data, f->key + 5, json_pack("{s:s}", "value", f->value));
-    }
-    json_t *j = json_pack("{s:s, s:s}", "touser", m->to, "template_id", tid);
+    buf_jw w = {0};
+    buf_jw_open(&w, NULL, '{');
+    buf_jw_str(&w, "touser", m->to);
+    buf_jw_str(&w, "template_id", tid);
     const char *page = render_get(m->f, "page");
     if (page && *page)
-        json_object_set_new(j, "page", json_string(page));
-    json_object_set_new(j, "data", data);
-    json_object_set_new(j, "miniprogram_state", json_string(p->state));
-    json_object_set_new(j, "lang", json_string(p->lang));
+        buf_jw_str(&w, "page", page);
+    wx_data(&w, m->f);
+    buf_jw_str(&w, "miniprogram_state", p->state);
+    buf_jw_str(&w, "lang", p->lang);
+    buf_jw_close(&w, '}');
+    if (chan_json_body(&w, req, "a template value is not valid UTF-8", e) < 0)
+        return -1;
     req->method = "POST";
     if (asprintf(&req->url, "%s/cgi-bin/message/subscribe/send?access_token=%s", c->base_url,
                  token) < 0) {
-        json_decref(j);
+        req->url = NULL;
         return err_set(e, "out of memory");
     }
-    req->body = wx_dump(j);
-    if (!req->body)
-        return err_set(e, "a template value is not valid UTF-8");
-    req->body_len = strlen(req->body);
     req->headers = http_headers_add(NULL, "Content-Type: application/json");
     return 0;
 }

@@ -111,34 +111,31 @@ static int oa_build(chan *c, const chan_msg *m, const char *token, int64_t now, 
     const char *tid = render_get(m->f, "template_id");
     if (!tid || !*tid)
         return err_set(e, "[oa_template] template_id renders empty");
-    json_t *j = json_pack("{s:s, s:s}", "touser", m->to, "template_id", tid);
-    if (!j)
-        return err_set(e, "[oa_template] touser or template_id is not valid UTF-8");
+    buf_jw w = {0};
+    buf_jw_open(&w, NULL, '{');
+    buf_jw_str(&w, "touser", m->to);
+    buf_jw_str(&w, "template_id", tid);
+    if (w.err)
+        return chan_json_body(&w, req, "[oa_template] touser or template_id is not valid UTF-8", e);
     const char *url = render_get(m->f, "url");
     if (url && *url)
-        json_object_set_new(j, "url", json_string(url));
+        buf_jw_str(&w, "url", url);
     const char *mpid = render_get(m->f, "miniprogram.appid");
     if (mpid && *mpid) {
-        json_t *mp = json_pack("{s:s}", "appid", mpid);
+        buf_jw_open(&w, "miniprogram", '{');
+        buf_jw_str(&w, "appid", mpid);
         const char *path = render_get(m->f, "miniprogram.pagepath");
         if (path && *path)
-            json_object_set_new(mp, "pagepath", json_string(path));
-        json_object_set_new(j, "miniprogram", mp);
+            buf_jw_str(&w, "pagepath", path);
+        buf_jw_close(&w, '}');
     }
     char cmid[40];
     snprintf(cmid, sizeof cmid, "chuda-%lld", (long long)m->id);
-    json_object_set_new(j, "client_msg_id", json_string(cmid));
-    json_t *data = json_object();
-    for (size_t i = 0; i < m->f->n; i++) {
-        const render_field *f = &m->f->v[i];
-        if (!strncmp(f->key, "data.", 5))
-            json_object_set_new(data, f->key + 5, json_pack("{s:s}", "value", f->value));
-    }
-    json_object_set_new(j, "data", data);
-    req->body = wx_dump(j);
-    if (!req->body)
-        return err_set(e, "[oa_template] a value is not valid UTF-8");
-    req->body_len = strlen(req->body);
+    buf_jw_str(&w, "client_msg_id", cmid);
+    wx_data(&w, m->f);
+    buf_jw_close(&w, '}');
+    if (chan_json_body(&w, req, "[oa_template] a value is not valid UTF-8", e) < 0)
+        return -1;
     char *tok = http_escape(token ? token : "");
     int rc = tok ? asprintf(&req->url, "%s/cgi-bin/message/template/send?access_token=%s",
                             c->base_url, tok) : -1;

@@ -22,6 +22,7 @@
 #include <sys/random.h>
 #include <time.h>
 
+#include "buf.h"
 #include "sign.h"
 #include "sms.h"
 #include "timeutil.h"
@@ -98,15 +99,19 @@ int sms_aliyun_request(const sms_conf *p, const char *base_url, const sms_send *
     strftime(ts, sizeof ts, "%Y-%m-%dT%H:%M:%SZ", &tm);
     char *tparam = NULL;
     if (s->n) {
-        json_t *o = json_object();
-        int ok = o != NULL;
-        for (size_t i = 0; ok && i < s->n; i++)
-            ok = s->names && s->names[i] &&
-                 json_object_set_new(o, s->names[i], json_string(s->values[i])) == 0;
-        tparam = ok ? json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
-        json_decref(o);
+        buf_jw w = {0};
+        buf_jw_open(&w, NULL, '{');
+        for (size_t i = 0; i < s->n && !w.err; i++) {
+            if (!s->names || !s->names[i])
+                w.err = BUF_JW_UTF8;      /* a parameter without a name, refused as before */
+            else
+                buf_jw_str(&w, s->names[i], s->values[i]);
+        }
+        buf_jw_close(&w, '}');
+        tparam = buf_jw_take(&w, NULL);
         if (!tparam)
-            return err_set(e, "[sms] TemplateParam: a name or value is not valid UTF-8");
+            return err_set(e, w.err == BUF_JW_UTF8 ? "[sms] TemplateParam: a name or value is "
+                                                     "not valid UTF-8" : "out of memory");
     }
     struct sign_param sp[] = {
         {"AccessKeyId", p->secret_id},

@@ -21,6 +21,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "buf.h"
 #include "sign.h"
 #include "sms.h"
 #include "timeutil.h"
@@ -100,22 +101,29 @@ int sms_tencent_request(const sms_conf *p, const char *base_url, const sms_send 
     char host[256];
     if (url_host(base_url, host, sizeof host) < 0)
         return err_set(e, "[sms] base_url has no host");
-    json_t *params = json_array();
-    int ok = params != NULL;
-    for (size_t i = 0; ok && i < s->n; i++)
-        ok = json_array_append_new(params, json_string(s->values[i])) == 0;
-    json_t *j = ok ? json_pack("{s:[s], s:s, s:s, s:s, s:O, s:s}", "PhoneNumberSet", s->phone,
-                               "SmsSdkAppId", p->sdk_app_id, "SignName", p->sign_name,
-                               "TemplateId", s->template_id, "TemplateParamSet", params,
-                               "SessionContext", s->ref) : NULL;
-    json_decref(params);
-    char *body = j ? json_dumps(j, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
-    json_decref(j);
+    /* the body is signed as it is: these fields in this order (the §5.4 vector) */
+    buf_jw w = {0};
+    buf_jw_open(&w, NULL, '{');
+    buf_jw_open(&w, "PhoneNumberSet", '[');
+    buf_jw_str(&w, NULL, s->phone);
+    buf_jw_close(&w, ']');
+    buf_jw_str(&w, "SmsSdkAppId", p->sdk_app_id);
+    buf_jw_str(&w, "SignName", p->sign_name);
+    buf_jw_str(&w, "TemplateId", s->template_id);
+    buf_jw_open(&w, "TemplateParamSet", '[');
+    for (size_t i = 0; i < s->n; i++)
+        buf_jw_str(&w, NULL, s->values[i]);
+    buf_jw_close(&w, ']');
+    buf_jw_str(&w, "SessionContext", s->ref);
+    buf_jw_close(&w, '}');
+    size_t len;
+    char *body = buf_jw_take(&w, &len);
     if (!body)
-        return err_set(e, "[sms] a value is not valid UTF-8");
+        return err_set(e, w.err == BUF_JW_UTF8 ? "[sms] a value is not valid UTF-8"
+                                               : "out of memory");
     int64_t ts = now / 1000;
     char auth[SIGN_TC3_AUTH_MAX];
-    int rc = sign_tc3(p->secret_id, p->secret, "sms", host, "SendSms", ts, body, strlen(body),
+    int rc = sign_tc3(p->secret_id, p->secret, "sms", host, "SendSms", ts, body, len,
                       TC_CONTENT_TYPE, auth, sizeof auth, NULL);
     if (rc != SIGN_OK) {
         free(body);
@@ -128,7 +136,7 @@ int sms_tencent_request(const sms_conf *p, const char *base_url, const sms_send 
     }
     req->method = "POST";
     req->body = body;
-    req->body_len = strlen(body);
+    req->body_len = len;
     char **h = http_headers_add(NULL, "Authorization: %s", auth);
     h = http_headers_add(h, "Content-Type: %s", TC_CONTENT_TYPE);
     h = http_headers_add(h, "Host: %s", host);

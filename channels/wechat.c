@@ -145,28 +145,49 @@ int wx_token_parse(const http_resp *r, const wx_code *table, char *token, size_t
     return -1;
 }
 
-char *wx_dump(json_t *j)
+void wx_data(buf_jw *w, const render_out *f)
 {
-    char *s = j ? json_dumps(j, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
-    json_decref(j);
-    return s;
+    buf_jw_open(w, "data", '{');
+    for (size_t i = 0; i < f->n; i++) {
+        if (strncmp(f->v[i].key, "data.", 5))
+            continue;
+        buf_jw_open(w, f->v[i].key + 5, '{');
+        buf_jw_str(w, "value", f->v[i].value);
+        buf_jw_close(w, '}');
+    }
+    buf_jw_close(w, '}');
+}
+
+void wx_fields(buf_jw *w, const render_out *f, const char *const *names)
+{
+    for (; *names; names++) {
+        const char *v = render_get(f, *names);
+        if (v && *v)
+            buf_jw_str(w, *names, v);
+    }
 }
 
 int wx_stable_token_request(chan *c, const char *appid, const char *secret, int force,
                             http_req *req, cherr *e)
 {
-    json_t *j = json_pack("{s:s, s:s, s:s, s:b}", "grant_type", "client_credential", "appid",
-                          appid, "secret", secret, "force_refresh", force);
+    buf_jw w = {0};
+    buf_jw_open(&w, NULL, '{');
+    buf_jw_str(&w, "grant_type", "client_credential");
+    buf_jw_str(&w, "appid", appid);
+    buf_jw_str(&w, "secret", secret);
+    buf_jw_bool(&w, "force_refresh", force);
+    buf_jw_close(&w, '}');
+    if (chan_json_body(&w, req, "appid or secret is not valid UTF-8", e) < 0)
+        return -1;
     req->method = "POST";
     if (asprintf(&req->url, "%s/cgi-bin/stable_token", c->base_url) < 0) {
         req->url = NULL;
-        json_decref(j);
+        free(req->body);
+        req->body = NULL;
         return err_set(e, "out of memory");
     }
-    req->body = wx_dump(j);
-    req->body_len = req->body ? strlen(req->body) : 0;
     req->headers = http_headers_add(NULL, "Content-Type: application/json");
-    return req->body ? 0 : err_set(e, "out of memory");
+    return 0;
 }
 
 void wx_msgid(json_t *root, chan_outcome *o)

@@ -7,6 +7,7 @@
 #include <jansson.h>
 #include <stdint.h>
 
+#include "buf.h"
 #include "channel.h"
 
 /* One row of a provider's code table. */
@@ -40,9 +41,13 @@ int64_t wx_next_day(int64_t now);
 /* errmsg without the " rid: ..." / " hint: [...]" request-id tail. */
 void wx_errmsg_clean(const char *in, char *out, size_t len);
 
-/* Compact JSON text of `j` (keys in insertion order), which is released; malloc'd,
- * NULL when a string is not valid UTF-8 or memory ran out. */
-char *wx_dump(json_t *j);
+/* "data":{"KEY":{"value":".."},..} from the data.KEY lines of `f`, in their order: the
+ * template data of mini-program and official-account messages. */
+void wx_data(buf_jw *w, const render_out *f);
+
+/* A member for each of the keys `names` (NULL-terminated) that renders non-empty in
+ * `f`, under its name, in the order of `names`. */
+void wx_fields(buf_jw *w, const render_out *f, const char *const *names);
 
 /* POST /cgi-bin/stable_token for appid + secret (providers.md §1.2), as mini program
  * and official account share it. The secret is only in the body. */

@@ -148,40 +148,34 @@ static int wc_token_parse(chan *c, const http_resp *r, char *token, size_t tokle
 
 /* ---- the message ---------------------------------------------------------------------- */
 
-static void set_str(json_t *o, const render_out *f, const char *key)
+/* "TYPE":{..}, the message itself. */
+static void payload(buf_jw *w, const char *type, const render_out *f)
 {
-    const char *v = render_get(f, key);
-    if (v && *v)
-        json_object_set_new(o, key, json_string(v));
-}
-
-static json_t *payload(const char *type, const render_out *f)
-{
-    json_t *o = json_object();
+    static const char *const text[] = {"content", NULL};
+    static const char *const card[] = {"title", "description", "url", "btntxt", NULL};
+    static const char *const mini[] = {"appid", "page", "title", "description", NULL};
+    buf_jw_open(w, type, '{');
     if (!strcmp(type, "text") || !strcmp(type, "markdown")) {
-        set_str(o, f, "content");
+        wx_fields(w, f, text);
     } else if (!strcmp(type, "textcard")) {
-        set_str(o, f, "title");
-        set_str(o, f, "description");
-        set_str(o, f, "url");
-        set_str(o, f, "btntxt");
+        wx_fields(w, f, card);
     } else {
-        set_str(o, f, "appid");
-        set_str(o, f, "page");
-        set_str(o, f, "title");
-        set_str(o, f, "description");
+        wx_fields(w, f, mini);
         const char *em = render_get(f, "emphasis_first_item");
         if (em && *em)
-            json_object_set_new(o, "emphasis_first_item",
-                                json_boolean(!strcmp(em, "true") || !strcmp(em, "1")));
-        json_t *items = json_array();
-        for (size_t i = 0; i < f->n; i++)
-            if (!strncmp(f->v[i].key, "item.", 5))
-                json_array_append_new(items, json_pack("{s:s, s:s}", "key", f->v[i].key + 5,
-                                                       "value", f->v[i].value));
-        json_object_set_new(o, "content_item", items);
+            buf_jw_bool(w, "emphasis_first_item", !strcmp(em, "true") || !strcmp(em, "1"));
+        buf_jw_open(w, "content_item", '[');
+        for (size_t i = 0; i < f->n; i++) {
+            if (strncmp(f->v[i].key, "item.", 5))
+                continue;
+            buf_jw_open(w, NULL, '{');
+            buf_jw_str(w, "key", f->v[i].key + 5);
+            buf_jw_str(w, "value", f->v[i].value);
+            buf_jw_close(w, '}');
+        }
+        buf_jw_close(w, ']');
     }
-    return o;
+    buf_jw_close(w, '}');
 }
 
 static int wc_build(chan *c, const chan_msg *m, const char *token, int64_t now, http_req *req,
@@ -194,17 +188,19 @@ static int wc_build(chan *c, const chan_msg *m, const char *token, int64_t now, 
     if (!known_type(type))
         return err_set(e, "[wecom] msgtype '%s' is not text, textcard, markdown or "
                        "miniprogram_notice", type);
-    json_t *j = json_pack("{s:s, s:s, s:I}", "touser", m->to, "msgtype", type, "agentid",
-                          (json_int_t)p->agentid);
-    if (!j)
-        return err_set(e, "[wecom] touser is not valid UTF-8");
-    json_object_set_new(j, type, payload(type, m->f));
-    json_object_set_new(j, "enable_duplicate_check", json_integer(1));
-    json_object_set_new(j, "duplicate_check_interval", json_integer(p->dup_interval));
-    req->body = wx_dump(j);
-    if (!req->body)
-        return err_set(e, "[wecom] a value is not valid UTF-8");
-    req->body_len = strlen(req->body);
+    buf_jw w = {0};
+    buf_jw_open(&w, NULL, '{');
+    buf_jw_str(&w, "touser", m->to);
+    if (w.err)
+        return chan_json_body(&w, req, "[wecom] touser is not valid UTF-8", e);
+    buf_jw_str(&w, "msgtype", type);
+    buf_jw_int(&w, "agentid", p->agentid);
+    payload(&w, type, m->f);
+    buf_jw_int(&w, "enable_duplicate_check", 1);
+    buf_jw_int(&w, "duplicate_check_interval", p->dup_interval);
+    buf_jw_close(&w, '}');
+    if (chan_json_body(&w, req, "[wecom] a value is not valid UTF-8", e) < 0)
+        return -1;
     char *tok = http_escape(token ? token : "");
     int rc = tok ? asprintf(&req->url, "%s/cgi-bin/message/send?access_token=%s", c->base_url,
                             tok) : -1;

@@ -107,22 +107,38 @@ static int wcc_token_parse(chan *c, const http_resp *r, char *token, size_t tokl
     return wx_token_parse(r, wc_token_codes, token, toklen, ttl_ms, o);
 }
 
-/* {"msgtype":TYPE, TYPE:{fields from PREFIX.FIELD}} when any PREFIX.* key is set. */
-static void attach(json_t *list, const render_out *f, const char *type, const char *prefix,
+/* TYPE.FIELD's rendered value, NULL when it is absent or empty. */
+static const char *att_value(const render_out *f, const char *type, const char *field)
+{
+    char key[64];
+    snprintf(key, sizeof key, "%s.%s", type, field);
+    const char *v = render_get(f, key);
+    return v && *v ? v : NULL;
+}
+
+/* {"msgtype":TYPE,TYPE:{fields from TYPE.FIELD}} when any TYPE.* key is set, in the
+ * "attachments" array (opened by the first; *open says whether it is). */
+static void attach(buf_jw *w, int *open, const render_out *f, const char *type,
                    const char *const *fields)
 {
-    json_t *o = json_object();
-    char key[64];
-    for (; *fields; fields++) {
-        snprintf(key, sizeof key, "%s.%s", prefix, *fields);
-        const char *v = render_get(f, key);
-        if (v && *v)
-            json_object_set_new(o, *fields, json_string(v));
+    const char *const *k = fields;
+    while (*k && !att_value(f, type, *k))
+        k++;
+    if (!*k)
+        return;
+    if (!*open)
+        buf_jw_open(w, "attachments", '[');
+    *open = 1;
+    buf_jw_open(w, NULL, '{');
+    buf_jw_str(w, "msgtype", type);
+    buf_jw_open(w, type, '{');
+    for (; *k; k++) {
+        const char *v = att_value(f, type, *k);
+        if (v)
+            buf_jw_str(w, *k, v);
     }
-    if (json_object_size(o))
-        json_array_append_new(list, json_pack("{s:s, s:o}", "msgtype", type, type, o));
-    else
-        json_decref(o);
+    buf_jw_close(w, '}');
+    buf_jw_close(w, '}');
 }
 
 static int wcc_build(chan *c, const chan_msg *m, const char *token, int64_t now, http_req *req,
@@ -135,28 +151,34 @@ static int wcc_build(chan *c, const chan_msg *m, const char *token, int64_t now,
     if (!*sender)
         return err_set(e, "[wecom_customer] no sender: set it in [channel.wecom_customer] or "
                        "the template");
-    json_t *j = json_pack("{s:s, s:[s], s:s}", "chat_type", "single", "external_userid", m->to,
-                          "sender", sender);
-    if (!j)
-        return err_set(e, "[wecom_customer] external_userid or sender is not valid UTF-8");
+    buf_jw w = {0};
+    buf_jw_open(&w, NULL, '{');
+    buf_jw_str(&w, "chat_type", "single");
+    buf_jw_open(&w, "external_userid", '[');
+    buf_jw_str(&w, NULL, m->to);
+    buf_jw_close(&w, ']');
+    buf_jw_str(&w, "sender", sender);
+    if (w.err)
+        return chan_json_body(&w, req, "[wecom_customer] external_userid or sender is not "
+                              "valid UTF-8", e);
     const char *content = render_get(m->f, "content");
-    if (content && *content)
-        json_object_set_new(j, "text", json_pack("{s:s}", "content", content));
+    if (content && *content) {
+        buf_jw_open(&w, "text", '{');
+        buf_jw_str(&w, "content", content);
+        buf_jw_close(&w, '}');
+    }
     static const char *const link[] = {"title", "picurl", "desc", "url", NULL};
     static const char *const mini[] = {"title", "pic_media_id", "appid", "page", NULL};
     static const char *const image[] = {"media_id", "pic_url", NULL};
-    json_t *att = json_array();
-    attach(att, m->f, "link", "link", link);
-    attach(att, m->f, "miniprogram", "miniprogram", mini);
-    attach(att, m->f, "image", "image", image);
-    if (json_array_size(att))
-        json_object_set_new(j, "attachments", att);
-    else
-        json_decref(att);
-    req->body = wx_dump(j);
-    if (!req->body)
-        return err_set(e, "[wecom_customer] a value is not valid UTF-8");
-    req->body_len = strlen(req->body);
+    int open = 0;
+    attach(&w, &open, m->f, "link", link);
+    attach(&w, &open, m->f, "miniprogram", mini);
+    attach(&w, &open, m->f, "image", image);
+    if (open)
+        buf_jw_close(&w, ']');
+    buf_jw_close(&w, '}');
+    if (chan_json_body(&w, req, "[wecom_customer] a value is not valid UTF-8", e) < 0)
+        return -1;
     char *tok = http_escape(token ? token : "");
     int rc = tok ? asprintf(&req->url, "%s/cgi-bin/externalcontact/add_msg_template"
                             "?access_token=%s", c->base_url, tok) : -1;

@@ -110,10 +110,10 @@ static int robot_check_template(const tpl *t, const char *section, cherr *e)
     return 0;
 }
 
-/* "a, b,c" -> ["a","b","c"] */
-static json_t *list(const char *s)
+/* "KEY":["a","b","c"] from "a, b,c" */
+static void list(buf_jw *w, const char *key, const char *s)
 {
-    json_t *a = json_array();
+    buf_jw_open(w, key, '[');
     while (s && *s) {
         s += strspn(s, " \t,");
         size_t n = strcspn(s, ",");
@@ -121,10 +121,10 @@ static json_t *list(const char *s)
         while (len && (s[len - 1] == ' ' || s[len - 1] == '\t'))
             len--;
         if (len)
-            json_array_append_new(a, json_stringn(s, len));
+            buf_jw_strn(w, NULL, s, len);
         s += n;
     }
-    return a;
+    buf_jw_close(w, ']');
 }
 
 static int robot_build(chan *c, const chan_msg *m, const char *token, int64_t now,
@@ -137,31 +137,31 @@ static int robot_build(chan *c, const chan_msg *m, const char *token, int64_t no
     if (!robot_type(type))
         return err_set(e, "[wecom_robot] msgtype '%s' is not text, markdown, markdown_v2 or "
                        "news", type);
-    json_t *body = json_object();
+    buf_jw w = {0};
+    buf_jw_open(&w, NULL, '{');
+    buf_jw_str(&w, "msgtype", type);
+    buf_jw_open(&w, type, '{');
     const char *content = render_get(m->f, "content");
     if (!strcmp(type, "news")) {
-        json_t *art = json_object();
         static const char *const f[] = {"title", "description", "url", "picurl", NULL};
-        for (const char *const *k = f; *k; k++) {
-            const char *v = render_get(m->f, *k);
-            if (v && *v)
-                json_object_set_new(art, *k, json_string(v));
-        }
-        json_object_set_new(body, "articles", json_pack("[o]", art));
+        buf_jw_open(&w, "articles", '[');
+        buf_jw_open(&w, NULL, '{');
+        wx_fields(&w, m->f, f);
+        buf_jw_close(&w, '}');
+        buf_jw_close(&w, ']');
     } else {
-        json_object_set_new(body, "content", json_string(content ? content : ""));
+        buf_jw_str(&w, "content", content ? content : "");
         const char *ml = render_get(m->f, "mentioned_list");
         const char *mm = render_get(m->f, "mentioned_mobile_list");
         if (!strcmp(type, "text") && ml && *ml)
-            json_object_set_new(body, "mentioned_list", list(ml));
+            list(&w, "mentioned_list", ml);
         if (!strcmp(type, "text") && mm && *mm)
-            json_object_set_new(body, "mentioned_mobile_list", list(mm));
+            list(&w, "mentioned_mobile_list", mm);
     }
-    json_t *j = json_pack("{s:s, s:o}", "msgtype", type, type, body);
-    req->body = wx_dump(j);
-    if (!req->body)
-        return err_set(e, "[wecom_robot] a value is not valid UTF-8");
-    req->body_len = strlen(req->body);
+    buf_jw_close(&w, '}');
+    buf_jw_close(&w, '}');
+    if (chan_json_body(&w, req, "[wecom_robot] a value is not valid UTF-8", e) < 0)
+        return -1;
     char *key = http_escape(p->key);
     int rc = key ? asprintf(&req->url, "%s/cgi-bin/webhook/send?key=%s", c->base_url, key) : -1;
     if (key)

@@ -52,6 +52,42 @@ static void test_build_exact(void **state)
     render_out_free(&f);
 }
 
+/* Values that must be escaped, and ones that must not be: the exact bytes sent; a value
+ * that is not UTF-8 is an error, never a body without it */
+static void test_build_hostile(void **state)
+{
+    fix_chan *fx = *state;
+    render_out f = fix_fields("template_id", "T\"1", "page", "pages/a?x=1&y=\"2\"",
+                              "data.thing1", "引号\"和\\反斜杠", "data.k\"ey", "行1\n行2\t\x01\x1f",
+                              "data.emoji", "😀👍🏻\xe2\x80\xa8</script>", "data.empty", "", NULL);
+    chan_msg m = {42, 1, "u1", "o\\U1", &f};
+    http_req req = {0};
+    cherr e;
+    assert_int_equal(chan_mp_subscribe.build(fx->c, &m, "TOK", FIX_NOW, &req, &e), 0);
+    assert_string_equal(req.body,
+                        "{\"touser\":\"o\\\\U1\",\"template_id\":\"T\\\"1\",\"page\":"
+                        "\"pages/a?x=1&y=\\\"2\\\"\",\"data\":{\"thing1\":{\"value\":"
+                        "\"引号\\\"和\\\\反斜杠\"},\"k\\\"ey\":{\"value\":\"行1\\n行2\\t"
+                        "\\u0001\\u001F\"},\"emoji\":{\"value\":\"😀👍🏻\xe2\x80\xa8</script>\"},"
+                        "\"empty\":{\"value\":\"\"}},\"miniprogram_state\":\"formal\","
+                        "\"lang\":\"zh_CN\"}");
+    assert_int_equal(req.body_len, strlen(req.body));
+    http_req_clear(&req);
+    render_out_free(&f);
+
+    f = fix_fields("template_id", "T1", "data.thing1", "ok\xff", NULL);
+    assert_int_equal(chan_mp_subscribe.build(fx->c, &m, "TOK", FIX_NOW, &req, &e), -1);
+    assert_string_equal(e.msg, "a template value is not valid UTF-8");
+    http_req_clear(&req);
+    render_out_free(&f);
+    f = fix_fields("template_id", "T1", "data.thing1", "v", NULL);
+    m.to = "o\xc0\xaf";
+    assert_int_equal(chan_mp_subscribe.build(fx->c, &m, "TOK", FIX_NOW, &req, &e), -1);
+    assert_string_equal(e.msg, "a template value is not valid UTF-8");
+    http_req_clear(&req);
+    render_out_free(&f);
+}
+
 static void test_token_request(void **state)
 {
     fix_chan *fx = *state;
@@ -193,6 +229,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_build_exact, setup, fix_teardown),
+        cmocka_unit_test_setup_teardown(test_build_hostile, setup, fix_teardown),
         cmocka_unit_test_setup_teardown(test_token_request, setup, fix_teardown),
         cmocka_unit_test_setup_teardown(test_codes, setup, fix_teardown),
         cmocka_unit_test_setup_teardown(test_token_codes, setup, fix_teardown),

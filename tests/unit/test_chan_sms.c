@@ -122,6 +122,36 @@ static void test_tc_build(void **state)
     render_out_free(&f);
 }
 
+/* Parameters that must be escaped: the exact body, and the signature is over those bytes;
+ * a parameter that is not UTF-8 is an error */
+static void test_tc_hostile(void **state)
+{
+    sms_conf p = {"AKID", "KEY", "腾讯云", "1400006666", "ap-guangzhou"};
+    const char *values[] = {"\"引号\"", "back\\slash", "line\nbreak\x01", "😀", ""};
+    sms_send s = {"+8613800000000", "1234", values, NULL, 5, "job-\"7\""};
+    http_req req = {0};
+    cherr e;
+    assert_int_equal(sms_tencent_request(&p, "https://sms.tencentcloudapi.com", &s, FIX_NOW,
+                                         &req, &e), 0);
+    assert_string_equal(req.body,
+                        "{\"PhoneNumberSet\":[\"+8613800000000\"],\"SmsSdkAppId\":\"1400006666\","
+                        "\"SignName\":\"腾讯云\",\"TemplateId\":\"1234\",\"TemplateParamSet\":"
+                        "[\"\\\"引号\\\"\",\"back\\\\slash\",\"line\\nbreak\\u0001\",\"😀\",\"\"],"
+                        "\"SessionContext\":\"job-\\\"7\\\"\"}");
+    assert_int_equal(req.body_len, strlen(req.body));
+    char want[SIGN_TC3_AUTH_MAX];
+    assert_int_equal(sign_tc3("AKID", "KEY", "sms", "sms.tencentcloudapi.com", "SendSms",
+                              FIX_NOW / 1000, req.body, req.body_len,
+                              "application/json; charset=utf-8", want, sizeof want, NULL), 0);
+    assert_string_equal(fix_header(&req, "Authorization"), want);
+    http_req_clear(&req);
+    values[1] = "\xed\xa0\x80";          /* a surrogate */
+    assert_int_equal(sms_tencent_request(&p, "https://sms.tencentcloudapi.com", &s, FIX_NOW,
+                                         &req, &e), -1);
+    assert_string_equal(e.msg, "[sms] a value is not valid UTF-8");
+    http_req_clear(&req);
+}
+
 /* a host with a port is signed and sent as it is */
 static void test_tc_host_port(void **state)
 {
@@ -549,6 +579,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_tc_vector),
         cmocka_unit_test_setup_teardown(test_tc_build, open_tc, fix_teardown),
+        cmocka_unit_test(test_tc_hostile),
         cmocka_unit_test(test_tc_host_port),
         cmocka_unit_test_setup_teardown(test_tc_codes, open_tc, fix_teardown),
         cmocka_unit_test_setup_teardown(test_tc_status_per_number, open_tc, fix_teardown),
