@@ -740,6 +740,8 @@ int campaign_create(app *a, const campaign_spec *s, int64_t now, campaign_progre
         if (rc == 0 && c->n != camp.total)
             rc = store_campaign_update(a->st, c->id, "active", c->n, e);
         if (rc == 0)
+            rc = store_campaign_ids(a->st, c->id, c->first_id, c->last_id, e);
+        if (rc == 0)
             rc = log_created(c, &camp, e);
         if (rc == 0)
             rc = store_commit(a->st, e);

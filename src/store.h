@@ -320,6 +320,9 @@ typedef struct store_ops {
     /* Every campaign, oldest first. */
     int (*campaign_each)(store *s, store_campaign_fn fn, void *arg, cherr *e);
     int (*campaign_update)(store *s, int64_t id, const char *state, int64_t total, cherr *e);
+    /* Record the campaign's messages: ids [first, last], written in its one transaction
+     * (consecutive); the campaign operations below find them by this range. */
+    int (*campaign_ids)(store *s, int64_t id, int64_t first, int64_t last, cherr *e);
     /* Hold the campaign's pending messages (unleased, or leased past `now`): they keep
      * their due time but are not due, nor claimed, until released. *n: how many. */
     int (*campaign_hold)(store *s, int64_t id, int64_t now, long *n, cherr *e);
@@ -418,6 +421,7 @@ static inline int store_campaign_add(store *s, store_campaign *c, cherr *e) { re
 static inline int store_campaign_get(store *s, int64_t id, store_campaign *c, cherr *e) { return s->ops->campaign_get(s, id, c, e); }
 static inline int store_campaign_each(store *s, store_campaign_fn fn, void *arg, cherr *e) { return s->ops->campaign_each(s, fn, arg, e); }
 static inline int store_campaign_update(store *s, int64_t id, const char *state, int64_t total, cherr *e) { return s->ops->campaign_update(s, id, state, total, e); }
+static inline int store_campaign_ids(store *s, int64_t id, int64_t first, int64_t last, cherr *e) { return s->ops->campaign_ids(s, id, first, last, e); }
 static inline int store_campaign_hold(store *s, int64_t id, int64_t now, long *n, cherr *e) { return s->ops->campaign_hold(s, id, now, n, e); }
 static inline int store_campaign_release(store *s, int64_t id, long *n, cherr *e) { return s->ops->campaign_release(s, id, n, e); }
 static inline int store_campaign_pending(store *s, int64_t id, int64_t now, int64_t after, int max, store_msg **o, int *n, cherr *e) { return s->ops->campaign_pending(s, id, now, after, max, o, n, e); }

@@ -42,6 +42,12 @@ enum {
     S_COUNT
 };
 
+/* A campaign's messages (?N: its id): the id range campaign create recorded, through msg's
+ * primary key (db/010_campaign_ids.sql); a campaign that does not exist has none. */
+#define CAMP_FIRST(p) "(SELECT first_id FROM campaigns WHERE id=" p ")"
+#define CAMP_LAST(p)  "(SELECT last_id FROM campaigns WHERE id=" p ")"
+#define CAMP_MSGS(p)  "m.id BETWEEN " CAMP_FIRST(p) " AND " CAMP_LAST(p) " AND m.campaign_id=" p
+
 #define USER_COLS "user_id,tier,segment,tz,mp_openid,oa_openid,phone,wecom_userid," \
                   "wecom_external_userid,attrs"
 
@@ -66,8 +72,7 @@ static const char *const sql_text[S_COUNT] = {
                      "WHERE m.user_id=?1 AND m.tag=?3 AND q.lease_until<=?2",
     /* a campaign's messages carry no tag of their own: "campaign:ID" means them */
     [S_CANCEL_CAMP] = "SELECT q.id,m.user_id,m.campaign_id FROM msg m JOIN queue q ON q.id=m.id "
-                      "WHERE m.campaign_id=?3 AND m.campaign_id!=0 AND m.user_id=?1 "
-                      "AND q.lease_until<=?2",
+                      "WHERE " CAMP_MSGS("?3") " AND m.user_id=?1 AND q.lease_until<=?2",
     [S_Q_DEL_ID] = "DELETE FROM queue WHERE id=?",
     [S_CLAIM] = "SELECT q.due_at,q.id,q.attempts,q.inflight,q.skip,m.user_id,m.template,m.class,"
                 "m.tag,m.channel,m.idem_key,m.vars,m.campaign_id,m.win,m.created_at,"
@@ -1269,8 +1274,7 @@ static int sq_log_archive(store *base, int64_t before, const char *file, store_l
     /* for the cross-checks: the latest time archived, and the last message whose
      * enqueued row (its own, or its campaign's) goes with these rows */
     if (query_ints(q, "SELECT max(at), max(CASE WHEN event='enqueued' THEN coalesce(message_id,"
-                      "(SELECT max(m.id) FROM msg m WHERE m.campaign_id=log.campaign_id "
-                      "AND m.campaign_id!=0)) END) FROM log WHERE seq>?1 AND seq<=?2",
+                      "(SELECT nullif(last_id,0) FROM campaigns WHERE id=log.campaign_id)) END) FROM log WHERE seq>?1 AND seq<=?2",
                    an.seq, upto, mark, 2, e) < 0)
         return -1;
     archive_ctx ac = {fn, arg, 0, 0};
@@ -1632,6 +1636,7 @@ static int sq_campaign_get(store *base, int64_t id, store_campaign *c, cherr *e)
 static int sq_campaign_each(store *base, store_campaign_fn fn, void *arg, cherr *e);
 static int sq_campaign_update(store *base, int64_t id, const char *state, int64_t total,
                               cherr *e);
+static int sq_campaign_ids(store *base, int64_t id, int64_t first, int64_t last, cherr *e);
 static int sq_campaign_hold(store *base, int64_t id, int64_t now, long *n, cherr *e);
 static int sq_campaign_release(store *base, int64_t id, long *n, cherr *e);
 static int sq_campaign_pending(store *base, int64_t id, int64_t now, int64_t after_id, int max,
@@ -1697,6 +1702,7 @@ static const store_ops sqlite_ops = {
     .campaign_get = sq_campaign_get,
     .campaign_each = sq_campaign_each,
     .campaign_update = sq_campaign_update,
+    .campaign_ids = sq_campaign_ids,
     .campaign_hold = sq_campaign_hold,
     .campaign_release = sq_campaign_release,
     .campaign_pending = sq_campaign_pending,
@@ -1919,14 +1925,24 @@ static int sq_campaign_update(store *base, int64_t id, const char *state, int64_
     return run_done(q, s, "campaign update", NULL, e);
 }
 
-/* In the campaign queries below, the literal `campaign_id!=0` lets the partial index
- * msg_campaign serve (without it: a scan of every message ever queued). */
+static int sq_campaign_ids(store *base, int64_t id, int64_t first, int64_t last, cherr *e)
+{
+    sq_store *q = (sq_store *)base;
+    sqlite3_stmt *s = prep(q, "UPDATE campaigns SET first_id=?2, last_id=?3 WHERE id=?1", e);
+    if (!s)
+        return -1;
+    sqlite3_bind_int64(s, 1, id);
+    sqlite3_bind_int64(s, 2, first);
+    sqlite3_bind_int64(s, 3, last);
+    return run_done(q, s, "campaign ids", NULL, e);
+}
+
+/* The campaign queries below find its messages by their id range (CAMP_MSGS). */
 static int sq_campaign_hold(store *base, int64_t id, int64_t now, long *n, cherr *e)
 {
     sq_store *q = (sq_store *)base;
-    sqlite3_stmt *s = prep(q, "UPDATE queue SET due_at=due_at+?2 WHERE id IN (SELECT id FROM "
-                              "msg WHERE campaign_id=?1 AND campaign_id!=0) AND lease_until<=?3 AND "
-                              "due_at<?2", e);
+    sqlite3_stmt *s = prep(q, "UPDATE queue SET due_at=due_at+?2 WHERE id IN (SELECT m.id FROM "
+                              "msg m WHERE " CAMP_MSGS("?1") ") AND lease_until<=?3 AND due_at<?2", e);
     if (!s)
         return -1;
     sqlite3_bind_int64(s, 1, id);
@@ -1938,8 +1954,8 @@ static int sq_campaign_hold(store *base, int64_t id, int64_t now, long *n, cherr
 static int sq_campaign_release(store *base, int64_t id, long *n, cherr *e)
 {
     sq_store *q = (sq_store *)base;
-    sqlite3_stmt *s = prep(q, "UPDATE queue SET due_at=due_at-?2 WHERE id IN (SELECT id FROM "
-                              "msg WHERE campaign_id=?1 AND campaign_id!=0) AND due_at>=?2", e);
+    sqlite3_stmt *s = prep(q, "UPDATE queue SET due_at=due_at-?2 WHERE id IN (SELECT m.id FROM "
+                              "msg m WHERE " CAMP_MSGS("?1") ") AND due_at>=?2", e);
     if (!s)
         return -1;
     sqlite3_bind_int64(s, 1, id);
@@ -1954,8 +1970,9 @@ static int sq_campaign_pending(store *base, int64_t id, int64_t now, int64_t aft
     *out = NULL;
     *n = 0;
     sqlite3_stmt *s = prep(q, "SELECT m.id,q.due_at,m.user_id,m.campaign_id FROM msg m "
-                              "JOIN queue q ON q.id=m.id WHERE m.campaign_id=?1 AND m.campaign_id!=0 "
-                              "AND m.id>?2 AND q.lease_until<=?3 ORDER BY m.id LIMIT ?4", e);
+                              "JOIN queue q ON q.id=m.id WHERE m.id>max(?2," CAMP_FIRST("?1") "-1) AND "
+                              "m.id<=" CAMP_LAST("?1") " AND m.campaign_id=?1 AND "
+                              "q.lease_until<=?3 ORDER BY m.id LIMIT ?4", e);
     if (!s)
         return -1;
     sqlite3_bind_int64(s, 1, id);
@@ -1986,10 +2003,8 @@ static int sq_campaign_counts(store *base, int64_t id, int64_t now, store_campco
 {
     sq_store *q = (sq_store *)base;
     memset(out, 0, sizeof *out);
-    /* the literal term lets the partial index msg_campaign serve */
     sqlite3_stmt *s = prep(q, "SELECT count(*),total(q.due_at>=?2),total(q.lease_until>?3) "
-                              "FROM msg m JOIN queue q ON q.id=m.id WHERE m.campaign_id=?1 "
-                              "AND m.campaign_id!=0", e);
+                              "FROM msg m JOIN queue q ON q.id=m.id WHERE " CAMP_MSGS("?1"), e);
     if (!s)
         return -1;
     sqlite3_bind_int64(s, 1, id);
