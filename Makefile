@@ -31,7 +31,7 @@ CFLAGS  ?= $(OPT) -g
 CFLAGS  += -DCHUDA_WITH_EXPAT -std=c11 -D_GNU_SOURCE -Wall -Wextra -Wshadow -Wno-unused-parameter \
            -Wstrict-prototypes -Wmissing-prototypes -iquote src -iquote channels $(PKG_CFLAGS) $(SANFLAGS)
 LDFLAGS += $(SANFLAGS)
-LDLIBS  := $(PKG_LIBS) -lev -lmbedtls -lmbedx509 -lmbedcrypto -lcsv -lm
+LDLIBS  := $(PKG_LIBS) -lev -lmbedtls -lmbedx509 -lmbedcrypto -lcsv -lm -lpthread
 
 # The core library: everything but main.c, shared by chuda, the simulator and the tests.
 CORE_SRC := $(filter-out src/main.c,$(wildcard src/*.c)) $(wildcard channels/*.c)
