@@ -18,6 +18,7 @@
 
 #include "audit.h"
 #include "buf.h"
+#include "hashset.h"
 
 extern const char *const store_migrations[];
 
@@ -544,29 +545,16 @@ static sqlite3_stmt *many_stmt(sq_store *q, sqlite3_stmt **slot, const char *hea
     return *slot;
 }
 
-/* Position of `id` among the sorted `order` (indexes into ids), or -1. */
-static int find_sorted(const char *const *ids, const int *order, int n, const char *id)
-{
-    int lo = 0, hi = n - 1;
-    while (lo <= hi) {
-        int mid = (lo + hi) / 2, c = strcmp(ids[order[mid]], id);
-        if (!c) {
-            while (mid > 0 && !strcmp(ids[order[mid - 1]], id))
-                mid--;
-            return mid;
-        }
-        if (c < 0)
-            lo = mid + 1;
-        else
-            hi = mid - 1;
-    }
-    return -1;
-}
+/* The ids of a users_peek by hash: head[h] and next[i] chain the indexes i whose id
+ * hashes to h (every place of an id asked twice). */
+#define PEEK_SLOTS (2 * STORE_MANY)
+typedef struct peek_index {
+    int head[PEEK_SLOTS], next[STORE_MANY];
+} peek_index;
 
-static int cmp_ids(const void *a, const void *b, void *ids)
+static unsigned peek_slot(const char *id, size_t len)
 {
-    const char *const *v = ids;
-    return strcmp(v[*(const int *)a], v[*(const int *)b]);
+    return (unsigned)(hashset_hash(id, len) % PEEK_SLOTS);
 }
 
 static int sq_users_peek(store *base, const char *const *ids, int n, store_user *out,
@@ -583,17 +571,24 @@ static int sq_users_peek(store *base, const char *const *ids, int n, store_user 
         return -1;
     for (int i = 0; i < STORE_MANY; i++)         /* unused places repeat the first id */
         bind_s(s, i + 1, ids[i < n ? i : 0]);
-    int order[STORE_MANY];
-    for (int i = 0; i < n; i++)
-        order[i] = i;
-    qsort_r(order, (size_t)n, sizeof *order, cmp_ids, (void *)ids);
+    peek_index ix;
+    for (int h = 0; h < PEEK_SLOTS; h++)
+        ix.head[h] = -1;
+    for (int i = n - 1; i >= 0; i--) {
+        unsigned h = peek_slot(ids[i], strlen(ids[i]));
+        ix.next[i] = ix.head[h];
+        ix.head[h] = i;
+    }
     memset(found, 0, (size_t)n * sizeof *found);
     memset(out, 0, (size_t)n * sizeof *out);
     buf_reset(scratch);
     size_t off[STORE_MANY][5];                   /* offsets: the buffer moves as it grows */
     int rc;
     while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-        int k = find_sorted(ids, order, n, (const char *)sqlite3_column_text(s, 0));
+        const char *id = (const char *)sqlite3_column_text(s, 0);
+        int k = id ? ix.head[peek_slot(id, (size_t)sqlite3_column_bytes(s, 0))] : -1;
+        while (k >= 0 && strcmp(ids[k], id))
+            k = ix.next[k];
         if (k < 0)
             continue;
         size_t at[5];
@@ -603,9 +598,11 @@ static int sq_users_peek(store *base, const char *const *ids, int n, store_user 
             if (t && buf_add(scratch, t, (size_t)sqlite3_column_bytes(s, c) + 1) < 0)
                 rc = SQLITE_NOMEM;
         }
-        for (; rc == SQLITE_ROW && k < n && !strcmp(ids[order[k]], scratch->s + at[0]); k++) {
-            found[order[k]] = 1;
-            memcpy(off[order[k]], at, sizeof at);
+        for (; rc == SQLITE_ROW && k >= 0; k = ix.next[k]) {
+            if (strcmp(ids[k], id))
+                continue;
+            found[k] = 1;
+            memcpy(off[k], at, sizeof at);
         }
     }
     sqlite3_reset(s);
