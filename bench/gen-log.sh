@@ -110,6 +110,11 @@ while seq < rows:
 flush()
 con.executemany("INSERT INTO log_counts(campaign_id, hour, channel, tier, event, code, n)"
                 " VALUES(?,?,?,?,?,?,?)", (k + (n,) for k, n in counts.items()))
+if "first_id" in [r[1] for r in con.execute("PRAGMA table_info(campaigns)")]:
+    # schema 10: a campaign's messages are found by their id range
+    con.execute("UPDATE campaigns SET first_id=r.a, last_id=r.b FROM (SELECT campaign_id, "
+                "min(id) a, max(id) b FROM msg WHERE campaign_id!=0 GROUP BY 1) r "
+                "WHERE r.campaign_id=campaigns.id")
 cols = [r[1] for r in con.execute("PRAGMA table_info(log_meta)")]
 if "head_seq" in cols:
     con.execute("UPDATE log_meta SET head_seq=?, head_hash=? WHERE id=1", (seq, prev))

@@ -1,12 +1,18 @@
 /* campaign.c — campaigns (see campaign.h): the segment expression parser, queueing a
- * campaign from a CSV file or a segment through enq_one in one transaction, pause /
+ * campaign from a CSV file or a segment through an enq_batch in one transaction, pause /
  * resume / cancel, and the funnel. SQL stays in the store; this file builds a postfix
- * segment program (store_seg) and calls store operations. */
+ * segment program (store_seg) and calls store operations.
+ *
+ * A CSV campaign runs on two threads: a reader thread parses the file, looks its users
+ * up through a read-only connection of its own (store_reader_open) and checks each
+ * row; the calling thread writes the checked chunks it hands over (a relay) into the
+ * campaign's transaction. The reader is joined on every path. */
 #include "campaign.h"
 
 #include <ctype.h>
 #include <errno.h>
 #include <inttypes.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,6 +24,7 @@
 #include "csvr.h"
 #include "enqueue.h"
 #include "hashset.h"
+#include "relay.h"
 #include "timeutil.h"
 
 #define SEG_MAX_NODES  256      /* conditions and operators in one expression */
@@ -375,6 +382,12 @@ typedef struct cctx {
     char *colname[CSVR_MAX_COLS];
     hashset seen;               /* hashes of the user ids so far */
     int maybe_dup;              /* one repeated: check_dups decides exactly */
+
+    /* CSV: the reader thread (everything above but last_id is its own until joined) */
+    relay relay;                /* checked chunks, reader -> writer */
+    store *reader;              /* the reader's connection */
+    int rrc;                    /* the reader's outcome, and why */
+    cherr rerr;
 } cctx;
 
 /* Due time of the next recipient (the n-th): evenly over [base, base + spread). */
@@ -387,12 +400,24 @@ static int64_t next_due(const cctx *c)
     return c->base + sp / n * i + sp % n * i / n;
 }
 
-/* Start the batch the campaign's messages go through (columns known). */
+/* The reader's chunks go to the writer (csv_write). */
+static int rcp_sink(void *arg, enq_chunk *ch, cherr *e)
+{
+    cctx *c = arg;
+    if (relay_put(&c->relay, ch) == 0)
+        return 0;
+    enq_chunk_free(ch);
+    return err_set(e, "stopped: writing the campaign failed");
+}
+
+/* Start the batch the campaign's messages go through (columns known); from a file, on
+ * the reader thread: users from its connection, chunks to the writer. */
 static int open_batch(cctx *c, cherr *e)
 {
     enq_batch_spec bs = {.tmpl = c->sp->tmpl, .klass = c->sp->klass, .expires = c->sp->expires,
                          .campaign_id = c->id, .now = c->now, .vars = c->sp->vars,
-                         .columns = c->vcols};
+                         .columns = c->vcols, .users = c->reader,
+                         .sink = c->reader ? rcp_sink : NULL, .sink_arg = c};
     return enq_batch_new(c->a, &bs, &c->batch, e);
 }
 
@@ -412,7 +437,7 @@ static int queue_one(cctx *c, const char *user, const char *const *values, const
     return 0;
 }
 
-/* Write what the batch holds; the campaign's messages are ids [first_id, last_id]. */
+/* Write (or hand over) what the batch holds. */
 static int queue_finish(cctx *c, cherr *e)
 {
     int64_t last;
@@ -420,7 +445,6 @@ static int queue_finish(cctx *c, cherr *e)
         return -1;
     if (last)
         c->last_id = last;
-    c->first_id = c->last_id - c->n + 1;
     return 0;
 }
 
@@ -576,7 +600,7 @@ static long rcp_count(const char *path)
     return rc == 0 && n > 0 ? n - 1 : 0;
 }
 
-static int create_csv(cctx *c, cherr *e)
+static int read_csv(cctx *c, cherr *e)
 {
     FILE *fp = fopen(c->path, "rb");
     if (!fp)
@@ -593,6 +617,58 @@ static int create_csv(cctx *c, cherr *e)
     fclose(fp);
     if (rc == 0 && !c->n)
         rc = err_set(e, "%s: no recipients: the file has a header and no rows", c->path);
+    return rc;
+}
+
+/* The reader thread: the file, checked, in chunks to the writer; closes the relay on
+ * every path. */
+static void *csv_reader(void *arg)
+{
+    cctx *c = arg;
+    c->rrc = store_reader_open(c->a->st, &c->reader, &c->rerr);
+    if (c->rrc == 0)
+        c->rrc = read_csv(c, &c->rerr);
+    store_close(c->reader);
+    c->reader = NULL;
+    relay_close(&c->relay);
+    return NULL;
+}
+
+/* The writer: every chunk into the transaction; after an error the rest are dropped
+ * and the reader is stopped. The messages' ids are consecutive: last_id is enough. */
+static int csv_write(cctx *c, cherr *e)
+{
+    int rc = 0;
+    enq_chunk *ch;
+    while ((ch = relay_take(&c->relay))) {
+        int64_t last;
+        if (rc == 0 && enq_chunk_write(c->a->st, ch, &last, e) < 0) {
+            rc = err_prefix(e, "%s:%ld: ", c->path, ch->line);
+            relay_abort(&c->relay);
+        } else if (rc == 0) {
+            c->last_id = last;
+        }
+        enq_chunk_free(ch);
+    }
+    return rc;
+}
+
+static int create_csv(cctx *c, cherr *e)
+{
+    int rc = relay_init(&c->relay);
+    if (rc)
+        return err_set(e, "cannot start reading %s: %s", c->path, strerror(rc));
+    pthread_t t;
+    if ((rc = pthread_create(&t, NULL, csv_reader, c))) {
+        relay_destroy(&c->relay);
+        return err_set(e, "cannot start reading %s: %s", c->path, strerror(rc));
+    }
+    rc = csv_write(c, e);
+    pthread_join(t, NULL);
+    relay_destroy(&c->relay);
+    /* a write failed on a chunk the reader had passed: it comes first */
+    if (rc == 0 && c->rrc < 0)
+        rc = err_set(e, "%s", c->rerr.msg);
     return rc;
 }
 
@@ -735,10 +811,13 @@ int campaign_create(app *a, const campaign_spec *s, int64_t now, campaign_progre
         c->id = camp.id;
         if (rc == 0)
             rc = s->segment ? create_segment(c, &seg, e) : create_csv(c, e);
+        c->first_id = c->last_id - c->n + 1;        /* one range: consecutive ids */
         if (rc == 0)
             rc = c->path ? check_dups(c, e) : 0;
         if (rc == 0 && c->n != camp.total)
             rc = store_campaign_update(a->st, c->id, "active", c->n, e);
+        if (rc == 0)
+            rc = store_campaign_ids(a->st, c->id, c->first_id, c->last_id, e);
         if (rc == 0)
             rc = log_created(c, &camp, e);
         if (rc == 0)

@@ -144,7 +144,7 @@ int enq_one(app *a, const enq_request *r, int64_t now, int64_t *id, int *dup, ch
 
 /* A message waiting for its chunk to be checked and written. */
 typedef struct pend {
-    char *user, *vtext;         /* owned */
+    size_t user, vtext;         /* offsets of its strings in the batch's text */
     char state[BATCH_MAX_NAMES + 1];    /* per name, from the message's variables: m
                                            present, M present but empty, - absent */
     int64_t due, exp;
@@ -172,7 +172,11 @@ struct enq_batch {
                                    and per name whether the message or the user has it */
     pend p[STORE_MANY];
     int np;
-    buf key, users;
+    buf text;                   /* the waiting messages' strings, each NUL-terminated */
+    store *users;
+    enq_sink_fn sink;
+    void *sink_arg;
+    buf key, users_buf;
     long fail_line;             /* the message an error is about */
     const char *fail_user;
 };
@@ -205,6 +209,9 @@ int enq_batch_new(app *a, const enq_batch_spec *s, enq_batch **out, cherr *e)
     b->klass = s->klass ? s->klass : t->klass;
     b->now = s->now;
     b->campaign_id = s->campaign_id;
+    b->users = s->users ? s->users : a->st;
+    b->sink = s->sink;
+    b->sink_arg = s->sink_arg;
     if (s->expires) {
         cherr e2;
         if (tu_parse_duration(s->expires, &b->expires_dur, &e2) < 0 &&
@@ -265,10 +272,7 @@ int enq_batch_new(app *a, const enq_batch_spec *s, enq_batch **out, cherr *e)
 
 static void pend_clear(enq_batch *b)
 {
-    for (int i = 0; i < b->np; i++) {
-        free(b->p[i].user);
-        free(b->p[i].vtext);
-    }
+    buf_reset(&b->text);
     b->np = 0;
 }
 
@@ -279,8 +283,9 @@ void enq_batch_free(enq_batch *b)
     pend_clear(b);
     strset_free(&b->ok);
     buf_free(&b->key);
-    buf_free(&b->users);
+    buf_free(&b->users_buf);
     buf_free(&b->vtext);
+    buf_free(&b->text);
     json_decref(b->vars);
     free(b->var_shadowed);
     free(b);
@@ -349,7 +354,7 @@ static int check_pend(enq_batch *b, const pend *p, const store_user *u, cherr *e
         buf_add(&b->key, &st, 1);
     }
     if (rc == 0 && !strset_has(&b->ok, b->key.s)) {
-        json_t *vars = json_loads(p->vtext, 0, NULL);
+        json_t *vars = json_loads(b->text.s + p->vtext, 0, NULL);
         if (!attrs && u->attrs)     /* the full check sees every attribute */
             attrs = json_loads(u->attrs, 0, NULL);
         rc = check_renders(b->a, t, u, vars, attrs, NULL, 0, e);
@@ -361,7 +366,41 @@ static int check_pend(enq_batch *b, const pend *p, const store_user *u, cherr *e
     return rc;
 }
 
-/* Check the waiting chunk (one lookup for its users) and write it. */
+int enq_chunk_write(store *st, enq_chunk *ch, int64_t *last_id, cherr *e)
+{
+    *last_id = 0;
+    if (!ch->n)
+        return 0;
+    if (store_enqueue_many(st, ch->m, ch->n, e) < 0)
+        return -1;
+    *last_id = ch->m[ch->n - 1].id;
+    return 0;
+}
+
+void enq_chunk_free(enq_chunk *ch)
+{
+    if (!ch)
+        return;
+    free(ch->text);
+    free(ch);
+}
+
+/* The waiting messages as a chunk whose strings are in `text` (not copied). */
+static void chunk_fill(enq_batch *b, enq_chunk *ch, const char *text)
+{
+    for (int i = 0; i < b->np; i++) {
+        const pend *p = &b->p[i];
+        ch->m[i] = (store_msg){
+            .due_at = p->due, .created_at = b->now, .expires_at = p->exp,
+            .campaign_id = b->campaign_id, .user_id = (char *)text + p->user,
+            .tmpl = b->t->name, .klass = (char *)b->klass, .vars = (char *)text + p->vtext,
+        };
+    }
+    ch->n = b->np;
+    ch->line = b->p[b->np - 1].line;
+}
+
+/* Check the waiting chunk (one lookup for its users), then write it or hand it over. */
 static int flush(enq_batch *b, int64_t *last_id, cherr *e)
 {
     if (!b->np)
@@ -370,33 +409,41 @@ static int flush(enq_batch *b, int64_t *last_id, cherr *e)
     store_user us[STORE_MANY];
     int found[STORE_MANY];
     for (int i = 0; i < b->np; i++)
-        ids[i] = b->p[i].user;
-    if (store_users_peek(b->a->st, ids, b->np, us, found, &b->users, e) < 0)
+        ids[i] = b->text.s + b->p[i].user;
+    if (store_users_peek(b->users, ids, b->np, us, found, &b->users_buf, e) < 0)
         return -1;
-    store_msg m[STORE_MANY];
     for (int i = 0; i < b->np; i++) {
-        pend *p = &b->p[i];
-        b->fail_line = p->line;
-        b->fail_user = p->user;
+        b->fail_line = b->p[i].line;
+        b->fail_user = ids[i];
         if (!found[i])
             return err_set(e, "user: no user '%s' (import it with `chuda users import`)",
-                           p->user);
-        if (check_pend(b, p, &us[i], e) < 0)
+                           ids[i]);
+        if (check_pend(b, &b->p[i], &us[i], e) < 0)
             return -1;
-        m[i] = (store_msg){
-            .due_at = p->due, .created_at = b->now, .expires_at = p->exp,
-            .campaign_id = b->campaign_id, .user_id = p->user, .tmpl = b->t->name,
-            .klass = (char *)b->klass, .vars = p->vtext,
-        };
     }
     b->fail_line = 0;
     b->fail_user = NULL;
-    if (store_enqueue_many(b->a->st, m, b->np, e) < 0)
-        return -1;
-    if (last_id)
-        *last_id = m[b->np - 1].id;
+    if (!b->sink) {
+        enq_chunk ch;
+        chunk_fill(b, &ch, b->text.s);
+        int64_t last;
+        if (enq_chunk_write(b->a->st, &ch, &last, e) < 0)
+            return -1;
+        if (last_id)
+            *last_id = last;
+        pend_clear(b);
+        return 0;
+    }
+    enq_chunk *ch = malloc(sizeof *ch);
+    char *text = ch ? buf_take(&b->text) : NULL;
+    if (!text) {
+        free(ch);
+        return err_set(e, "out of memory");
+    }
+    chunk_fill(b, ch, text);
+    ch->text = text;
     pend_clear(b);
-    return 0;
+    return b->sink(b->sink_arg, ch, e);
 }
 
 /* The message's variables as JSON text: its columns that have a value, then the
@@ -451,9 +498,11 @@ int enq_batch_add(enq_batch *b, const char *user, const char *const *values,
         if (b->filters[i] && render_value_check(b->names[i], values[c], b->filters[i], e) < 0)
             return -1;
     }
-    if (vars_text(b, values, lens) < 0 || !(p->user = strdup(user)) ||
-        !(p->vtext = strdup(b->vtext.s))) {
-        free(p->user);
+    p->user = b->text.len;
+    p->vtext = p->user + strlen(user) + 1;
+    if (vars_text(b, values, lens) < 0 || buf_add(&b->text, user, p->vtext - p->user) < 0 ||
+        buf_add(&b->text, b->vtext.s, b->vtext.len + 1) < 0) {
+        b->text.len = p->user;
         return err_set(e, "out of memory");
     }
     p->due = due;

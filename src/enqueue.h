@@ -42,6 +42,23 @@ int enq_one(app *a, const enq_request *r, int64_t now, int64_t *id, int *dup, ch
  * written per message: the caller logs the batch once. */
 typedef struct enq_batch enq_batch;
 
+/* A checked chunk of a batch's messages, not yet written (a batch with a sink hands
+ * them over): m[0..n-1] (ids not yet chosen), their strings in `text`, owned. */
+typedef struct enq_chunk {
+    store_msg m[STORE_MANY];
+    int n;
+    long line;                  /* the last message's `line` (enq_batch_add), for errors */
+    char *text;
+} enq_chunk;
+
+/* Takes `ch` (even when it fails, with the reason in e). */
+typedef int (*enq_sink_fn)(void *arg, enq_chunk *ch, cherr *e);
+
+/* Write the chunk's messages into st's transaction (store_enqueue_many); *last_id: the
+ * last one's id. */
+int enq_chunk_write(store *st, enq_chunk *ch, int64_t *last_id, cherr *e);
+void enq_chunk_free(enq_chunk *ch);
+
 typedef struct enq_batch_spec {
     const char *tmpl;
     const char *klass;          /* NULL: the template's */
@@ -51,6 +68,10 @@ typedef struct enq_batch_spec {
     json_t *vars;               /* every message's variables (object of strings) or NULL */
     const char *const *columns; /* names of per-message variables (NULL-terminated, or
                                    NULL): a message's value overrides `vars` */
+    store *users;               /* where users are looked up; NULL: the app's store */
+    enq_sink_fn sink;           /* NULL: chunks are written to the app's store; else handed
+                                   to sink(sink_arg, ...) and *last_id stays 0 */
+    void *sink_arg;
 } enq_batch_spec;
 
 int enq_batch_new(app *a, const enq_batch_spec *s, enq_batch **out, cherr *e);

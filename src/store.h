@@ -226,7 +226,8 @@ typedef struct store_ops {
     int (*users_peek)(store *s, const char *const *ids, int n, store_user *out, int *found,
                       buf *scratch, cherr *e);
     /* Write n (<= STORE_MANY) new messages without idempotency keys (a campaign's): each
-     * gets the next id (v[i].id set) and its queue row, in a few statements. */
+     * gets the next id (v[i].id set) and its queue row, in a few statements. After an
+     * error some of them may be written: the caller rolls its transaction back. */
     int (*enqueue_many)(store *s, store_msg *v, int n, cherr *e);
 
     /* Insert a message and its queue row; sets m->id. With an idempotency key already
@@ -319,6 +320,15 @@ typedef struct store_ops {
     /* Every campaign, oldest first. */
     int (*campaign_each)(store *s, store_campaign_fn fn, void *arg, cherr *e);
     int (*campaign_update)(store *s, int64_t id, const char *state, int64_t total, cherr *e);
+    /* Record the campaign's messages: ids [first, last], written in its one transaction
+     * (consecutive); the campaign operations below find them by this range. */
+    int (*campaign_ids)(store *s, int64_t id, int64_t first, int64_t last, cherr *e);
+    /* A second connection to the same database, read-only, for another thread: open,
+     * use and close it (store_close) on that thread only. It reads one snapshot, taken
+     * at its first read: opened while this store holds the write lock (store_begin),
+     * it sees what this store sees but for this store's own uncommitted writes. For
+     * users_peek and the other lookups; writes fail. */
+    int (*reader_open)(store *s, store **out, cherr *e);
     /* Hold the campaign's pending messages (unleased, or leased past `now`): they keep
      * their due time but are not due, nor claimed, until released. *n: how many. */
     int (*campaign_hold)(store *s, int64_t id, int64_t now, long *n, cherr *e);
@@ -417,6 +427,8 @@ static inline int store_campaign_add(store *s, store_campaign *c, cherr *e) { re
 static inline int store_campaign_get(store *s, int64_t id, store_campaign *c, cherr *e) { return s->ops->campaign_get(s, id, c, e); }
 static inline int store_campaign_each(store *s, store_campaign_fn fn, void *arg, cherr *e) { return s->ops->campaign_each(s, fn, arg, e); }
 static inline int store_campaign_update(store *s, int64_t id, const char *state, int64_t total, cherr *e) { return s->ops->campaign_update(s, id, state, total, e); }
+static inline int store_reader_open(store *s, store **out, cherr *e) { return s->ops->reader_open(s, out, e); }
+static inline int store_campaign_ids(store *s, int64_t id, int64_t first, int64_t last, cherr *e) { return s->ops->campaign_ids(s, id, first, last, e); }
 static inline int store_campaign_hold(store *s, int64_t id, int64_t now, long *n, cherr *e) { return s->ops->campaign_hold(s, id, now, n, e); }
 static inline int store_campaign_release(store *s, int64_t id, long *n, cherr *e) { return s->ops->campaign_release(s, id, n, e); }
 static inline int store_campaign_pending(store *s, int64_t id, int64_t now, int64_t after, int max, store_msg **o, int *n, cherr *e) { return s->ops->campaign_pending(s, id, now, after, max, o, n, e); }

@@ -18,6 +18,7 @@
 
 #include "audit.h"
 #include "buf.h"
+#include "hashset.h"
 
 extern const char *const store_migrations[];
 
@@ -41,6 +42,12 @@ enum {
     S_DATA_VERSION,
     S_COUNT
 };
+
+/* A campaign's messages (?N: its id): the id range campaign create recorded, through msg's
+ * primary key (db/010_campaign_ids.sql); a campaign that does not exist has none. */
+#define CAMP_FIRST(p) "(SELECT first_id FROM campaigns WHERE id=" p ")"
+#define CAMP_LAST(p)  "(SELECT last_id FROM campaigns WHERE id=" p ")"
+#define CAMP_MSGS(p)  "m.id BETWEEN " CAMP_FIRST(p) " AND " CAMP_LAST(p) " AND m.campaign_id=" p
 
 #define USER_COLS "user_id,tier,segment,tz,mp_openid,oa_openid,phone,wecom_userid," \
                   "wecom_external_userid,attrs"
@@ -66,8 +73,7 @@ static const char *const sql_text[S_COUNT] = {
                      "WHERE m.user_id=?1 AND m.tag=?3 AND q.lease_until<=?2",
     /* a campaign's messages carry no tag of their own: "campaign:ID" means them */
     [S_CANCEL_CAMP] = "SELECT q.id,m.user_id,m.campaign_id FROM msg m JOIN queue q ON q.id=m.id "
-                      "WHERE m.campaign_id=?3 AND m.campaign_id!=0 AND m.user_id=?1 "
-                      "AND q.lease_until<=?2",
+                      "WHERE " CAMP_MSGS("?3") " AND m.user_id=?1 AND q.lease_until<=?2",
     [S_Q_DEL_ID] = "DELETE FROM queue WHERE id=?",
     [S_CLAIM] = "SELECT q.due_at,q.id,q.attempts,q.inflight,q.skip,m.user_id,m.template,m.class,"
                 "m.tag,m.channel,m.idem_key,m.vars,m.campaign_id,m.win,m.created_at,"
@@ -539,29 +545,16 @@ static sqlite3_stmt *many_stmt(sq_store *q, sqlite3_stmt **slot, const char *hea
     return *slot;
 }
 
-/* Position of `id` among the sorted `order` (indexes into ids), or -1. */
-static int find_sorted(const char *const *ids, const int *order, int n, const char *id)
-{
-    int lo = 0, hi = n - 1;
-    while (lo <= hi) {
-        int mid = (lo + hi) / 2, c = strcmp(ids[order[mid]], id);
-        if (!c) {
-            while (mid > 0 && !strcmp(ids[order[mid - 1]], id))
-                mid--;
-            return mid;
-        }
-        if (c < 0)
-            lo = mid + 1;
-        else
-            hi = mid - 1;
-    }
-    return -1;
-}
+/* The ids of a users_peek by hash: head[h] and next[i] chain the indexes i whose id
+ * hashes to h (every place of an id asked twice). */
+#define PEEK_SLOTS (2 * STORE_MANY)
+typedef struct peek_index {
+    int head[PEEK_SLOTS], next[STORE_MANY];
+} peek_index;
 
-static int cmp_ids(const void *a, const void *b, void *ids)
+static unsigned peek_slot(const char *id, size_t len)
 {
-    const char *const *v = ids;
-    return strcmp(v[*(const int *)a], v[*(const int *)b]);
+    return (unsigned)(hashset_hash(id, len) % PEEK_SLOTS);
 }
 
 static int sq_users_peek(store *base, const char *const *ids, int n, store_user *out,
@@ -578,17 +571,24 @@ static int sq_users_peek(store *base, const char *const *ids, int n, store_user 
         return -1;
     for (int i = 0; i < STORE_MANY; i++)         /* unused places repeat the first id */
         bind_s(s, i + 1, ids[i < n ? i : 0]);
-    int order[STORE_MANY];
-    for (int i = 0; i < n; i++)
-        order[i] = i;
-    qsort_r(order, (size_t)n, sizeof *order, cmp_ids, (void *)ids);
+    peek_index ix;
+    for (int h = 0; h < PEEK_SLOTS; h++)
+        ix.head[h] = -1;
+    for (int i = n - 1; i >= 0; i--) {
+        unsigned h = peek_slot(ids[i], strlen(ids[i]));
+        ix.next[i] = ix.head[h];
+        ix.head[h] = i;
+    }
     memset(found, 0, (size_t)n * sizeof *found);
     memset(out, 0, (size_t)n * sizeof *out);
     buf_reset(scratch);
     size_t off[STORE_MANY][5];                   /* offsets: the buffer moves as it grows */
     int rc;
     while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-        int k = find_sorted(ids, order, n, (const char *)sqlite3_column_text(s, 0));
+        const char *id = (const char *)sqlite3_column_text(s, 0);
+        int k = id ? ix.head[peek_slot(id, (size_t)sqlite3_column_bytes(s, 0))] : -1;
+        while (k >= 0 && strcmp(ids[k], id))
+            k = ix.next[k];
         if (k < 0)
             continue;
         size_t at[5];
@@ -598,9 +598,11 @@ static int sq_users_peek(store *base, const char *const *ids, int n, store_user 
             if (t && buf_add(scratch, t, (size_t)sqlite3_column_bytes(s, c) + 1) < 0)
                 rc = SQLITE_NOMEM;
         }
-        for (; rc == SQLITE_ROW && k < n && !strcmp(ids[order[k]], scratch->s + at[0]); k++) {
-            found[order[k]] = 1;
-            memcpy(off[order[k]], at, sizeof at);
+        for (; rc == SQLITE_ROW && k >= 0; k = ix.next[k]) {
+            if (strcmp(ids[k], id))
+                continue;
+            found[k] = 1;
+            memcpy(off[k], at, sizeof at);
         }
     }
     sqlite3_reset(s);
@@ -637,8 +639,11 @@ static int sq_enqueue_many(store *base, store_msg *v, int n, cherr *e)
     sqlite3_reset(s);
     if (!next)
         return db_err(q, e, "next message id");
+    /* OR FAIL: a failing row ends the statement without undoing the rows before it, so
+     * SQLite keeps no statement journal (a copy of every page the statement touches,
+     * 1,100 instructions a row); the caller rolls the whole transaction back instead */
     s = many_stmt(q, &q->many_msg,
-                  "INSERT INTO msg(id,user_id,template,class,vars,campaign_id,created_at,"
+                  "INSERT OR FAIL INTO msg(id,user_id,template,class,vars,campaign_id,created_at,"
                   "expires_at,tag,channel,win) VALUES", "(?,?,?,?,?,?,?,?,NULL,NULL,NULL)", "", e);
     if (!s)
         return -1;
@@ -656,7 +661,7 @@ static int sq_enqueue_many(store *base, store_msg *v, int n, cherr *e)
     }
     if (sqlite3_step(s) != SQLITE_DONE)
         return db_err(q, e, "message insert");
-    s = many_stmt(q, &q->many_queue, "INSERT INTO queue(due_at,id,lease_until,attempts,inflight,"
+    s = many_stmt(q, &q->many_queue, "INSERT OR FAIL INTO queue(due_at,id,lease_until,attempts,inflight,"
                   "skip) VALUES", "(?,?,0,0,NULL,'')", "", e);
     if (!s)
         return -1;
@@ -1266,8 +1271,7 @@ static int sq_log_archive(store *base, int64_t before, const char *file, store_l
     /* for the cross-checks: the latest time archived, and the last message whose
      * enqueued row (its own, or its campaign's) goes with these rows */
     if (query_ints(q, "SELECT max(at), max(CASE WHEN event='enqueued' THEN coalesce(message_id,"
-                      "(SELECT max(m.id) FROM msg m WHERE m.campaign_id=log.campaign_id "
-                      "AND m.campaign_id!=0)) END) FROM log WHERE seq>?1 AND seq<=?2",
+                      "(SELECT nullif(last_id,0) FROM campaigns WHERE id=log.campaign_id)) END) FROM log WHERE seq>?1 AND seq<=?2",
                    an.seq, upto, mark, 2, e) < 0)
         return -1;
     archive_ctx ac = {fn, arg, 0, 0};
@@ -1629,6 +1633,8 @@ static int sq_campaign_get(store *base, int64_t id, store_campaign *c, cherr *e)
 static int sq_campaign_each(store *base, store_campaign_fn fn, void *arg, cherr *e);
 static int sq_campaign_update(store *base, int64_t id, const char *state, int64_t total,
                               cherr *e);
+static int sq_campaign_ids(store *base, int64_t id, int64_t first, int64_t last, cherr *e);
+static int sq_reader_open(store *base, store **out, cherr *e);
 static int sq_campaign_hold(store *base, int64_t id, int64_t now, long *n, cherr *e);
 static int sq_campaign_release(store *base, int64_t id, long *n, cherr *e);
 static int sq_campaign_pending(store *base, int64_t id, int64_t now, int64_t after_id, int max,
@@ -1694,6 +1700,8 @@ static const store_ops sqlite_ops = {
     .campaign_get = sq_campaign_get,
     .campaign_each = sq_campaign_each,
     .campaign_update = sq_campaign_update,
+    .campaign_ids = sq_campaign_ids,
+    .reader_open = sq_reader_open,
     .campaign_hold = sq_campaign_hold,
     .campaign_release = sq_campaign_release,
     .campaign_pending = sq_campaign_pending,
@@ -1767,6 +1775,39 @@ int store_sqlite_open(const char *path, int create, store **out, cherr *e)
         return -1;
     }
     if (v == latest && prepare_all(q, e) < 0) {
+        sq_close(&q->base);
+        return -1;
+    }
+    *out = &q->base;
+    return 0;
+}
+
+static int sq_reader_open(store *base, store **out, cherr *e)
+{
+    sq_store *w = (sq_store *)base;
+    *out = NULL;
+    sq_store *q = calloc(1, sizeof *q);
+    if (!q || !(q->path = strdup(w->path))) {
+        free(q);
+        return err_set(e, "out of memory");
+    }
+    q->base.ops = &sqlite_ops;
+    /* NOMUTEX: the reader, too, is used by the one thread that opens it */
+    if (sqlite3_open_v2(q->path, &q->db, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX,
+                        NULL) != SQLITE_OK) {
+        err_set(e, "%s: cannot open database for reading: %s", q->path,
+                q->db ? sqlite3_errmsg(q->db) : "out of memory");
+        sq_close(&q->base);
+        return -1;
+    }
+    sqlite3_busy_timeout(q->db, 5000);
+    sqlite3_extended_result_codes(q->db, 1);
+    /* the first 256 MiB of the file read through a memory map, not a system call a
+     * page (a campaign's lookups of a 1,000,000-user table: 64,000 preads); then one
+     * read transaction, so that every lookup sees the same snapshot */
+    if (exec(q, "PRAGMA cache_size=-65536", e) < 0 ||
+        exec(q, "PRAGMA mmap_size=268435456", e) < 0 || prepare_all(q, e) < 0 ||
+        exec(q, "BEGIN", e) < 0) {
         sq_close(&q->base);
         return -1;
     }
@@ -1923,14 +1964,24 @@ static int sq_campaign_update(store *base, int64_t id, const char *state, int64_
     return run_done(q, s, "campaign update", NULL, e);
 }
 
-/* In the campaign queries below, the literal `campaign_id!=0` lets the partial index
- * msg_campaign serve (without it: a scan of every message ever queued). */
+static int sq_campaign_ids(store *base, int64_t id, int64_t first, int64_t last, cherr *e)
+{
+    sq_store *q = (sq_store *)base;
+    sqlite3_stmt *s = prep(q, "UPDATE campaigns SET first_id=?2, last_id=?3 WHERE id=?1", e);
+    if (!s)
+        return -1;
+    sqlite3_bind_int64(s, 1, id);
+    sqlite3_bind_int64(s, 2, first);
+    sqlite3_bind_int64(s, 3, last);
+    return run_done(q, s, "campaign ids", NULL, e);
+}
+
+/* The campaign queries below find its messages by their id range (CAMP_MSGS). */
 static int sq_campaign_hold(store *base, int64_t id, int64_t now, long *n, cherr *e)
 {
     sq_store *q = (sq_store *)base;
-    sqlite3_stmt *s = prep(q, "UPDATE queue SET due_at=due_at+?2 WHERE id IN (SELECT id FROM "
-                              "msg WHERE campaign_id=?1 AND campaign_id!=0) AND lease_until<=?3 AND "
-                              "due_at<?2", e);
+    sqlite3_stmt *s = prep(q, "UPDATE queue SET due_at=due_at+?2 WHERE id IN (SELECT m.id FROM "
+                              "msg m WHERE " CAMP_MSGS("?1") ") AND lease_until<=?3 AND due_at<?2", e);
     if (!s)
         return -1;
     sqlite3_bind_int64(s, 1, id);
@@ -1942,8 +1993,8 @@ static int sq_campaign_hold(store *base, int64_t id, int64_t now, long *n, cherr
 static int sq_campaign_release(store *base, int64_t id, long *n, cherr *e)
 {
     sq_store *q = (sq_store *)base;
-    sqlite3_stmt *s = prep(q, "UPDATE queue SET due_at=due_at-?2 WHERE id IN (SELECT id FROM "
-                              "msg WHERE campaign_id=?1 AND campaign_id!=0) AND due_at>=?2", e);
+    sqlite3_stmt *s = prep(q, "UPDATE queue SET due_at=due_at-?2 WHERE id IN (SELECT m.id FROM "
+                              "msg m WHERE " CAMP_MSGS("?1") ") AND due_at>=?2", e);
     if (!s)
         return -1;
     sqlite3_bind_int64(s, 1, id);
@@ -1958,8 +2009,9 @@ static int sq_campaign_pending(store *base, int64_t id, int64_t now, int64_t aft
     *out = NULL;
     *n = 0;
     sqlite3_stmt *s = prep(q, "SELECT m.id,q.due_at,m.user_id,m.campaign_id FROM msg m "
-                              "JOIN queue q ON q.id=m.id WHERE m.campaign_id=?1 AND m.campaign_id!=0 "
-                              "AND m.id>?2 AND q.lease_until<=?3 ORDER BY m.id LIMIT ?4", e);
+                              "JOIN queue q ON q.id=m.id WHERE m.id>max(?2," CAMP_FIRST("?1") "-1) AND "
+                              "m.id<=" CAMP_LAST("?1") " AND m.campaign_id=?1 AND "
+                              "q.lease_until<=?3 ORDER BY m.id LIMIT ?4", e);
     if (!s)
         return -1;
     sqlite3_bind_int64(s, 1, id);
@@ -1990,10 +2042,8 @@ static int sq_campaign_counts(store *base, int64_t id, int64_t now, store_campco
 {
     sq_store *q = (sq_store *)base;
     memset(out, 0, sizeof *out);
-    /* the literal term lets the partial index msg_campaign serve */
     sqlite3_stmt *s = prep(q, "SELECT count(*),total(q.due_at>=?2),total(q.lease_until>?3) "
-                              "FROM msg m JOIN queue q ON q.id=m.id WHERE m.campaign_id=?1 "
-                              "AND m.campaign_id!=0", e);
+                              "FROM msg m JOIN queue q ON q.id=m.id WHERE " CAMP_MSGS("?1"), e);
     if (!s)
         return -1;
     sqlite3_bind_int64(s, 1, id);
