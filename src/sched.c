@@ -393,37 +393,65 @@ static void renew_start(sched *s)
 
 static void stop(sched *s);
 
+/* Messages of a claim not started yet go back to the queue (stopping). */
+static void feed_release(sched *s)
+{
+    cherr e;
+    for (; s->feed_i < s->feed_n; s->feed_i++)
+        if (!s->failed && sched_tx(s) == 0 &&
+            store_reschedule(s->a->st, &s->feed[s->feed_i], s->feed[s->feed_i].due_at, &e) < 0)
+            sched_fail(s, &e);
+    store_msgs_free(s->feed, s->feed_n);
+    s->feed = NULL;
+    s->feed_n = s->feed_i = 0;
+}
+
 static void on_wake(struct ev_loop *loop, ev_timer *w, int revents)
 {
     sched *s = w->data;
+    cherr e;
     if (s->stopping || s->failed)
         return;
-    /* claim a whole batch or nothing: every claim steps over the leased rows at the
-     * front of the queue (up to max_inflight of them), so a claim of the few slots
-     * freed since the last one costs as much as a full one. The same threshold as
-     * job_end's, which kicks us when that much is free again. */
-    int room = s->max_active - s->active;
-    if (room <= 0 || (s->active > 0 && room < sched_claim_min(s))) {
-        s->full = 1;    /* a finishing job kicks us */
-        return;
+    if (!s->feed) {
+        /* claim a whole batch or nothing: every claim steps over the leased rows at the
+         * front of the queue (up to max_inflight of them), so a claim of the few slots
+         * freed since the last one costs as much as a full one. The same threshold as
+         * job_end's, which kicks us when that much is free again. */
+        int room = s->max_active - s->active;
+        if (room <= 0 || (s->active > 0 && room < sched_claim_min(s))) {
+            s->full = 1;    /* a finishing job kicks us */
+            return;
+        }
+        int n = room < s->batch ? room : s->batch;
+        int64_t now = tu_now();
+        int got;
+        if (sched_tx(s) < 0)
+            return;
+        if (store_claim(s->a->st, now, now + s->lease_ms, n, &s->feed, &got, &e) < 0) {
+            sched_fail(s, &e);
+            return;
+        }
+        s->feed_n = got;
+        s->feed_i = 0;
+        s->feed_more = got == n;
     }
-    int n = room < s->batch ? room : s->batch;
-    int64_t now = tu_now();
-    store_msg *v;
-    int got;
-    cherr e;
-    if (sched_tx(s) < 0)
-        return;
-    if (store_claim(s->a->st, now, now + s->lease_ms, n, &v, &got, &e) < 0) {
-        sched_fail(s, &e);
-        return;
-    }
-    for (int i = 0; i < got && !s->failed; i++)
-        dlv_start(s, &v[i]);
-    store_msgs_free(v, got);
+    /* start them SCHED_FEED at a time, one slice per loop iteration: replies, and the
+     * requests the HTTP thread waits for, are served between slices, not after the
+     * whole batch */
+    int end = s->feed_n - s->feed_i > SCHED_FEED ? s->feed_i + SCHED_FEED : s->feed_n;
+    while (s->feed_i < end && !s->failed)
+        dlv_start(s, &s->feed[s->feed_i++]);
     if (s->failed)
         return;
-    if (got == n) {
+    if (s->feed_i < s->feed_n) {
+        sched_kick(s);
+        return;
+    }
+    int more = s->feed_more;
+    store_msgs_free(s->feed, s->feed_n);
+    s->feed = NULL;
+    s->feed_n = s->feed_i = 0;
+    if (more) {
         sched_kick(s);
         return;
     }
@@ -483,6 +511,7 @@ static void stop(sched *s)
         return;
     s->stopping = 1;
     ev_timer_stop(s->loop, &s->wake);
+    feed_release(s);
     ev_timer_stop(s->loop, &s->watch);
     ev_timer_stop(s->loop, &s->pump);
     dlv_release_waiting(s);
@@ -660,6 +689,8 @@ out:
     ev_timer_stop(s->loop, &s->watch);
     ev_timer_stop(s->loop, &s->renew);
     dlv_free_all(s);
+    store_msgs_free(s->feed, s->feed_n);    /* a failed run's unstarted claim: its leases
+                                               are recovered by the next run */
     http_free(s->http);
     for (int i = 0; i < s->nchans; i++) {
         chan_close(s->chans[i].c);

@@ -23,6 +23,7 @@
 #include "strset.h"
 
 #define SCHED_MAX_CHANNELS 16
+#define SCHED_FEED 32            /* claimed messages started per loop iteration */
 #define SCHED_LAT_BUCKETS 10
 
 /* Upper bounds (seconds) of the provider-latency histogram buckets. */
@@ -80,6 +81,9 @@ typedef struct sched {
     int64_t data_version;       /* the store's, at the last watch */
     int active;                 /* claimed, not yet finished or returned */
     int full;                   /* stopped claiming at max_active */
+    store_msg *feed;            /* the last claim's messages, started SCHED_FEED at a time */
+    int feed_n, feed_i;         /* how many, how many started */
+    int feed_more;              /* the claim was full: claim again after it */
     int64_t retry_until;        /* latest retry this process scheduled (--until-idle
                                    waits for it) */
     job *parked;                /* built, waiting for the commit that marks them in flight */
