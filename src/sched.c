@@ -393,13 +393,13 @@ static void renew_start(sched *s)
 
 static void stop(sched *s);
 
-/* Messages of a claim not started yet go back to the queue (stopping). */
+/* Messages of a claim not started yet go back to the queue as they were (stopping). */
 static void feed_release(sched *s)
 {
     cherr e;
     for (; s->feed_i < s->feed_n; s->feed_i++)
         if (!s->failed && sched_tx(s) == 0 &&
-            store_reschedule(s->a->st, &s->feed[s->feed_i], s->feed[s->feed_i].due_at, &e) < 0)
+            store_unlease(s->a->st, &s->feed[s->feed_i], &e) < 0)
             sched_fail(s, &e);
     store_msgs_free(s->feed, s->feed_n);
     s->feed = NULL;
@@ -413,12 +413,8 @@ static void on_wake(struct ev_loop *loop, ev_timer *w, int revents)
     if (s->stopping || s->failed)
         return;
     if (!s->feed) {
-        /* claim a whole batch or nothing: every claim steps over the leased rows at the
-         * front of the queue (up to max_inflight of them), so a claim of the few slots
-         * freed since the last one costs as much as a full one. The same threshold as
-         * job_end's, which kicks us when that much is free again. */
         int room = s->max_active - s->active;
-        if (room <= 0 || (s->active > 0 && room < sched_claim_min(s))) {
+        if (room <= 0) {
             s->full = 1;    /* a finishing job kicks us */
             return;
         }
@@ -452,6 +448,17 @@ static void on_wake(struct ev_loop *loop, ev_timer *w, int revents)
     s->feed = NULL;
     s->feed_n = s->feed_i = 0;
     if (more) {
+        /* more is due: claim again at once only for a whole batch. Every claim steps
+         * over the leased rows at the queue's front (up to max_inflight of them), so
+         * claiming the few slots freed meanwhile costs as much as a full claim. job_end
+         * kicks when a batch is free; until then the poll (or a message queued to be
+         * due sooner, sched_wake_sooner) claims whatever room there is, so a message
+         * for an idle channel never waits behind a slow one's jobs for long */
+        if (s->active > 0 && s->max_active - s->active < sched_claim_min(s)) {
+            s->full = 1;
+            arm_wake(s, s->poll_ms);
+            return;
+        }
         sched_kick(s);
         return;
     }

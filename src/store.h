@@ -255,6 +255,9 @@ typedef struct store_ops {
     int (*mark_inflight)(store *s, const store_msg *m, const char *channel, cherr *e);
     /* Put m back in the queue at `due` with its attempts and skip list; lease dropped. */
     int (*reschedule)(store *s, const store_msg *m, int64_t due, cherr *e);
+    /* Give back a claimed m untouched: only its lease is dropped (its in-flight mark, if
+     * a run died with its request out, stays for the next claim to see). */
+    int (*unlease)(store *s, const store_msg *m, cherr *e);
     /* Remove m from the queue and record its final state. */
     int (*finish)(store *s, const store_msg *m, const char *state, const char *channel,
                   const char *code, int64_t now, cherr *e);
@@ -399,6 +402,7 @@ static inline int store_next_due(store *s, int64_t now, int64_t *d, cherr *e) { 
 static inline int store_data_version(store *s, int64_t *v, cherr *e) { return s->ops->data_version(s, v, e); }
 static inline int store_mark_inflight(store *s, const store_msg *m, const char *c, cherr *e) { return s->ops->mark_inflight(s, m, c, e); }
 static inline int store_reschedule(store *s, const store_msg *m, int64_t due, cherr *e) { return s->ops->reschedule(s, m, due, e); }
+static inline int store_unlease(store *s, const store_msg *m, cherr *e) { return s->ops->unlease(s, m, e); }
 static inline int store_finish(store *s, const store_msg *m, const char *st, const char *ch, const char *code, int64_t now, cherr *e) { return s->ops->finish(s, m, st, ch, code, now, e); }
 static inline int store_recover(store *s, store_msg **o, int *n, cherr *e) { return s->ops->recover(s, o, n, e); }
 static inline int store_counts(store *s, int64_t now, long *q, long *d, long *l, long *r, cherr *e) { return s->ops->counts(s, now, q, d, l, r, e); }

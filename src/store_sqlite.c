@@ -26,7 +26,7 @@ enum {
     S_USER_PUT, S_USER_GET,
     S_KEY_FIND, S_MSG_INS, S_Q_INS, S_NEXT_ID,
     S_CANCEL_KEY, S_CANCEL_TAG, S_CANCEL_CAMP, S_Q_DEL_ID,
-    S_CLAIM, S_LEASE, S_RENEW, S_NEXT_DUE,
+    S_CLAIM, S_LEASE, S_RENEW, S_UNLEASE, S_NEXT_DUE,
     S_INFLIGHT, S_Q_DEL, S_DONE_INS,
     S_RECOVER_SEL, S_RECOVER_SENDS, S_RECOVER_UPD,
     S_LAST_HASH, S_LOG_INS,
@@ -83,6 +83,7 @@ static const char *const sql_text[S_COUNT] = {
     [S_LEASE] = "UPDATE queue SET lease_until=?1 WHERE (due_at,id)>=(?3,?4) AND "
                 "(due_at,id)<=(?5,?6) AND lease_until<=?2",
     [S_RENEW] = "UPDATE queue SET lease_until=?1 WHERE lease_until>0",
+    [S_UNLEASE] = "UPDATE queue SET lease_until=0 WHERE due_at=?1 AND id=?2",
     [S_NEXT_DUE] = "SELECT due_at FROM queue WHERE lease_until<=?1 ORDER BY due_at,id LIMIT 1",
     [S_INFLIGHT] = "UPDATE queue SET inflight=?1, attempts=attempts+1 WHERE due_at=?2 AND id=?3",
     [S_Q_DEL] = "DELETE FROM queue WHERE due_at=?1 AND id=?2",
@@ -919,6 +920,17 @@ static int sq_reschedule(store *base, const store_msg *m, int64_t due, cherr *e)
     return q_insert(q, due, m->id, m->attempts, m->skip, e);
 }
 
+static int sq_unlease(store *base, const store_msg *m, cherr *e)
+{
+    sq_store *q = (sq_store *)base;
+    sqlite3_stmt *s = stmt(q, S_UNLEASE);
+    sqlite3_bind_int64(s, 1, m->due_at);
+    sqlite3_bind_int64(s, 2, m->id);
+    if (sqlite3_step(s) != SQLITE_DONE)
+        return db_err(q, e, "give back a claimed message");
+    return 0;
+}
+
 static int sq_finish(store *base, const store_msg *m, const char *state, const char *channel,
                      const char *code, int64_t now, cherr *e)
 {
@@ -1676,6 +1688,7 @@ static const store_ops sqlite_ops = {
     .data_version = sq_data_version,
     .mark_inflight = sq_mark_inflight,
     .reschedule = sq_reschedule,
+    .unlease = sq_unlease,
     .finish = sq_finish,
     .recover = sq_recover,
     .counts = sq_counts,

@@ -253,6 +253,37 @@ static void test_lease(void **state)
     free(v);
 }
 
+/* unlease gives a claimed message back as it was: claimable at once, attempts and
+ * in-flight mark kept (a reschedule would drop the mark) */
+static void test_unlease(void **state)
+{
+    fx *f = *state;
+    cherr e;
+    int64_t id = put(f, "u1", 100, NULL, NULL, NULL);
+    int n;
+    store_msg *v = claim(f, 1000, 99999, 10, &n);
+    assert_int_equal(n, 1);
+    assert_int_equal(store_begin(f->st, &e), 0);
+    assert_int_equal(store_mark_inflight(f->st, &v[0], "mp_subscribe", &e), 0);
+    assert_int_equal(store_commit(f->st, &e), 0);
+    store_msgs_free(v, n);
+    v = claim(f, 1000, 99999, 10, &n);                /* leased: nothing to claim */
+    assert_int_equal(n, 0);
+    free(v);
+    store_msg m = {.id = id, .due_at = 100};
+    assert_int_equal(store_begin(f->st, &e), 0);
+    assert_int_equal(store_unlease(f->st, &m, &e), 0);
+    assert_int_equal(store_commit(f->st, &e), 0);
+    v = claim(f, 1000, 99999, 10, &n);
+    assert_int_equal(n, 1);
+    assert_int_equal(v[0].id, id);
+    assert_int_equal(v[0].due_at, 100);
+    assert_int_equal(v[0].attempts, 1);
+    assert_non_null(v[0].inflight);
+    assert_string_equal(v[0].inflight, "mp_subscribe");
+    store_msgs_free(v, n);
+}
+
 static void test_idempotency_key(void **state)
 {
     fx *f = *state;
@@ -741,6 +772,7 @@ int main(void)
         T(test_claim_max),
         T(test_claim_respects_now),
         T(test_lease),
+        T(test_unlease),
         T(test_idempotency_key),
         T(test_cancel),
         T(test_reschedule),
