@@ -636,6 +636,9 @@ int sched_run(app *a, const sched_opts *o, cherr *e)
     /* the stored message carries its inflight mark; recovery frees the lease */
     if (recover(s, e) < 0)
         goto out;
+    /* the loop's commits stay short: the WAL is copied into the database elsewhere */
+    if (store_checkpoint_behind(a->st, e) < 0)
+        goto out;
     s->api = api_start(s, e);
     if (!s->api && e->msg[0])
         goto out;

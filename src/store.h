@@ -332,6 +332,10 @@ typedef struct store_ops {
      * it sees what this store sees but for this store's own uncommitted writes. For
      * users_peek and the other lookups; writes fail. */
     int (*reader_open)(store *s, store **out, cherr *e);
+    /* From now until close, checkpoint the log of commits (SQLite's WAL) on a thread of
+     * its own, not inside the commits that fill it: for a long-running writer whose
+     * commits must stay short (`chuda run`'s loop). */
+    int (*checkpoint_behind)(store *s, cherr *e);
     /* Hold the campaign's pending messages (unleased, or leased past `now`): they keep
      * their due time but are not due, nor claimed, until released. *n: how many. */
     int (*campaign_hold)(store *s, int64_t id, int64_t now, long *n, cherr *e);
@@ -432,6 +436,7 @@ static inline int store_campaign_get(store *s, int64_t id, store_campaign *c, ch
 static inline int store_campaign_each(store *s, store_campaign_fn fn, void *arg, cherr *e) { return s->ops->campaign_each(s, fn, arg, e); }
 static inline int store_campaign_update(store *s, int64_t id, const char *state, int64_t total, cherr *e) { return s->ops->campaign_update(s, id, state, total, e); }
 static inline int store_reader_open(store *s, store **out, cherr *e) { return s->ops->reader_open(s, out, e); }
+static inline int store_checkpoint_behind(store *s, cherr *e) { return s->ops->checkpoint_behind(s, e); }
 static inline int store_campaign_ids(store *s, int64_t id, int64_t first, int64_t last, cherr *e) { return s->ops->campaign_ids(s, id, first, last, e); }
 static inline int store_campaign_hold(store *s, int64_t id, int64_t now, long *n, cherr *e) { return s->ops->campaign_hold(s, id, now, n, e); }
 static inline int store_campaign_release(store *s, int64_t id, long *n, cherr *e) { return s->ops->campaign_release(s, id, n, e); }

@@ -18,6 +18,7 @@
 
 #include "audit.h"
 #include "buf.h"
+#include "ckpt.h"
 #include "hashset.h"
 
 extern const char *const store_migrations[];
@@ -168,6 +169,7 @@ typedef struct sq_store {
     int logged;                        /* rows appended in this transaction: move the head */
     unsigned char prev_hash[AUDIT_HASH_LEN];
     int64_t next_seq;
+    ckpt *ck;                          /* checkpoints on a thread (checkpoint_behind) */
 } sq_store;
 
 /* The last error in words an operator can act on: the lock, a full disk, a read-only
@@ -256,6 +258,7 @@ static sqlite3_stmt *stmt(sq_store *q, int which)
 static void sq_close(store *base)
 {
     sq_store *q = (sq_store *)base;
+    ckpt_stop(q->ck);                  /* its thread first: then this close checkpoints */
     for (int i = 0; i < S_COUNT; i++)
         sqlite3_finalize(q->st[i]);
     sqlite3_finalize(q->many_users);
@@ -1647,6 +1650,15 @@ static int sq_campaign_update(store *base, int64_t id, const char *state, int64_
                               cherr *e);
 static int sq_campaign_ids(store *base, int64_t id, int64_t first, int64_t last, cherr *e);
 static int sq_reader_open(store *base, store **out, cherr *e);
+
+/* 1,000 frames: SQLite's own threshold for its automatic checkpoint */
+static int sq_checkpoint_behind(store *base, cherr *e)
+{
+    sq_store *q = (sq_store *)base;
+    if (q->ck)
+        return 0;
+    return (q->ck = ckpt_start(q->db, q->path, 1000, e)) ? 0 : -1;
+}
 static int sq_campaign_hold(store *base, int64_t id, int64_t now, long *n, cherr *e);
 static int sq_campaign_release(store *base, int64_t id, long *n, cherr *e);
 static int sq_campaign_pending(store *base, int64_t id, int64_t now, int64_t after_id, int max,
@@ -1715,6 +1727,7 @@ static const store_ops sqlite_ops = {
     .campaign_update = sq_campaign_update,
     .campaign_ids = sq_campaign_ids,
     .reader_open = sq_reader_open,
+    .checkpoint_behind = sq_checkpoint_behind,
     .campaign_hold = sq_campaign_hold,
     .campaign_release = sq_campaign_release,
     .campaign_pending = sq_campaign_pending,
