@@ -3,9 +3,10 @@
  * The writer's WAL hook runs after each of its commits with the WAL's length in frames;
  * once `frames` more have been committed since the last signal, it wakes the thread.
  * The thread runs a PASSIVE checkpoint on its own connection: it copies committed frames
- * into the database and syncs it, and never takes a lock the writer waits for. When it
- * has copied every frame and no reader still needs them, the writer starts the WAL over
- * at its next transaction, and the hook sees a short WAL again. */
+ * into the database and syncs it, and never takes a lock the writer waits for. When
+ * every frame is copied and no reader still needs them, the writer starts the WAL over at
+ * its next transaction, and the hook sees a short WAL again; at 4 x `frames` the writer
+ * makes sure of that with a pass of its own (on_wal). */
 #include "ckpt.h"
 
 #include <pthread.h>
@@ -18,6 +19,7 @@ struct ckpt {
     sqlite3 *writer, *db;             /* db: the thread's own connection */
     char *path;
     int frames;                       /* checkpoint every `frames` frames committed */
+    int cap;                          /* the writer's own pass at this length */
     int mark;                         /* the WAL's length at the last signal (writer only) */
     pthread_t th;
     pthread_mutex_t mu;
@@ -26,10 +28,21 @@ struct ckpt {
     long count;                       /* under mu */
 };
 
-/* On the writer's thread, inside its COMMIT: only a signal. */
+/* On the writer's thread, inside its COMMIT: a signal, and now and then a pass of its own.
+ * The writer starts the WAL over (at its next transaction) only when every frame has
+ * been copied, and under a steady stream of commits the thread's passes never quite
+ * catch up: each ends with the frames committed while it ran still to copy, and the WAL
+ * would grow without end. So at `cap` frames the writer checkpoints itself, as SQLite's
+ * automatic checkpoint would; the thread has copied most of them, and it copies the rest
+ * (or meets the thread's pass under way, SQLITE_BUSY, and tries at its next commit). */
 static int on_wal(void *arg, sqlite3 *db, const char *name, int nframes)
 {
     ckpt *k = arg;
+    if (nframes >= k->cap) {
+        int nlog, ncopied;
+        sqlite3_wal_checkpoint_v2(db, name, SQLITE_CHECKPOINT_PASSIVE, &nlog, &ncopied);
+        return SQLITE_OK;
+    }
     if (nframes < k->mark)      /* the WAL was started over */
         k->mark = 0;
     if (nframes - k->mark >= k->frames) {
@@ -85,6 +98,7 @@ ckpt *ckpt_start(sqlite3 *writer, const char *path, int frames, cherr *e)
     }
     k->writer = writer;
     k->frames = frames > 0 ? frames : 1000;
+    k->cap = 4 * k->frames;
     /* NOMUTEX: this connection is used by the checkpointer's thread alone (opened here,
      * before the thread starts, and closed after it has stopped) */
     if (sqlite3_open_v2(path, &k->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, NULL) !=

@@ -14,9 +14,10 @@
 
 typedef struct ckpt ckpt;
 
-/* Take over `writer`'s checkpoints (its automatic checkpoint is turned off): one every
- * `frames` WAL frames committed. `path` is the database file, opened again on the
- * checkpointer's thread. */
+/* Take over `writer`'s checkpoints (its automatic checkpoint is turned off): one on the
+ * thread every `frames` WAL frames committed, and one by the writer itself, to let the
+ * WAL start over, when it reaches 4 x `frames` (most of them copied by then). `path` is
+ * the database file, opened again on the checkpointer's thread. */
 ckpt *ckpt_start(sqlite3 *writer, const char *path, int frames, cherr *e);
 
 /* Checkpoints run so far (each one PASSIVE, possibly partial). */
