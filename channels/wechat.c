@@ -114,6 +114,16 @@ void wx_classify(long errcode, const char *errmsg, const wx_code *table, int64_t
         o->until = row->backoff_ms < 0 ? wx_next_day(now) : now + row->backoff_ms;
 }
 
+/* URL-unreserved characters only (RFC 3986 §2.3): what WeChat's and WeCom's tokens use */
+static int url_safe(const char *s)
+{
+    for (; *s; s++)
+        if (!((*s >= 'A' && *s <= 'Z') || (*s >= 'a' && *s <= 'z') || (*s >= '0' && *s <= '9') ||
+              *s == '-' || *s == '_' || *s == '.' || *s == '~'))
+            return 0;
+    return 1;
+}
+
 int wx_token_parse(const http_resp *r, const wx_code *table, char *token, size_t toklen,
                    int64_t *ttl_ms, chan_outcome *o)
 {
@@ -125,6 +135,14 @@ int wx_token_parse(const http_resp *r, const wx_code *table, char *token, size_t
     }
     json_t *tok = json_object_get(j, "access_token");
     json_t *exp = json_object_get(j, "expires_in");
+    if (errcode == 0 && json_is_string(tok) && !url_safe(json_string_value(tok))) {
+        /* it goes into every send's URL as it is (?access_token=T) */
+        chan_outcome_set(o, CHAN_RETRY, "bad reply",
+                         "token reply: access_token has characters a URL cannot carry as they "
+                         "are (only A-Z a-z 0-9 - _ . ~)");
+        json_decref(j);
+        return -1;
+    }
     if (errcode == 0 && json_is_string(tok) && json_string_length(tok) > 0 &&
         json_string_length(tok) < toklen) {
         snprintf(token, toklen, "%s", json_string_value(tok));

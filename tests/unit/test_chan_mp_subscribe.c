@@ -187,6 +187,21 @@ static void test_token_codes(void **state)
     r = fix_reply(200, "{\"expires_in\":300}");
     assert_int_equal(chan_mp_subscribe.token_parse(fx->c, &r, tok, sizeof tok, &ttl, &o), -1);
     assert_int_equal(o.cls, CHAN_RETRY);
+    /* a token that would change the send's URL: refused, not pasted in */
+    const char *bad[] = {"AB&openid=x", "AB#frag", "AB CD", "A%41", "\u4e2d"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        char body[120];
+        snprintf(body, sizeof body, "{\"access_token\":\"%s\",\"expires_in\":300}", bad[i]);
+        r = fix_reply(200, body);
+        strcpy(tok, "unchanged");
+        assert_int_equal(chan_mp_subscribe.token_parse(fx->c, &r, tok, sizeof tok, &ttl, &o), -1);
+        assert_int_equal(o.cls, CHAN_RETRY);
+        assert_non_null(strstr(o.reason, "URL"));
+        assert_string_equal(tok, "unchanged");
+    }
+    r = fix_reply(200, "{\"access_token\":\"a-b_c.d~9\",\"expires_in\":300}");
+    assert_int_equal(chan_mp_subscribe.token_parse(fx->c, &r, tok, sizeof tok, &ttl, &o), 0);
+    assert_string_equal(tok, "a-b_c.d~9");
 }
 
 static void test_config(void **state)
