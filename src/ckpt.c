@@ -18,31 +18,48 @@
 struct ckpt {
     sqlite3 *writer, *db;             /* db: the thread's own connection */
     char *path;
-    int frames;                       /* checkpoint every `frames` frames committed */
+    int frames;                       /* signal the thread every `frames` frames committed */
     int cap;                          /* the writer's own pass at this length */
+    int restore;                      /* the writer's automatic checkpoint, given back */
     int mark;                         /* the WAL's length at the last signal (writer only) */
     pthread_t th;
     pthread_mutex_t mu;
     pthread_cond_t cv;
     int pending, stop;                /* under mu */
-    long count;                       /* under mu */
+    long count;                       /* passes done, under mu */
+    int failing[2];                   /* a failure told: the thread's [0], the writer's [1] */
 };
+
+/* A pass by either side. BUSY: the other side's pass (or another process's) is under
+ * way. A failure (a full disk) is told once until a pass succeeds again; the WAL keeps
+ * every commit meanwhile, and the next pass tries again. */
+static int pass(ckpt *k, sqlite3 *db, int who)
+{
+    int nlog = 0, ncopied = 0;
+    int rc = sqlite3_wal_checkpoint_v2(db, NULL, SQLITE_CHECKPOINT_PASSIVE, &nlog, &ncopied);
+    if (rc == SQLITE_OK && k->failing[who]) {
+        k->failing[who] = 0;
+        fprintf(stderr, "chuda: %s: checkpoints working again\n", k->path);
+    } else if (rc != SQLITE_OK && rc != SQLITE_BUSY && !k->failing[who]) {
+        k->failing[who] = 1;
+        fprintf(stderr, "chuda: %s: checkpoint failed (the WAL keeps every commit; tried again "
+                        "as it grows): %s\n", k->path, sqlite3_errmsg(db));
+    }
+    return rc;
+}
 
 /* On the writer's thread, inside its COMMIT: a signal, and now and then a pass of its own.
  * The writer starts the WAL over (at its next transaction) only when every frame has
  * been copied, and under a steady stream of commits the thread's passes never quite
  * catch up: each ends with the frames committed while it ran still to copy, and the WAL
- * would grow without end. So at `cap` frames the writer checkpoints itself, as SQLite's
- * automatic checkpoint would; the thread has copied most of them, and it copies the rest
- * (or meets the thread's pass under way, SQLITE_BUSY, and tries at its next commit). */
+ * would grow without end. So at `cap` frames, once the thread has been told of them, the
+ * writer checkpoints itself, as SQLite's automatic checkpoint would: the thread has
+ * copied most of them and the writer copies the rest (or meets the thread's pass under
+ * way, SQLITE_BUSY, and tries at its next commit). Frames another process left (a
+ * campaign's) go to the thread first, like any others. */
 static int on_wal(void *arg, sqlite3 *db, const char *name, int nframes)
 {
     ckpt *k = arg;
-    if (nframes >= k->cap) {
-        int nlog, ncopied;
-        sqlite3_wal_checkpoint_v2(db, name, SQLITE_CHECKPOINT_PASSIVE, &nlog, &ncopied);
-        return SQLITE_OK;
-    }
     if (nframes < k->mark)      /* the WAL was started over */
         k->mark = 0;
     if (nframes - k->mark >= k->frames) {
@@ -51,6 +68,8 @@ static int on_wal(void *arg, sqlite3 *db, const char *name, int nframes)
         k->pending = 1;
         pthread_cond_signal(&k->cv);
         pthread_mutex_unlock(&k->mu);
+    } else if (nframes >= k->cap) {
+        pass(k, db, 1);
     }
     return SQLITE_OK;
 }
@@ -58,7 +77,6 @@ static int on_wal(void *arg, sqlite3 *db, const char *name, int nframes)
 static void *ckpt_main(void *arg)
 {
     ckpt *k = arg;
-    int failing = 0;
     pthread_mutex_lock(&k->mu);
     for (;;) {
         while (!k->pending && !k->stop)
@@ -67,28 +85,16 @@ static void *ckpt_main(void *arg)
             break;
         k->pending = 0;
         pthread_mutex_unlock(&k->mu);
-        int nlog = 0, ncopied = 0;
-        int rc = sqlite3_wal_checkpoint_v2(k->db, NULL, SQLITE_CHECKPOINT_PASSIVE, &nlog,
-                                           &ncopied);
-        /* BUSY: another process is checkpointing. A failure (a full disk) is told once
-         * until a checkpoint succeeds again; the WAL keeps every commit meanwhile. */
-        if (rc == SQLITE_OK || rc == SQLITE_BUSY) {
-            if (failing && rc == SQLITE_OK)
-                fprintf(stderr, "chuda: %s: background checkpoint working again\n", k->path);
-            failing = rc == SQLITE_OK ? 0 : failing;
-        } else if (!failing) {
-            failing = 1;
-            fprintf(stderr, "chuda: %s: background checkpoint failed (the WAL keeps every "
-                            "commit; retried as it grows): %s\n", k->path, sqlite3_errmsg(k->db));
-        }
+        int rc = pass(k, k->db, 0);
         pthread_mutex_lock(&k->mu);
-        k->count++;
+        if (rc == SQLITE_OK)
+            k->count++;
     }
     pthread_mutex_unlock(&k->mu);
     return NULL;
 }
 
-ckpt *ckpt_start(sqlite3 *writer, const char *path, int frames, cherr *e)
+ckpt *ckpt_start(sqlite3 *writer, const char *path, int frames, int restore, cherr *e)
 {
     ckpt *k = calloc(1, sizeof *k);
     if (!k || !(k->path = strdup(path))) {
@@ -99,6 +105,7 @@ ckpt *ckpt_start(sqlite3 *writer, const char *path, int frames, cherr *e)
     k->writer = writer;
     k->frames = frames > 0 ? frames : 1000;
     k->cap = 4 * k->frames;
+    k->restore = restore;
     /* NOMUTEX: this connection is used by the checkpointer's thread alone (opened here,
      * before the thread starts, and closed after it has stopped) */
     if (sqlite3_open_v2(path, &k->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, NULL) !=
@@ -150,7 +157,7 @@ void ckpt_stop(ckpt *k)
 {
     if (!k)
         return;
-    sqlite3_wal_autocheckpoint(k->writer, 1000);    /* its hook again, not ours */
+    sqlite3_wal_autocheckpoint(k->writer, k->restore);  /* its hook again, not ours */
     pthread_mutex_lock(&k->mu);
     k->stop = 1;
     pthread_cond_signal(&k->cv);

@@ -332,9 +332,9 @@ typedef struct store_ops {
      * it sees what this store sees but for this store's own uncommitted writes. For
      * users_peek and the other lookups; writes fail. */
     int (*reader_open)(store *s, store **out, cherr *e);
-    /* From now until close, checkpoint the log of commits (SQLite's WAL) on a thread of
-     * its own, not inside the commits that fill it: for a long-running writer whose
-     * commits must stay short (`chuda run`'s loop). */
+    /* From now until close, checkpoint the log of commits (SQLite's WAL) mostly on a
+     * thread of its own rather than inside the commits that fill it (ckpt.h): for a
+     * long-running writer whose commits must stay short (`chuda run`'s loop). */
     int (*checkpoint_behind)(store *s, cherr *e);
     /* Hold the campaign's pending messages (unleased, or leased past `now`): they keep
      * their due time but are not due, nor claimed, until released. *n: how many. */

@@ -23,6 +23,12 @@
 
 extern const char *const store_migrations[];
 
+/* Every writer's automatic checkpoint, in WAL frames (4 KiB pages): above the 4,000 that
+ * `chuda run`'s checkpointer lets the WAL reach (checkpoint_behind), so that a CLI
+ * command's commit beside a running scheduler does not copy the scheduler's WAL and sync
+ * it twice; alone, a CLI command checkpoints once the WAL holds 40 MB. */
+#define SQ_AUTOCKPT 10000
+
 enum {
     S_USER_PUT, S_USER_GET,
     S_KEY_FIND, S_MSG_INS, S_Q_INS, S_NEXT_ID,
@@ -1651,13 +1657,14 @@ static int sq_campaign_update(store *base, int64_t id, const char *state, int64_
 static int sq_campaign_ids(store *base, int64_t id, int64_t first, int64_t last, cherr *e);
 static int sq_reader_open(store *base, store **out, cherr *e);
 
-/* 1,000 frames: SQLite's own threshold for its automatic checkpoint */
+/* The thread is told every 1,000 frames (SQLite's own threshold); the loop makes the WAL
+ * start over at 4,000, below the other processes' SQ_AUTOCKPT */
 static int sq_checkpoint_behind(store *base, cherr *e)
 {
     sq_store *q = (sq_store *)base;
     if (q->ck)
         return 0;
-    return (q->ck = ckpt_start(q->db, q->path, 1000, e)) ? 0 : -1;
+    return (q->ck = ckpt_start(q->db, q->path, 1000, SQ_AUTOCKPT, e)) ? 0 : -1;
 }
 static int sq_campaign_hold(store *base, int64_t id, int64_t now, long *n, cherr *e);
 static int sq_campaign_release(store *base, int64_t id, long *n, cherr *e);
@@ -1787,6 +1794,7 @@ int store_sqlite_open(const char *path, int create, store **out, cherr *e)
         sq_close(&q->base);
         return -1;
     }
+    sqlite3_wal_autocheckpoint(q->db, SQ_AUTOCKPT);
     /* -wal and -shm are created by SQLite with the database's mode */
     int v = user_version(q), latest = 0;
     while (store_migrations[latest])
