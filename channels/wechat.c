@@ -114,12 +114,11 @@ void wx_classify(long errcode, const char *errmsg, const wx_code *table, int64_t
         o->until = row->backoff_ms < 0 ? wx_next_day(now) : now + row->backoff_ms;
 }
 
-/* URL-unreserved characters only (RFC 3986 §2.3): what WeChat's and WeCom's tokens use */
+/* URL-unreserved characters only: what WeChat's and WeCom's tokens use */
 static int url_safe(const char *s)
 {
     for (; *s; s++)
-        if (!((*s >= 'A' && *s <= 'Z') || (*s >= 'a' && *s <= 'z') || (*s >= '0' && *s <= '9') ||
-              *s == '-' || *s == '_' || *s == '.' || *s == '~'))
+        if (!http_unreserved((unsigned char)*s))
             return 0;
     return 1;
 }

@@ -567,8 +567,7 @@ char *http_escape(const char *s)
     if (!o)
         return NULL;
     for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
-        if ((*p >= 'A' && *p <= 'Z') || (*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') ||
-            *p == '-' || *p == '_' || *p == '.' || *p == '~') {
+        if (http_unreserved(*p)) {
             *w++ = (char)*p;
         } else {
             *w++ = '%';

@@ -67,7 +67,13 @@ int http_inflight(const http *h);
 /* Helpers to build requests. */
 char **http_headers_add(char **headers, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void http_req_clear(http_req *req);
-/* Percent-encode for a query string value (RFC 3986 unreserved kept). malloc'd. */
+/* RFC 3986 §2.3 unreserved: A-Z a-z 0-9 - _ . ~, what a URL carries as it is. */
+static inline int http_unreserved(unsigned char c)
+{
+    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+           c == '-' || c == '_' || c == '.' || c == '~';
+}
+/* Percent-encode for a query string value (unreserved kept). malloc'd. */
 char *http_escape(const char *s);
 
 #endif
