@@ -111,8 +111,20 @@ static void count(const struct srec_meta *m)
     n_faults += m->fault;
 }
 
+bool srec_keeps(void)
+{
+    return file != NULL || ring_cap > 0;    /* both set once, before any request */
+}
+
 void srec_add(const char *line, size_t len, const struct srec_meta *m)
 {
+    if (!line) {
+        pthread_mutex_lock(&lock);
+        next_seq++;
+        count(m);
+        pthread_mutex_unlock(&lock);
+        return;
+    }
     /* "{...}" -> "{"seq":N,...}" */
     char *text = su_xmalloc(len + 32);
     char *path = ring_cap ? su_strdup(m->path) : NULL;

@@ -17,8 +17,12 @@ struct srec_meta {
     const char *path, *outcome;
     bool delivered, duplicate, dropped, fault;
 };
+/* Whether a line is written or kept at all (a --record file, keep_requests
+ * > 0): without either, building one is wasted work. */
+bool srec_keeps(void);
 /* Record one request: line is its JSON object "{...}" without "seq";
- * seq is assigned here and spliced in first.  Counts it in the stats. */
+ * seq is assigned here and spliced in first.  Counts it in the stats.
+ * line NULL: count it and take a seq only (nothing keeps lines). */
 void srec_add(const char *line, size_t len, const struct srec_meta *m);
 /* JSON array text of kept records with seq > since (at most limit, 0 = all);
  * malloc'd. */

@@ -311,6 +311,15 @@ static void put_json(struct su_buf *b, const char *key, json_t *v)
 
 static void record(struct sim_req *r)
 {
+    struct srec_meta m = {
+        .path = r->path, .outcome = r->outcome, .delivered = r->delivered,
+        .duplicate = r->duplicate, .dropped = r->dropped,
+        .fault = r->fault != NULL,
+    };
+    if (!srec_keeps()) {        /* counted in the stats only: the line would go nowhere */
+        srec_add(NULL, 0, &m);
+        return;
+    }
     struct su_buf b = {0};
     struct hdr_ctx h = {&b, 0};
     su_buf_printf(&b, "{\"at_ms\":%lld,\"method\":", (long long)r->at_ms);
@@ -338,12 +347,6 @@ static void record(struct sim_req *r)
     json_object_foreach(r->extra, key, v)
         put_json(&b, key, v);
     su_buf_add(&b, "}", 1);
-
-    struct srec_meta m = {
-        .path = r->path, .outcome = r->outcome, .delivered = r->delivered,
-        .duplicate = r->duplicate, .dropped = r->dropped,
-        .fault = r->fault != NULL,
-    };
     if (b.p)
         srec_add(b.p, b.len, &m);
     su_buf_free(&b);
@@ -598,6 +601,9 @@ unsigned sim_server_start(const struct sim_server_opts *o, char *err,
         MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)o->cfg->idle_timeout,
         MHD_OPTION_CONNECTION_LIMIT, 20000u,
         MHD_OPTION_LISTEN_BACKLOG_SIZE, 1024u,
+        /* MHD zeroes a connection's pool after every request: 16 KiB (default 32)
+         * holds any provider request's headers; bodies stream past it */
+        MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)16384,
         MHD_OPTION_END);
     if (!daemon_) {
         snprintf(err, errsz, "cannot start the HTTPS server on 127.0.0.1:%u "

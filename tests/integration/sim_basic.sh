@@ -231,4 +231,29 @@ kill -TERM "$SIM_PID"
 wait "$SIM_PID"
 t_eq "SIGTERM exits 0" 0 "$?"
 T_PIDS=""
+
+# --- nothing kept (keep_requests = 0, no --record): counted, numbered, no line built --------------
+printf '[sim]\nkeep_requests = 0\n[wechat.wxmp1]\nsecret = mp-secret\n' > sim0.ini
+rm -f sim0.port
+"$SIM" --cert "$CA/sim.pem" --key "$CA/sim.key" --port 0 --port-file sim0.port --config sim0.ini \
+    >sim0.log 2>&1 &
+T_PIDS="$!"
+i=0
+while [ ! -s sim0.port ] && [ $i -lt 400 ]; do sleep 0.05; i=$((i + 1)); done
+U0=https://127.0.0.1:$(cat sim0.port)
+tok0=$($C -H 'Content-Type: application/json' \
+    --data-binary '{"grant_type":"client_credential","appid":"wxmp1","secret":"mp-secret"}' \
+    "$U0/cgi-bin/stable_token" | jget 'd["access_token"]')
+t_eq "keep_requests = 0: a send still answers" 0 "$($C -H 'Content-Type: application/json' \
+    --data-binary "$ok_body" "$U0/cgi-bin/message/subscribe/send?access_token=$tok0" | jget 'd["errcode"]')"
+t_eq "... nothing is kept" 0 "$($C "$U0/_sim/requests" | jget 'len(d)')"
+t_eq "... both requests are counted and numbered" "2 1 2" \
+    "$($C "$U0/_sim/stats" | jget '"%d %d %d" % (d["requests"], d["delivered"], d["last_seq"])')"
+t_eq "... per path" 1 \
+    "$($C "$U0/_sim/stats" | jget 'd["paths"]["/cgi-bin/message/subscribe/send"]["outcomes"]["0"]')"
+kill -TERM $T_PIDS; wait $T_PIDS
+T_PIDS=""
+printf '[sim]\nkeep_requests = -1\n' > simneg.ini
+t_fails_with "a negative keep_requests is refused" 'simneg.ini:2: keep_requests: expected a non-negative integer' \
+    "$SIM" --cert "$CA/sim.pem" --key "$CA/sim.key" --port 0 --config simneg.ini
 t_done
