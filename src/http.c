@@ -17,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #define MAX_BODY (4 * 1024 * 1024)   /* a provider reply larger than this is broken */
 
@@ -530,6 +531,15 @@ int http_submit(http *h, http_req *req, http_done_fn fn, void *arg, cherr *e)
 int http_inflight(const http *h)
 {
     return h->inflight;
+}
+
+double http_thread_cpu(const http *h)
+{
+    clockid_t cid;
+    struct timespec ts;
+    if (pthread_getcpuclockid(h->th, &cid) != 0 || clock_gettime(cid, &ts) != 0)
+        return -1;
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
 char **http_headers_add(char **headers, const char *fmt, ...)

@@ -63,6 +63,8 @@ int http_submit(http *h, http_req *req, http_done_fn fn, void *arg, cherr *e);
 
 /* Requests started and not yet finished. */
 int http_inflight(const http *h);
+/* CPU time the HTTP thread has used so far, in seconds (-1 if the system cannot say). */
+double http_thread_cpu(const http *h);
 
 /* Helpers to build requests. */
 char **http_headers_add(char **headers, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

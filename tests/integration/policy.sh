@@ -90,6 +90,8 @@ t_eq "six messages due at one instant" 6 "$(chuda enqueue --from batch.jsonl | w
 sleep 1.2
 chuda run --until-idle 2>batch.err
 t_match "claimed together: 3 sent, 3 deferred" "claimed 6: sent 3, retried 0, deferred 3" "$(cat batch.err)"
+t_match "the run says its threads' CPU time" \
+    '^chuda: CPU: scheduler thread [0-9]+\.[0-9]{2} s, HTTP thread [0-9]+\.[0-9]{2} s$' "$(tail -n 1 batch.err)"
 b1_got=$(sim_requests /cgi-bin/message/subscribe/send | python3 -c '
 import json, sys
 for l in sys.stdin:
