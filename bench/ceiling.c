@@ -72,8 +72,9 @@ int main(int argc, char **argv)
         start_one(&r);
     ev_run(EV_DEFAULT, 0);
     double secs = (double)(tu_now() - t0) / 1000.0;
-    printf("{\"requests\": %ld, \"failed\": %ld, \"seconds\": %.3f, \"per_second\": %.0f}\n",
-           r.total, r.failed, secs, (double)r.total / secs);
+    printf("{\"requests\": %ld, \"failed\": %ld, \"seconds\": %.3f, \"per_second\": %.0f, "
+           "\"http_thread_cpu_seconds\": %.3f}\n",
+           r.total, r.failed, secs, (double)r.total / secs, http_thread_cpu(r.h));
     http_free(r.h);
     return r.failed ? 1 : 0;
 }

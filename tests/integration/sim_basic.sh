@@ -232,11 +232,12 @@ wait "$SIM_PID"
 t_eq "SIGTERM exits 0" 0 "$?"
 T_PIDS=""
 
-# --- nothing kept (keep_requests = 0, no --record): counted, numbered, no line built --------------
+# --- nothing kept in memory (keep_requests = 0): counted, numbered, and the --record file
+# still written; with no --record either, no line is built (the benchmarks' simulator) -----
 printf '[sim]\nkeep_requests = 0\n[wechat.wxmp1]\nsecret = mp-secret\n' > sim0.ini
-rm -f sim0.port
+rm -f sim0.port sim0.jsonl
 "$SIM" --cert "$CA/sim.pem" --key "$CA/sim.key" --port 0 --port-file sim0.port --config sim0.ini \
-    >sim0.log 2>&1 &
+    --record sim0.jsonl >sim0.log 2>&1 &
 T_PIDS="$!"
 i=0
 while [ ! -s sim0.port ] && [ $i -lt 400 ]; do sleep 0.05; i=$((i + 1)); done
@@ -251,6 +252,22 @@ t_eq "... both requests are counted and numbered" "2 1 2" \
     "$($C "$U0/_sim/stats" | jget '"%d %d %d" % (d["requests"], d["delivered"], d["last_seq"])')"
 t_eq "... per path" 1 \
     "$($C "$U0/_sim/stats" | jget 'd["paths"]["/cgi-bin/message/subscribe/send"]["outcomes"]["0"]')"
+$C -X POST "$U0/_sim/flush" >/dev/null
+t_eq "... and both written to the --record file" "1 2" \
+    "$(python3 -c 'import json,sys; r=[json.loads(l) for l in open(sys.argv[1])]; print(r[0]["seq"], r[-1]["seq"])' sim0.jsonl)"
+kill -TERM $T_PIDS; wait $T_PIDS
+T_PIDS=""
+rm -f sim0.port
+"$SIM" --cert "$CA/sim.pem" --key "$CA/sim.key" --port 0 --port-file sim0.port --config sim0.ini \
+    >sim0.log 2>&1 &
+T_PIDS="$!"
+i=0
+while [ ! -s sim0.port ] && [ $i -lt 400 ]; do sleep 0.05; i=$((i + 1)); done
+U0=https://127.0.0.1:$(cat sim0.port)
+$C -H 'Content-Type: application/json' --data-binary "$ok_body" \
+    "$U0/cgi-bin/message/subscribe/send?access_token=nope" >/dev/null
+t_eq "no --record either: counted, nothing kept" "1 0" \
+    "$($C "$U0/_sim/stats" | jget 'd["requests"]') $($C "$U0/_sim/requests" | jget 'len(d)')"
 kill -TERM $T_PIDS; wait $T_PIDS
 T_PIDS=""
 printf '[sim]\nkeep_requests = -1\n' > simneg.ini
