@@ -682,12 +682,11 @@ int sched_run(app *a, const sched_opts *o, cherr *e)
         *e = s->fatal;
         goto out;
     }
-    if (o->verbose || o->until_idle)
+    if (o->verbose || o->until_idle) {
         fprintf(stderr, "chuda: claimed %ld: sent %ld, retried %ld, deferred %ld, suppressed %ld, "
                 "expired %ld, failed %ld, uncertain %ld\n", s->stats.claimed, s->stats.sent,
                 s->stats.retried, s->stats.deferred, s->stats.suppressed, s->stats.expired,
                 s->stats.failed, s->stats.uncertain);
-    if (o->verbose || o->until_idle) {
         /* where the run's CPU went: this loop's thread (store, policy, render, channels)
          * and libcurl's (HTTP, TLS) */
         struct timespec ts;
