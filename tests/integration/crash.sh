@@ -25,10 +25,13 @@ export CHUDA_TEST_OA_SECRET=oa-crash-secret-0123
 export CHUDA_TEST_WC_SECRET=wc-crash-secret-0123
 export CHUDA_TEST_TC_KEY=tc-crash-key-0123456789
 USERS=$(( (N + 3) / 4 ))
-# Paced (each channel at N/4/31 requests a second, bursts of an eighth of that) so that the kills fall
-# all along the run: 20 lifetimes of 0.3-2.3 s (26 s on average, each starting with some
-# 0.3-0.6 s of start-up and TLS handshakes) send about 13000 of 20000 at that pace.
-RATE=$(( N / 4 / 31 + 1 ))
+# Paced (each channel at N/4/50 requests a second, bursts of an eighth of that) so that the kills fall
+# all along the run and the queue outlasts them: 20 lifetimes of 0.3-2.3 s are 26 s on
+# average (sd 2.6 s), which send about 60 % of the messages at that pace, and even 20 of
+# the longest (46 s), each refilling its bursts, leave some. At N/4/31 a long draw (seed
+# 2349517975: 29.6 s in 18 lifetimes, start-up now ~0.1 s) emptied the queue before the
+# 20th kill.
+RATE=$(( N / 4 / 50 + 1 ))
 chuda_setup "[sim]
 seed = $SEED
 [wechat.$OA]
