@@ -21,6 +21,7 @@
 #include "enqueue.h"
 #include "import.h"
 #include "timeutil.h"
+#include "tmpdir.h"
 
 #define T0 INT64_C(1795000000000)          /* "now" in every test */
 
@@ -184,8 +185,7 @@ static const char *fpath(fx *f, const char *name)
 static int setup(void **state)
 {
     fx *f = calloc(1, sizeof *f);
-    snprintf(f->dir, sizeof f->dir, "/tmp/chuda-camp.XXXXXX");
-    if (!mkdtemp(f->dir))
+    if (tmpdir_make(f->dir, sizeof f->dir, "camp") < 0)
         return -1;
     char sub[128];
     snprintf(sub, sizeof sub, "%s/templates", f->dir);
@@ -214,10 +214,8 @@ static int setup(void **state)
 static int teardown(void **state)
 {
     fx *f = *state;
-    char cmd[200];
     app_close(&f->a);
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", f->dir);
-    if (system(cmd) != 0)
+    if (tmpdir_remove(f->dir) < 0)
         return -1;
     free(f);
     return 0;

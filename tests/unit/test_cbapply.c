@@ -17,6 +17,7 @@
 #include "callback.h"
 #include "cbapply.h"
 #include "store.h"
+#include "tmpdir.h"
 
 #define NOW 1795399200000LL
 
@@ -50,8 +51,7 @@ static int64_t put_msg(fx *f, const char *user)
 static int setup(void **state)
 {
     fx *f = calloc(1, sizeof *f);
-    snprintf(f->dir, sizeof f->dir, "/tmp/chuda-cba.XXXXXX");
-    if (!mkdtemp(f->dir))
+    if (tmpdir_make(f->dir, sizeof f->dir, "cba") < 0)
         return -1;
     snprintf(f->db, sizeof f->db, "%s/t.db", f->dir);
     cherr e;
@@ -82,10 +82,8 @@ static int setup(void **state)
 static int teardown(void **state)
 {
     fx *f = *state;
-    char cmd[200];
     store_close(f->st);
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", f->dir);
-    if (system(cmd) != 0)
+    if (tmpdir_remove(f->dir) < 0)
         return -1;
     free(f);
     return 0;

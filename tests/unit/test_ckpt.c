@@ -17,6 +17,7 @@
 
 #include "ckpt.h"
 #include "store.h"
+#include "tmpdir.h"
 
 typedef struct fx {
     char dir[64];
@@ -27,8 +28,7 @@ typedef struct fx {
 static int setup(void **state)
 {
     fx *f = calloc(1, sizeof *f);
-    snprintf(f->dir, sizeof f->dir, "/tmp/chuda-ckpt.XXXXXX");
-    if (!f || !mkdtemp(f->dir))
+    if (!f || tmpdir_make(f->dir, sizeof f->dir, "ckpt") < 0)
         return -1;
     snprintf(f->db, sizeof f->db, "%s/t.db", f->dir);
     if (sqlite3_open(f->db, &f->w) != SQLITE_OK ||
@@ -42,10 +42,8 @@ static int setup(void **state)
 static int teardown(void **state)
 {
     fx *f = *state;
-    char cmd[200];
     sqlite3_close(f->w);
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", f->dir);
-    if (system(cmd) != 0)
+    if (tmpdir_remove(f->dir) < 0)
         return -1;
     free(f);
     return 0;

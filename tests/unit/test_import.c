@@ -14,6 +14,7 @@
 
 #include "import.h"
 #include "store.h"
+#include "tmpdir.h"
 
 static const char *const tiers[] = {"high_value", "potential", "new", "dormant", "churned", NULL};
 static const imp_rules rules = {.tiers = tiers};
@@ -30,8 +31,7 @@ typedef struct fx {
 static int setup(void **state)
 {
     fx *f = calloc(1, sizeof *f);
-    snprintf(f->dir, sizeof f->dir, "/tmp/chuda-imp.XXXXXX");
-    if (!mkdtemp(f->dir))
+    if (tmpdir_make(f->dir, sizeof f->dir, "imp") < 0)
         return -1;
     snprintf(f->db, sizeof f->db, "%s/t.db", f->dir);
     cherr e;
@@ -47,10 +47,8 @@ static int setup(void **state)
 static int teardown(void **state)
 {
     fx *f = *state;
-    char cmd[200];
     store_close(f->st);
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", f->dir);
-    if (system(cmd) != 0)
+    if (tmpdir_remove(f->dir) < 0)
         return -1;
     free(f);
     return 0;

@@ -16,6 +16,7 @@
 #include "config.h"
 #include "inifile.h"
 #include "timeutil.h"
+#include "tmpdir.h"
 
 #define SECRET "s3cr3t-Value-9f8e7d"
 
@@ -26,8 +27,7 @@ typedef struct fx {
 static int setup(void **state)
 {
     fx *f = calloc(1, sizeof *f);
-    snprintf(f->dir, sizeof f->dir, "/tmp/chuda-ini.XXXXXX");
-    if (!mkdtemp(f->dir))
+    if (tmpdir_make(f->dir, sizeof f->dir, "ini") < 0)
         return -1;
     *state = f;
     return 0;
@@ -36,9 +36,7 @@ static int setup(void **state)
 static int teardown(void **state)
 {
     fx *f = *state;
-    char cmd[200];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", f->dir);
-    if (system(cmd) != 0)
+    if (tmpdir_remove(f->dir) < 0)
         return -1;
     free(f);
     unsetenv("CHUDA_TEST_SECRET");

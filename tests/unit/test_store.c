@@ -15,6 +15,7 @@
 
 #include "audit.h"
 #include "store.h"
+#include "tmpdir.h"
 
 typedef struct fx {
     char dir[64];
@@ -36,8 +37,7 @@ static int fx_open(fx *f)
 static int setup(void **state)
 {
     fx *f = calloc(1, sizeof *f);
-    snprintf(f->dir, sizeof f->dir, "/tmp/chuda-store.XXXXXX");
-    if (!mkdtemp(f->dir))
+    if (tmpdir_make(f->dir, sizeof f->dir, "store") < 0)
         return -1;
     snprintf(f->db, sizeof f->db, "%s/t.db", f->dir);
     *state = f;
@@ -47,10 +47,8 @@ static int setup(void **state)
 static int teardown(void **state)
 {
     fx *f = *state;
-    char cmd[200];
     store_close(f->st);
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", f->dir);
-    if (system(cmd) != 0)
+    if (tmpdir_remove(f->dir) < 0)
         return -1;
     free(f);
     return 0;
