@@ -380,10 +380,12 @@ typedef struct cctx {
     size_t ncols;
     int user_col;
     char *colname[CSVR_MAX_COLS];
+    /* CSV: the writer's (the reader has the whole core it needs for the rest) */
     hashset seen;               /* hashes of the user ids so far */
     int maybe_dup;              /* one repeated: check_dups decides exactly */
 
-    /* CSV: the reader thread (everything above but last_id is its own until joined) */
+    /* CSV: the reader thread (everything above but last_id and the two above are its
+     * own until joined) */
     relay relay;                /* checked chunks, reader -> writer */
     store *reader;              /* the reader's connection */
     int rrc;                    /* the reader's outcome, and why */
@@ -508,11 +510,6 @@ static int rcp_record(csvr *r, void *arg)
     const char *user = csvr_field(r, (size_t)c->user_col);
     if (!csvr_len(r, (size_t)c->user_col))
         return csvr_fail(r, "user_id: empty");
-    int fresh = hashset_add(&c->seen, hashset_hash(user, csvr_len(r, (size_t)c->user_col)));
-    if (fresh < 0)
-        return csvr_fail(r, "out of memory");
-    if (!fresh)
-        c->maybe_dup = 1;
     const char *values[CSVR_MAX_COLS];
     size_t lens[CSVR_MAX_COLS];
     for (int k = 0; k < c->nvcols; k++) {
@@ -634,6 +631,21 @@ static void *csv_reader(void *arg)
     return NULL;
 }
 
+/* Note the chunk's user ids among those seen: one seen before (or twice here) sets
+ * maybe_dup, for check_dups. */
+static int note_users(cctx *c, const enq_chunk *ch, cherr *e)
+{
+    uint64_t h[STORE_MANY];                     /* a chunk holds at most STORE_MANY */
+    for (int i = 0; i < ch->n; i++)
+        h[i] = hashset_hash(ch->m[i].user_id, strlen(ch->m[i].user_id));
+    long present = hashset_add_many(&c->seen, h, (size_t)ch->n);
+    if (present < 0)
+        return err_set(e, "out of memory");
+    if (present)
+        c->maybe_dup = 1;
+    return 0;
+}
+
 /* The writer: every chunk into the transaction; after an error the rest are dropped
  * and the reader is stopped. The messages' ids are consecutive: last_id is enough. */
 static int csv_write(cctx *c, cherr *e)
@@ -642,7 +654,7 @@ static int csv_write(cctx *c, cherr *e)
     enq_chunk *ch;
     while ((ch = relay_take(&c->relay))) {
         int64_t last;
-        if (rc == 0 && enq_chunk_write(c->a->st, ch, &last, e) < 0) {
+        if (rc == 0 && (enq_chunk_write(c->a->st, ch, &last, e) < 0 || note_users(c, ch, e) < 0)) {
             rc = err_prefix(e, "%s:%ld: ", c->path, ch->line);
             relay_abort(&c->relay);
         } else if (rc == 0) {

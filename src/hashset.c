@@ -11,10 +11,16 @@ uint64_t hashset_hash(const char *s, size_t n)
     return h;
 }
 
+/* Where the search for `v` starts. */
+static size_t slot_of(uint64_t v, size_t mask)
+{
+    return (size_t)(v ^ v >> 29) & mask;
+}
+
 /* The slot of `v`, or the empty one where it goes (the table is never full). */
 static size_t find(const hashset *h, uint64_t v)
 {
-    size_t mask = h->cap - 1, i = (size_t)(v ^ v >> 29) & mask;
+    size_t mask = h->cap - 1, i = slot_of(v, mask);
     while (h->slot[i] && h->slot[i] != v)
         i = (i + 1) & mask;
     return i;
@@ -34,18 +40,44 @@ static int grow(hashset *h)
     return 0;
 }
 
-int hashset_add(hashset *h, uint64_t v)
+/* Room for `n` more keys with the table at most 3/4 full. */
+static int reserve(hashset *h, size_t n)
 {
-    if (!v)
-        v = 1;
-    if ((h->used + 1) * 4 > h->cap * 3 && grow(h) < 0)     /* at most 3/4 full */
-        return -1;
-    size_t i = find(h, v);
+    while ((h->used + n) * 4 > h->cap * 3)
+        if (grow(h) < 0)
+            return -1;
+    return 0;
+}
+
+/* Add v (room made): 1 added, 0 already present. */
+static int put(hashset *h, uint64_t v)
+{
+    size_t i = find(h, v ? v : 1);
     if (h->slot[i])
         return 0;
-    h->slot[i] = v;
+    h->slot[i] = v ? v : 1;
     h->used++;
     return 1;
+}
+
+int hashset_add(hashset *h, uint64_t v)
+{
+    return reserve(h, 1) < 0 ? -1 : put(h, v);
+}
+
+long hashset_add_many(hashset *h, const uint64_t *v, size_t n)
+{
+    if (reserve(h, n) < 0)
+        return -1;
+    /* a table of a million keys is far bigger than the cache: ask for every key's slot
+     * first, so the misses overlap instead of coming one after another */
+    size_t mask = h->cap - 1;
+    for (size_t k = 0; k < n; k++)
+        __builtin_prefetch(&h->slot[slot_of(v[k] ? v[k] : 1, mask)], 1);
+    long present = 0;
+    for (size_t k = 0; k < n; k++)
+        present += !put(h, v[k]);
+    return present;
 }
 
 void hashset_free(hashset *h)

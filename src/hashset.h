@@ -19,6 +19,9 @@ typedef struct hashset {
 uint64_t hashset_hash(const char *s, size_t n);
 /* 1 added, 0 already present, -1 out of memory. */
 int hashset_add(hashset *h, uint64_t v);
+/* Add the n hashes at v: how many were already present (a repeat within v counts), -1
+ * out of memory (then some may have been added). */
+long hashset_add_many(hashset *h, const uint64_t *v, size_t n);
 void hashset_free(hashset *h);
 
 #endif

@@ -1,6 +1,7 @@
 /* test_hashset.c — the set of string hashes campaign creation uses to skip its exact
  * duplicate check: every hash added is found again, also after the table grows many
- * times; a hash of 0 is a hash like any other; FNV-1a gives its published values. */
+ * times and when added many at once; a hash of 0 is a hash like any other; FNV-1a gives
+ * its published values. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -57,12 +58,46 @@ static void test_zero_hash(void **state)
     hashset_free(&h);
 }
 
+/* Many at once, as the campaign writer adds a chunk: the count of those already
+ * present, a repeat inside the same batch included, across the table's growth. */
+static void test_add_many(void **state)
+{
+    (void)state;
+    hashset h = {0};
+    uint64_t v[64];
+    char id[32];
+    long present = 0;
+    for (int i = 0; i < 64 * 100; i += 64) {     /* 6,400 keys: grows from 1024 slots */
+        for (int k = 0; k < 64; k++) {
+            int n = snprintf(id, sizeof id, "u%d", i + k);
+            v[k] = hashset_hash(id, (size_t)n);
+        }
+        long r = hashset_add_many(&h, v, 64);
+        assert_true(r >= 0);
+        present += r;
+    }
+    assert_int_equal(present, 0);
+    assert_int_equal((int)h.used, 6400);
+    assert_true(h.cap * 3 >= 4 * h.used);
+    v[0] = hashset_hash("u5", 2);                /* present before */
+    v[1] = hashset_hash("new", 3);
+    v[2] = hashset_hash("new", 3);               /* a repeat within the batch */
+    v[3] = 0;                                    /* stored as 1 */
+    v[4] = 1;
+    assert_int_equal(hashset_add_many(&h, v, 5), 3);
+    assert_int_equal((int)h.used, 6402);
+    assert_int_equal(hashset_add_many(&h, v, 0), 0);
+    assert_int_equal(hashset_add(&h, hashset_hash("u6399", 5)), 0);
+    hashset_free(&h);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_fnv1a),
         cmocka_unit_test(test_add_and_grow),
         cmocka_unit_test(test_zero_hash),
+        cmocka_unit_test(test_add_many),
     };
     return cmocka_run_group_tests_name("hashset", tests, NULL, NULL);
 }
