@@ -9,6 +9,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "fixstr.h"
 #include "timeutil.h"
 #include "token.h"
 
@@ -59,7 +60,7 @@ int chan_open(chan **out, const chan_ops *ops, const config *cfg, cherr *e)
     if (!c)
         return err_set(e, "out of memory");
     c->ops = ops;
-    snprintf(c->name, sizeof c->name, "%s", ops->name);
+    fs_copy(c->name, sizeof c->name, ops->name);
     long conc, attempts, timeout;
     double rate, burst;
     if (cfg_int(cfg, section, "concurrency", 16, 1, 4096, &conc, e) < 0 ||
@@ -181,7 +182,7 @@ int chan_json_body(buf_jw *w, http_req *req, const char *bad_utf8, cherr *e)
 void chan_outcome_set(chan_outcome *o, chan_class k, const char *code, const char *fmt, ...)
 {
     o->cls = k;
-    snprintf(o->code, sizeof o->code, "%s", code ? code : "");
+    fs_copy(o->code, sizeof o->code, code ? code : "");
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(o->reason, sizeof o->reason, fmt, ap);

@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "channel.h"
+#include "fixstr.h"
 #include "timeutil.h"
 #include "wechat.h"
 
@@ -42,9 +43,9 @@ static int mp_init(chan *c, const config *cfg, const char *section, cherr *e)
         free(p);
         return err_set(e, "[%s] appid is missing", section);
     }
-    snprintf(p->appid, sizeof p->appid, "%s", appid);
-    snprintf(p->state, sizeof p->state, "%s", cfg_str(cfg, section, "miniprogram_state", "formal"));
-    snprintf(p->lang, sizeof p->lang, "%s", cfg_str(cfg, section, "lang", "zh_CN"));
+    fs_copy(p->appid, sizeof p->appid, appid);
+    fs_copy(p->state, sizeof p->state, cfg_str(cfg, section, "miniprogram_state", "formal"));
+    fs_copy(p->lang, sizeof p->lang, cfg_str(cfg, section, "lang", "zh_CN"));
     if (strcmp(p->state, "formal") && strcmp(p->state, "trial") && strcmp(p->state, "developer")) {
         free(p);
         return err_set(e, "[%s] miniprogram_state must be formal, trial or developer", section);

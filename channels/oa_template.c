@@ -22,6 +22,7 @@
 #include <string.h>
 
 #include "channel.h"
+#include "fixstr.h"
 #include "section.h"
 #include "timeutil.h"
 #include "wechat.h"
@@ -55,7 +56,7 @@ static int oa_init(chan *c, const config *cfg, const char *section, cherr *e)
         free(p);
         return err_set(e, "[%s] appid is missing", section);
     }
-    snprintf(p->appid, sizeof p->appid, "%s", appid);
+    fs_copy(p->appid, sizeof p->appid, appid);
     if (cfg_secret(cfg, section, "secret", p->secret, sizeof p->secret, e) < 0) {
         free(p);
         return -1;

@@ -23,6 +23,7 @@
 #include <string.h>
 
 #include "cn_time.h"
+#include "fixstr.h"
 #include "section.h"
 #include "timeutil.h"
 
@@ -108,7 +109,7 @@ static int copy_key(const config *cfg, const char *section, const char *key, cha
         return err_set(e, "[%s] %s is missing", section, key);
     if (strlen(v) >= len)
         return err_set(e, "[%s] %s is too long", section, key);
-    snprintf(out, len, "%s", v);
+    fs_copy(out, len, v);
     return 0;
 }
 

@@ -23,6 +23,7 @@
 #include <time.h>
 
 #include "buf.h"
+#include "fixstr.h"
 #include "sign.h"
 #include "sms.h"
 #include "timeutil.h"
@@ -182,7 +183,7 @@ static void ali_parse(const char *phone, const http_resp *r, int64_t now, chan_o
     sms_classify(ali_codes, code, json_string_value(json_object_get(j, "Message")), now, o);
     const char *biz = json_string_value(json_object_get(j, "BizId"));
     if (o->cls == CHAN_OK && biz)
-        snprintf(o->provider_id, sizeof o->provider_id, "%s", biz);
+        fs_copy(o->provider_id, sizeof o->provider_id, biz);
     json_decref(j);
 }
 

@@ -22,6 +22,7 @@
 #include <string.h>
 
 #include "buf.h"
+#include "fixstr.h"
 #include "sign.h"
 #include "sms.h"
 #include "timeutil.h"
@@ -190,7 +191,7 @@ static void tc_parse(const char *phone, const http_resp *r, int64_t now, chan_ou
                  now, o);
     const char *serial = json_string_value(json_object_get(st, "SerialNo"));
     if (o->cls == CHAN_OK && serial)
-        snprintf(o->provider_id, sizeof o->provider_id, "%s", serial);
+        fs_copy(o->provider_id, sizeof o->provider_id, serial);
     json_decref(j);
 }
 

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "cn_time.h"
+#include "fixstr.h"
 #include "timeutil.h"
 
 #define EARLY_MS (5 * TU_MIN)        /* refresh when less than this is left */
@@ -77,7 +78,7 @@ static void install(chan_token *t, const char *token, int64_t ttl, int64_t now)
     t->fail_delay = 0;
     t->retry_at = 0;
     if (token != t->value)
-        snprintf(t->value, sizeof t->value, "%s", token);
+        fs_copy(t->value, sizeof t->value, token);
     t->expires_at = now + ttl;
     t->rejected[0] = '\0';
 }
@@ -237,7 +238,7 @@ void token_invalidate(chan *c, const char *bad)
     chan_token *t = c->token;
     if (!t || !bad || strcmp(t->value, bad))
         return;      /* a newer token is already cached */
-    snprintf(t->rejected, sizeof t->rejected, "%s", bad);
+    fs_copy(t->rejected, sizeof t->rejected, bad);
     t->value[0] = '\0';
     t->expires_at = 0;
     t->retry_at = 0;

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "fixstr.h"
 #include "timeutil.h"
 
 /* getAccessToken / stable_token (providers.md §1.1, §1.2). */
@@ -45,7 +46,7 @@ int64_t wx_next_day(int64_t now)
 
 void wx_errmsg_clean(const char *in, char *out, size_t len)
 {
-    snprintf(out, len, "%s", in ? in : "");
+    fs_copy(out, len, in ? in : "");
     char *cut = strstr(out, " rid:");
     if (!cut)
         cut = strstr(out, " hint:");
@@ -144,7 +145,7 @@ int wx_token_parse(const http_resp *r, const wx_code *table, char *token, size_t
     }
     if (errcode == 0 && json_is_string(tok) && json_string_length(tok) > 0 &&
         json_string_length(tok) < toklen) {
-        snprintf(token, toklen, "%s", json_string_value(tok));
+        fs_copy(token, toklen, json_string_value(tok));
         long long ttl = json_is_integer(exp) ? json_integer_value(exp) : 7200;
         if (ttl <= 0)
             ttl = 1;
@@ -216,7 +217,7 @@ void wx_msgid(json_t *root, chan_outcome *o)
         snprintf(o->provider_id, sizeof o->provider_id, "%lld",
                  (long long)json_integer_value(id));
     else if (json_is_string(id))
-        snprintf(o->provider_id, sizeof o->provider_id, "%s", json_string_value(id));
+        fs_copy(o->provider_id, sizeof o->provider_id, json_string_value(id));
 }
 
 /* ---- WeCom ------------------------------------------------------------------------ */
@@ -276,7 +277,7 @@ int wc_app_init(wc_app *a, const config *cfg, const char *section, cherr *e)
         return err_set(e, "[%s] corpid is missing", section);
     if (strlen(corpid) >= sizeof a->corpid)
         return err_set(e, "[%s] corpid is too long", section);
-    snprintf(a->corpid, sizeof a->corpid, "%s", corpid);
+    fs_copy(a->corpid, sizeof a->corpid, corpid);
     return cfg_secret(cfg, section, "secret", a->secret, sizeof a->secret, e);
 }
 

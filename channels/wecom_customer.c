@@ -31,6 +31,7 @@
 #include <string.h>
 
 #include "channel.h"
+#include "fixstr.h"
 #include "section.h"
 #include "timeutil.h"
 #include "wechat.h"
@@ -50,7 +51,7 @@ static int wcc_init(chan *c, const config *cfg, const char *section, cherr *e)
         free(p);
         return err_set(e, "[%s] sender is too long", section);
     }
-    snprintf(p->sender, sizeof p->sender, "%s", sender);
+    fs_copy(p->sender, sizeof p->sender, sender);
     if (wc_app_init(&p->app, cfg, section, e) < 0) {
         memset(p->app.secret, 0, sizeof p->app.secret);
         free(p);

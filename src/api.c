@@ -21,6 +21,7 @@
 #include "campaign.h"
 #include "cbapply.h"
 #include "enqueue.h"
+#include "fixstr.h"
 #include "sched.h"
 #include "sign.h"
 #include "timeutil.h"
@@ -355,10 +356,10 @@ static int post_optout(api *a, req *r)
         fail(r, 400, e.msg);
     else if (user_ok(a, r, q.user)) {
         store_optout o = {.at = tu_now()};
-        snprintf(o.channel, sizeof o.channel, "%s", q.channel ? q.channel : "*");
-        snprintf(o.category, sizeof o.category, "%s", q.category ? q.category : "*");
+        fs_copy(o.channel, sizeof o.channel, q.channel ? q.channel : "*");
+        fs_copy(o.category, sizeof o.category, q.category ? q.category : "*");
         snprintf(o.source, sizeof o.source, "api");
-        snprintf(o.reason, sizeof o.reason, "%s", q.reason ? q.reason : "");
+        fs_copy(o.reason, sizeof o.reason, q.reason ? q.reason : "");
         if (sched_tx(a->s) < 0 || store_optout_put(a->s->a->st, q.user, &o, &e) < 0) {
             storage_failed(a, r, &e);
         } else {

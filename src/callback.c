@@ -20,6 +20,7 @@
 #endif
 
 #include "buf.h"
+#include "fixstr.h"
 #include "timeutil.h"
 
 #define CB_XML_DEPTH 8           /* WeChat's XML is 4 deep: xml / Wrapper / List / field */
@@ -190,7 +191,7 @@ static int tencent_phone(const char *cc, const char *mobile, const char *base, c
 {
     char f[96], num[40];
     if (mobile[0] == '+') {
-        snprintf(num, sizeof num, "%s", mobile);
+        fs_copy(num, sizeof num, mobile);
     } else {
         if (cc && !all_digits(cc, 1, 4)) {
             field_name(f, sizeof f, base, "nationcode");
@@ -220,7 +221,7 @@ static int aliyun_phone(const char *s, const char *base, char **out, cherr *e)
         return err_set(e, "%s: expected a phone number, got '%.24s'", f, s);
     }
     if (stars)
-        snprintf(num, sizeof num, "%s", s);
+        fs_copy(num, sizeof num, s);
     else if (d == s && n == 11 && s[0] == '1' && s[1] >= '3')
         snprintf(num, sizeof num, "+86%s", s);
     else
@@ -565,7 +566,7 @@ static int wx_items(json_t *root, const wx_kind *k, const cb_event *head, cb_lis
             snprintf(name, sizeof name, "%s.List", k->wrapper);
         } else {
             list = w;
-            snprintf(name, sizeof name, "%s", k->wrapper);
+            fs_copy(name, sizeof name, k->wrapper);
         }
     }
     if (json_is_object(list)) {
@@ -647,7 +648,7 @@ static int wechat(json_t *root, cb_list *l, cherr *e)
                           "message encryption mode to plaintext (明文模式) or compatible (兼容模式)");
     if (!event)
         return 0;               /* a user message, not an event: nothing for chuda */
-    snprintf(l->event, sizeof l->event, "%s", event);
+    fs_copy(l->event, sizeof l->event, event);
     const wx_kind *k = NULL;
     for (size_t i = 0; i < sizeof wx_kinds / sizeof wx_kinds[0]; i++)
         if (!strcmp(event, wx_kinds[i].event))
@@ -697,7 +698,7 @@ typedef struct xconv {
 static void x_fail(xconv *x, const char *msg)
 {
     if (!x->err[0])
-        snprintf(x->err, sizeof x->err, "%s", msg);
+        fs_copy(x->err, sizeof x->err, msg);
     XML_StopParser(x->p, XML_FALSE);
 }
 

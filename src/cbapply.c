@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "buf.h"
+#include "fixstr.h"
 #include "timeutil.h"
 
 typedef struct cba {
@@ -77,8 +78,8 @@ static int log_receipt(cba *x, const cb_event *ev, int64_t id)
         .tier = u.tier,
     };
     int rc = store_log(x->st, &le, x->e);
-    snprintf(x->pid, sizeof x->pid, "%s", ev->provider_msg_id);
-    snprintf(x->user, sizeof x->user, "%s", m.user_id);
+    fs_copy(x->pid, sizeof x->pid, ev->provider_msg_id);
+    fs_copy(x->user, sizeof x->user, m.user_id);
     store_user_free(&u);
     store_msg_free(&m);
     return rc;
@@ -112,10 +113,10 @@ static int optout_put(cba *x, const char *user, const char *channel, const char 
                       const char *reason)
 {
     store_optout o = {.at = x->now};
-    snprintf(o.channel, sizeof o.channel, "%s", channel);
+    fs_copy(o.channel, sizeof o.channel, channel);
     snprintf(o.category, sizeof o.category, "*");
-    snprintf(o.source, sizeof o.source, "%s", source);
-    snprintf(o.reason, sizeof o.reason, "%s", reason);
+    fs_copy(o.source, sizeof o.source, source);
+    fs_copy(o.reason, sizeof o.reason, reason);
     utf8_clip(o.reason);
     return store_optout_put(x->st, user, &o, x->e);
 }

@@ -8,6 +8,7 @@
 #include "app.h"
 #include "channel.h"
 #include "cmd.h"
+#include "fixstr.h"
 #include "timeutil.h"
 
 static const char optout_usage[] =
@@ -96,10 +97,10 @@ int cmd_optout(const cmd_globals *g, int argc, char **argv)
         goto fail;
     if (!strcmp(verb, "add")) {
         store_optout o = {.at = tu_now()};
-        snprintf(o.channel, sizeof o.channel, "%s", channel);
-        snprintf(o.category, sizeof o.category, "%s", category);
+        fs_copy(o.channel, sizeof o.channel, channel);
+        fs_copy(o.category, sizeof o.category, category);
         snprintf(o.source, sizeof o.source, "operator");
-        snprintf(o.reason, sizeof o.reason, "%s", reason);
+        fs_copy(o.reason, sizeof o.reason, reason);
         if (store_optout_put(a.st, user, &o, &e) < 0)
             goto fail;
         if (store_commit(a.st, &e) < 0)

@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "fieldrule.h"
+#include "fixstr.h"
 #include "policy.h"
 #include "render.h"
 #include "sched.h"
@@ -164,7 +165,7 @@ static int render_fitting(sched *s, job *j, const render_ctx *rc, const policy_i
         size_t used = strlen(ruled);
         snprintf(ruled + used, len - used, "%s%.200s", used ? "; " : "", fe.msg);
         char ch[32];
-        snprintf(ch, sizeof ch, "%s", d->channel);
+        fs_copy(ch, sizeof ch, d->channel);
         if (skip_channel(j, ch) < 0)
             return err_set(e, "out of memory");
         policy_decide(&s->a->pol, in, d);
@@ -247,7 +248,7 @@ void dlv_start(sched *s, store_msg *m)
     /* what the policy needs: recent sends, opt-outs, subscription credits */
     json_t *vars = parse_obj(j->m.vars), *attrs = parse_obj(j->u.attrs);
     const char *variant = tpl_variant_for(t, j->u.user_id);
-    snprintf(j->variant, sizeof j->variant, "%s", variant ? variant : "");
+    fs_copy(j->variant, sizeof j->variant, variant ? variant : "");
     render_ctx rc = {.t = t, .vars = vars, .attrs = attrs, .user_id = j->u.user_id,
                      .tier = j->u.tier, .segment = j->u.segment, .variant = variant,
                      .tz = j->u.tz && *j->u.tz ? j->u.tz : a->default_tz};
@@ -273,7 +274,7 @@ void dlv_start(sched *s, store_msg *m)
         if (c->ops->credits && tpl_has_section(t, c->name) && !j->credit_tid[0]) {
             buf tid = {0};
             if (render_key(&rc, c->name, "template_id", &tid, &e) > 0 && tid.s)
-                snprintf(j->credit_tid, sizeof j->credit_tid, "%s", tid.s);
+                fs_copy(j->credit_tid, sizeof j->credit_tid, tid.s);
             buf_free(&tid);
             if (j->credit_tid[0] &&
                 store_credits_get(a->st, j->m.user_id, j->credit_tid, &credits, &e) < 0) {
@@ -368,7 +369,7 @@ void dlv_start(sched *s, store_msg *m)
     j->reserved = 1;
     snprintf(j->decided, sizeof j->decided, "%.*s", (int)sizeof j->decided - 1, d.reason);
     sched_chan *sc = sched_chan_find(s, d.channel);
-    snprintf(j->chname, sizeof j->chname, "%s", d.channel);
+    fs_copy(j->chname, sizeof j->chname, d.channel);
     j->cm = (chan_msg){j->m.id, j->m.attempts + 1, j->m.user_id,
                        chan_address(sc->c->ops, &j->u), &j->f};
     /* wait for a request slot on the channel */
@@ -438,7 +439,7 @@ static void build_and_park(sched *s, job *j, const char *token)
         return;
     }
     if (token)
-        snprintf(j->token, sizeof j->token, "%s", token);
+        fs_copy(j->token, sizeof j->token, token);
     if (c->ops->build(c, &j->cm, token, now, &j->req, &e) < 0) {
         chan_outcome o = {0};
         chan_outcome_set(&o, CHAN_PERMANENT, "build", "%s", e.msg);
@@ -657,7 +658,7 @@ static void record_refusal(sched *s, job *j, const chan *c, const chan_outcome *
         rc = store_credits_add(s->a->st, j->m.user_id, j->credit_tid, 0, 1, now, &e);
     } else {
         store_optout op = {.at = now};
-        snprintf(op.channel, sizeof op.channel, "%s", c->name);
+        fs_copy(op.channel, sizeof op.channel, c->name);
         snprintf(op.category, sizeof op.category, "*");
         snprintf(op.source, sizeof op.source, "provider");
         snprintf(op.reason, sizeof op.reason, "%s %s", c->name, o->code);

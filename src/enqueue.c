@@ -9,6 +9,7 @@
 #include "buf.h"
 #include "channel.h"
 #include "fieldrule.h"
+#include "fixstr.h"
 #include "jsonf.h"
 #include "render.h"
 #include "strset.h"
@@ -186,7 +187,7 @@ static int batch_name(const char *name, unsigned filters, void *arg)
     enq_batch *b = arg;
     if (b->nnames == BATCH_MAX_NAMES)
         return -1;
-    snprintf(b->namebuf[b->nnames], sizeof b->namebuf[0], "%s", name);
+    fs_copy(b->namebuf[b->nnames], sizeof b->namebuf[0], name);
     b->names[b->nnames] = b->namebuf[b->nnames];
     b->filters[b->nnames++] = filters;
     return 0;

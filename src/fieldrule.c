@@ -7,6 +7,7 @@
  * invalid UTF-8 are checked: the value can only grow. */
 #include "fieldrule.h"
 
+#include "fixstr.h"
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -393,13 +394,13 @@ static int add_verdict(ck *k, size_t index, const char *field, const char *value
     v += k->rep->n++;
     memset(v, 0, sizeof *v);
     v->index = index;
-    snprintf(v->field, sizeof v->field, "%s", field);
+    fs_copy(v->field, sizeof v->field, field);
     v->value = strdup(value ? value : "");
     v->length = length;
     v->limit = limit;
     v->unit = unit;
     v->ok = fmt == NULL;
-    snprintf(v->reason, sizeof v->reason, "%s", reason);
+    fs_copy(v->reason, sizeof v->reason, reason);
     return 0;
 }
 

@@ -19,6 +19,7 @@
 
 #include "buf.h"
 #include "csvr.h"
+#include "fixstr.h"
 
 #define MAX_COLS      CSVR_MAX_COLS    /* columns in the header */
 #define TZ_CACHE      64               /* zone names already found valid */
@@ -79,7 +80,7 @@ static void col_label(void *arg, size_t i, char *b, size_t len)
     if (im->kind[i] == K_ATTR)
         snprintf(b, len, "attrs column '%.64s'", im->colname[i]);
     else
-        snprintf(b, len, "%s", im->colname[i]);
+        fs_copy(b, len, im->colname[i]);
 }
 
 /* Fail the import: "FILE:LINE: " + reason (first failure wins). */

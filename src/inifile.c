@@ -1,6 +1,7 @@
 /* inifile.c — libinih with line numbers, joined continuations and a line-length check. */
 #include "inifile.h"
 
+#include "fixstr.h"
 #include <ini.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -119,8 +120,8 @@ static int handler(void *user, const char *section, const char *key, const char 
     }
     unescape(en->value);
     f->n++;
-    snprintf(st->last_section, sizeof st->last_section, "%s", section);
-    snprintf(st->last_key, sizeof st->last_key, "%s", key);
+    fs_copy(st->last_section, sizeof st->last_section, section);
+    fs_copy(st->last_key, sizeof st->last_key, key);
     st->last_line = st->line;
     return 1;
 }

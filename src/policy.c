@@ -9,6 +9,7 @@
 
 #include "channel.h"
 #include "cn_time.h"
+#include "fixstr.h"
 #include "timeutil.h"
 #include "tz.h"
 
@@ -37,7 +38,9 @@ static const struct {
 /* minutes after midnight as "HH:MM" (out: 8 bytes) */
 static char *hhmm(int min, char *out)
 {
-    snprintf(out, 8, "%02d:%02d", (min / 60) % 24, min % 60);
+    int h = (min / 60) % 24, m = min % 60;
+    out[0] = (char)('0' + h / 10), out[1] = (char)('0' + h % 10), out[2] = ':';
+    out[3] = (char)('0' + m / 10), out[4] = (char)('0' + m % 10), out[5] = '\0';
     return out;
 }
 
@@ -115,7 +118,7 @@ static policy_tier *add_tier(policy *p, const char *name)
     p->tiers = v;
     policy_tier *t = &p->tiers[p->ntiers++];
     memset(t, 0, sizeof *t);
-    snprintf(t->name, sizeof t->name, "%s", name);
+    fs_copy(t->name, sizeof t->name, name);
     return t;
 }
 
@@ -161,7 +164,7 @@ static int load_tier(const char *section, void *arg)
             return err_set(lc->e, "%s:%d: too many per-channel caps", lc->cfg->ini.path, en->line);
         if (policy_parse_cap(en->value, &t->chcap[t->nchcap], lc->e) < 0)
             return where(lc->cfg, section, en->key, lc->e);
-        snprintf(t->capch[t->nchcap], sizeof t->capch[0], "%s", ch);
+        fs_copy(t->capch[t->nchcap], sizeof t->capch[0], ch);
         t->nchcap++;
     }
     return 0;
@@ -172,7 +175,7 @@ static int load_classes(policy *p, const config *cfg, cherr *e)
     for (int i = 0; i < 3; i++) {
         policy_class *k = &p->classes[i];
         char section[32];
-        snprintf(k->name, sizeof k->name, "%s", default_classes[i].name);
+        fs_copy(k->name, sizeof k->name, default_classes[i].name);
         snprintf(section, sizeof section, "class.%s", k->name);
         k->capped = default_classes[i].capped;
         const char *oc = cfg_str(cfg, section, "on_cap", default_classes[i].on_cap);
@@ -186,7 +189,7 @@ static int load_classes(policy *p, const config *cfg, cherr *e)
             err_set(e, "'%s' is not marketing or service", cat);
             return where(cfg, section, "category", e);
         }
-        snprintf(k->category, sizeof k->category, "%s", cat);
+        fs_copy(k->category, sizeof k->category, cat);
         const char *q = cfg_str(cfg, section, "quiet_hours", NULL);
         if (!k->capped && !q)
             q = "none";   /* transactional is never held by quiet hours */
@@ -291,7 +294,7 @@ int policy_load(policy *p, const config *cfg, cherr *e)
         where(cfg, "chuda", "default_tz", e);
         goto fail;
     }
-    snprintf(p->default_tz, sizeof p->default_tz, "%s", tz);
+    fs_copy(p->default_tz, sizeof p->default_tz, tz);
     return 0;
 fail:
     policy_free(p);
@@ -516,7 +519,7 @@ static void defer(policy_decision *d, int64_t until, const char *code)
 {
     d->verdict = POLICY_DEFER;
     d->until = until;
-    snprintf(d->code, sizeof d->code, "%s", code);
+    fs_copy(d->code, sizeof d->code, code);
 }
 
 /* ---- the rules ----------------------------------------------------------------------- */
@@ -544,7 +547,7 @@ static int rule_global_optout(const policy_class *k, const policy_input *in, pol
     optout_text(o, why, sizeof why);
     d->verdict = POLICY_SUPPRESS;
     snprintf(d->code, sizeof d->code, "optout");
-    snprintf(d->reason, sizeof d->reason, "%s", why);
+    fs_copy(d->reason, sizeof d->reason, why);
     return 1;
 }
 
@@ -624,7 +627,7 @@ static int rule_tier_cap(const policy_class *k, const policy_tier *t, const poli
                  k->name);
     } else {
         defer(d, next_free, "cap");
-        snprintf(d->reason, sizeof d->reason, "%s", why);
+        fs_copy(d->reason, sizeof d->reason, why);
     }
     return 1;
 }
@@ -818,7 +821,7 @@ static void choose_channel(const policy *p, const policy_class *k, const policy_
     for (int i = 0; i < n; i++) {
         if (channel_usable(p, k, t, in, list[i], &later, why, sizeof why)) {
             d->verdict = POLICY_SEND;
-            snprintf(d->channel, sizeof d->channel, "%s", list[i]);
+            fs_copy(d->channel, sizeof d->channel, list[i]);
             send_reason(k, t, in, list[i], why, d);
             return;
         }

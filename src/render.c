@@ -13,6 +13,7 @@
 #include <string.h>
 #include <utf8proc.h>
 
+#include "fixstr.h"
 #include "timeutil.h"
 #include "tz.h"
 
@@ -152,7 +153,7 @@ static int parse_filter(const char *s, size_t n, rfilter *f, cherr *e)
         f->kind = F_TIME;
         const char *dflt = s[0] == 't' ? "%Y-%m-%d %H:%M" : "%Y-%m-%d";
         if (!arg) {
-            snprintf(f->arg, sizeof f->arg, "%s", dflt);
+            fs_copy(f->arg, sizeof f->arg, dflt);
             return 1;
         }
         if (al == 0 || al >= sizeof f->arg)
@@ -440,18 +441,18 @@ static const rchain *chain_for(rx *x, const char *section)
     ch->section = copy ? "copy" : section;
     if (x->variant) {
         if (copy)
-            snprintf(ch->sbuf[0], sizeof ch->sbuf[0], "variant.%s", x->variant);
+            fs_cat(ch->sbuf[0], sizeof ch->sbuf[0], "variant.", x->variant, NULL);
         else
-            snprintf(ch->sbuf[0], sizeof ch->sbuf[0], "variant.%s.%s", x->variant, section);
+            fs_cat(ch->sbuf[0], sizeof ch->sbuf[0], "variant.", x->variant, ".", section, NULL);
         chain_add(ch, ini, ch->sbuf[0]);
         ch->variant = ch->n == 1;
     }
     if (c->segment && *c->segment) {
-        snprintf(ch->sbuf[1], sizeof ch->sbuf[1], "%s.segment.%s", section, c->segment);
+        fs_cat(ch->sbuf[1], sizeof ch->sbuf[1], section, ".segment.", c->segment, NULL);
         chain_add(ch, ini, ch->sbuf[1]);
     }
     if (c->tier && *c->tier) {
-        snprintf(ch->sbuf[2], sizeof ch->sbuf[2], "%s.tier.%s", section, c->tier);
+        fs_cat(ch->sbuf[2], sizeof ch->sbuf[2], section, ".tier.", c->tier, NULL);
         chain_add(ch, ini, ch->sbuf[2]);
     }
     ch->name[ch->n++] = ch->section;
@@ -514,7 +515,7 @@ static int resolve(rx *x, const char *name, buf *out, int depth, cherr *e)
         return expand(x, en->value, out, depth + 1, e) < 0 ? -1 : 1;
     }
     char dkey[MAX_PH + 16];
-    snprintf(dkey, sizeof dkey, "default.%s", name);
+    fs_cat(dkey, sizeof dkey, "default.", name, NULL);
     if ((en = inif_find(&c->t->ini, "template", dkey))) {
         if (depth >= MAX_DEPTH)
             return err_set(e, "default.%s refers to itself (or nests deeper than %d)", name,
@@ -677,11 +678,11 @@ static int render_section(rx *x, const char *channel, render_out *out, int **dyn
     memset(out, 0, sizeof *out);
     char seg[200] = "", tier[200] = "", var[200] = "";
     if (c->segment && *c->segment)
-        snprintf(seg, sizeof seg, "%s.segment.%s", channel, c->segment);
+        fs_cat(seg, sizeof seg, channel, ".segment.", c->segment, NULL);
     if (c->tier && *c->tier)
-        snprintf(tier, sizeof tier, "%s.tier.%s", channel, c->tier);
+        fs_cat(tier, sizeof tier, channel, ".tier.", c->tier, NULL);
     if (x->variant)
-        snprintf(var, sizeof var, "variant.%s.%s", x->variant, channel);
+        fs_cat(var, sizeof var, "variant.", x->variant, ".", channel, NULL);
     /* every key of the base and override sections, once, in file order */
     const inif *ini = &c->t->ini;
     int fast = inif_indexed(ini);

@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "fixstr.h"
 #include "timeutil.h"
 
 #define RPT_MAX_ROWS    500000      /* per array: more is not a report, it is a dump */
@@ -171,7 +172,7 @@ static void where(char *out, size_t len, const char *arr, size_t i, const char *
     else if (arr)
         snprintf(out, len, "%s.%s", arr, key);
     else
-        snprintf(out, len, "%s", key);
+        fs_copy(out, len, key);
 }
 
 static int get_count(json_t *o, const char *key, int required, const char *arr, size_t i,

@@ -19,6 +19,7 @@
 #include "audit.h"
 #include "buf.h"
 #include "ckpt.h"
+#include "fixstr.h"
 #include "hashset.h"
 
 extern const char *const store_migrations[];
@@ -193,7 +194,7 @@ static const char *sq_cause(sq_store *q, const char *msg, char *out, size_t len)
     if ((code & 0xff) == SQLITE_IOERR && sys)
         snprintf(out, len, "%s (%s)", msg ? msg : sqlite3_errmsg(q->db), strerror(sys));
     else
-        snprintf(out, len, "%s", msg ? msg : sqlite3_errmsg(q->db));
+        fs_copy(out, len, msg ? msg : sqlite3_errmsg(q->db));
     return out;
 }
 
@@ -235,7 +236,7 @@ static char *col_s(sqlite3_stmt *s, int i)
 static void copy_col(sqlite3_stmt *s, int i, char *out, size_t len)
 {
     const unsigned char *t = sqlite3_column_text(s, i);
-    snprintf(out, len, "%s", t ? (const char *)t : "");
+    fs_copy(out, len, t ? (const char *)t : "");
 }
 
 /* A user row (USER_COLS) with borrowed strings, valid until the statement moves on. */
@@ -393,10 +394,10 @@ static int counts_add(sq_store *q, const store_event *ev, cherr *e)
                 return counts_add(q, ev, e);
             }
             *c = (count_slot){.used = 1, .campaign_id = ev->campaign_id, .hour = hour, .n = 1};
-            snprintf(c->channel, sizeof c->channel, "%s", ch);
-            snprintf(c->tier, sizeof c->tier, "%s", tier);
-            snprintf(c->event, sizeof c->event, "%s", ev->event);
-            snprintf(c->code, sizeof c->code, "%s", code);
+            fs_copy(c->channel, sizeof c->channel, ch);
+            fs_copy(c->tier, sizeof c->tier, tier);
+            fs_copy(c->event, sizeof c->event, ev->event);
+            fs_copy(c->code, sizeof c->code, code);
             q->ncounts++;
             return 0;
         }
@@ -1481,7 +1482,7 @@ static int sq_msg_get(store *base, int64_t id, store_msg *m, store_msgstate *st,
         m->attempts = sqlite3_column_int(s, 2);
         m->inflight = col_s(s, 3);
         m->skip = col_s(s, 4);
-        snprintf(st->state, sizeof st->state, "%s", lease ? "leased" : "queued");
+        fs_copy(st->state, sizeof st->state, lease ? "leased" : "queued");
         sqlite3_reset(s);
         return 1;
     }
@@ -1491,11 +1492,11 @@ static int sq_msg_get(store *base, int64_t id, store_msg *m, store_msgstate *st,
     sqlite3_bind_int64(s, 1, id);
     if ((rc = sqlite3_step(s)) == SQLITE_ROW) {
         const unsigned char *t;
-        snprintf(st->state, sizeof st->state, "%s", sqlite3_column_text(s, 0));
+        fs_copy(st->state, sizeof st->state, (const char *)sqlite3_column_text(s, 0));
         if ((t = sqlite3_column_text(s, 1)))
-            snprintf(st->channel, sizeof st->channel, "%s", t);
+            fs_copy(st->channel, sizeof st->channel, (const char *)t);
         if ((t = sqlite3_column_text(s, 2)))
-            snprintf(st->code, sizeof st->code, "%s", t);
+            fs_copy(st->code, sizeof st->code, (const char *)t);
         st->finished_at = sqlite3_column_int64(s, 3);
         sqlite3_reset(s);
         return 1;

@@ -162,12 +162,33 @@ char *tu_format(int64_t ms, char *buf, size_t len)
     return buf;
 }
 
+/* v as `n` decimal digits at p (0 <= v < 10^n). */
+static void put_digits(char *p, int v, int n)
+{
+    while (n--) {
+        p[n] = (char)('0' + v % 10);
+        v /= 10;
+    }
+}
+
 char *tu_format_min(int64_t ms, char *buf, size_t len)
 {
-    time_t t = (time_t)(ms / 1000);
+    time_t t = (time_t)(ms / 1000 - (ms % 1000 < 0));      /* floor, as tu_format */
     struct tm tm;
     gmtime_r(&t, &tm);
-    snprintf(buf, len, "%04d-%02d-%02dT%02d:%02dZ", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday,
-             tm.tm_hour, tm.tm_min);
+    int year = tm.tm_year + 1900;
+    if (len < sizeof "YYYY-MM-DDTHH:MMZ" || year < 0 || year > 9999) {
+        snprintf(buf, len, "%04d-%02d-%02dT%02d:%02dZ", year, tm.tm_mon + 1, tm.tm_mday,
+                 tm.tm_hour, tm.tm_min);
+        return buf;
+    }
+    /* what the snprintf above writes, without its format parsing (a deferral's reason
+     * names its time: one call a message) */
+    memcpy(buf, "YYYY-MM-DDTHH:MMZ", sizeof "YYYY-MM-DDTHH:MMZ");
+    put_digits(buf, year, 4);
+    put_digits(buf + 5, tm.tm_mon + 1, 2);
+    put_digits(buf + 8, tm.tm_mday, 2);
+    put_digits(buf + 11, tm.tm_hour, 2);
+    put_digits(buf + 14, tm.tm_min, 2);
     return buf;
 }

@@ -9,6 +9,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "fixstr.h"
 #include "timeutil.h"
 
 #define MEMO_SIZE 4096
@@ -30,7 +31,7 @@ static void use_zone(const char *zone)
 {
     if (!strcmp(current_tz, zone))
         return;
-    snprintf(current_tz, sizeof current_tz, "%s", zone);
+    fs_copy(current_tz, sizeof current_tz, zone);
     setenv("TZ", zone[0] ? zone : "UTC", 1);
     tzset();
 }
@@ -61,7 +62,7 @@ int tz_valid(const char *zone)
     char path[128];
     snprintf(path, sizeof path, "/usr/share/zoneinfo/%s", zone);
     int ok = access(path, R_OK) == 0;
-    snprintf(valid_memo[k].zone, sizeof valid_memo[k].zone, "%s", zone);
+    fs_copy(valid_memo[k].zone, sizeof valid_memo[k].zone, zone);
     valid_memo[k].valid = ok;
     return ok;
 }
@@ -96,7 +97,7 @@ static int zone_offset(const char *zone, int64_t utc_ms)
     int a = offset_at(z, start), b = offset_at(z, start + 3599);
     if (a != b)
         return offset_at(z, (time_t)(utc_ms / 1000));   /* a transition inside this hour */
-    snprintf(m->zone, sizeof m->zone, "%s", z);
+    fs_copy(m->zone, sizeof m->zone, z);
     m->hour = hour;
     m->offset_min = a;
     m->valid = 1;

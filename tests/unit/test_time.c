@@ -161,6 +161,19 @@ static void test_format(void **state)
     assert_string_equal(tu_format(1835395200000LL, b, sizeof b), "2028-02-29T00:00:00.000Z");
     assert_string_equal(tu_format_min(T_2026_11_23_0200Z + 59999, b, sizeof b),
                         "2026-11-23T02:00Z");
+    /* minutes: every field two digits, and the same as a full format's first 16 bytes */
+    assert_string_equal(tu_format_min(0, b, sizeof b), "1970-01-01T00:00Z");
+    assert_string_equal(tu_format_min(-1, b, sizeof b), "1969-12-31T23:59Z");
+    assert_string_equal(tu_format_min(1835395200000LL + 23 * 3600000 + 59 * 60000, b, sizeof b),
+                        "2028-02-29T23:59Z");
+    char full[32];
+    for (int64_t t = -86400000LL * 400; t < 86400000LL * 40000; t += 86400000LL * 397 + 4321987) {
+        tu_format(t, full, sizeof full);
+        memcpy(full + 16, "Z", 2);
+        assert_string_equal(tu_format_min(t, b, sizeof b), full);
+    }
+    char small[12];                              /* too short: truncated, as snprintf does */
+    assert_string_equal(tu_format_min(0, small, sizeof small), "1970-01-01T");
 }
 
 static void test_round_trip(void **state)

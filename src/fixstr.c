@@ -1,0 +1,35 @@
+/* fixstr.c — strings into fixed-size char arrays (see fixstr.h). */
+#include "fixstr.h"
+
+#include <stdarg.h>
+#include <string.h>
+
+/* Append src to dst[0..*at) within n bytes (room for the NUL kept). */
+static void put(char *dst, size_t n, size_t *at, const char *src)
+{
+    size_t len = strlen(src), room = n - 1 - *at;
+    if (len > room)
+        len = room;
+    memcpy(dst + *at, src, len);
+    *at += len;
+}
+
+char *fs_copy(char *dst, size_t n, const char *src)
+{
+    size_t at = 0;
+    put(dst, n, &at, src ? src : "");
+    dst[at] = '\0';
+    return dst;
+}
+
+char *fs_cat(char *dst, size_t n, ...)
+{
+    size_t at = 0;
+    va_list ap;
+    va_start(ap, n);
+    for (const char *s; (s = va_arg(ap, const char *));)
+        put(dst, n, &at, s);
+    va_end(ap);
+    dst[at] = '\0';
+    return dst;
+}

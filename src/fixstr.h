@@ -1,0 +1,14 @@
+/* fixstr.h — strings into fixed-size char arrays: copies and concatenations that
+ * truncate and always NUL-terminate, as snprintf(dst, n, "%s...", ...) does, without
+ * parsing a format on every call (the scheduler makes a dozen such copies a message). */
+#ifndef CHUDA_FIXSTR_H
+#define CHUDA_FIXSTR_H
+
+#include <stddef.h>
+
+/* src (NULL: "") into dst[n], n > 0. Returns dst. */
+char *fs_copy(char *dst, size_t n, const char *src);
+/* The pieces up to the NULL, one after another, into dst[n], n > 0. Returns dst. */
+char *fs_cat(char *dst, size_t n, ...) __attribute__((sentinel));
+
+#endif
