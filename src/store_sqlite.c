@@ -1540,11 +1540,9 @@ static int sq_send_reserve(store *base, const char *user, int64_t id, const char
                            int uncapped, int64_t at, cherr *e)
 {
     sq_store *q = (sq_store *)base;
-    sqlite3_stmt *s = stmt(q, S_SEND_DEL);     /* one reservation per message */
-    sqlite3_bind_int64(s, 1, id);
-    if (sqlite3_step(s) != SQLITE_DONE)
-        return db_err(q, e, "reserve send");
-    s = stmt(q, S_SEND_RESERVE);
+    /* one reservation per message: REPLACE removes an earlier one (sends_message is
+     * UNIQUE) whatever its time */
+    sqlite3_stmt *s = stmt(q, S_SEND_RESERVE);
     bind_s(s, 1, user);
     sqlite3_bind_int64(s, 2, at);
     sqlite3_bind_int64(s, 3, id);

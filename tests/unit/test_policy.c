@@ -535,6 +535,13 @@ static void two_messages_one_batch_respect_the_cap(void **state)
     assert_int_equal(store_send_settle(st, sent_id, 0, now, &e), 0);
     assert_int_equal(store_sends_since(st, "u1", 0, f->sends, 64, &f->in.nsends, &e), 0);
     assert_int_equal(f->in.nsends, 2);
+    /* a message reserved again (a retry, later) holds one reservation, the newer */
+    assert_int_equal(store_send_reserve(st, "u1", 20, "sms", now - 60000, &e), 0);
+    assert_int_equal(store_send_reserve(st, "u1", 20, "mp_subscribe", now, &e), 0);
+    assert_int_equal(store_sends_since(st, "u1", 0, f->sends, 64, &f->in.nsends, &e), 0);
+    assert_int_equal(f->in.nsends, 3);
+    assert_true(f->sends[2].at == now);
+    assert_string_equal(f->sends[2].channel, "mp_subscribe");
     store_commit(st, &e);
     store_close(st);
     unlink(db);
