@@ -560,7 +560,7 @@ static long record_line(const char *path, long k)
 }
 
 /* A user twice among the campaign's recipients: the whole campaign is refused. Only
- * when a user id's hash repeated (rcp_record) is the written batch checked exactly, once
+ * when a user id's hash repeated (note_users) is the written batch checked exactly, once
  * (a sort, in the database): a campaign without a repeat costs no check at all. */
 static int check_dups(cctx *c, cherr *e)
 {

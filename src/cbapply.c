@@ -95,8 +95,7 @@ static int receipt(cba *x, const cb_event *ev)
         return -1;
     if (!id) {
         if (!x->c->unmatched++)
-            snprintf(x->c->first_unmatched, sizeof x->c->first_unmatched, "%s",
-                     ev->provider_msg_id);
+            fs_copy(x->c->first_unmatched, sizeof x->c->first_unmatched, ev->provider_msg_id);
         return 0;
     }
     if (!fresh) {

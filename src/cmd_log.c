@@ -16,6 +16,7 @@
 #include "archive.h"
 #include "audit.h"
 #include "cmd.h"
+#include "fixstr.h"
 #include "mask.h"
 #include "timeutil.h"
 #include "verify.h"
@@ -537,7 +538,7 @@ int cmd_stats(const cmd_globals *g, int argc, char **argv)
         case 'C': bad = parse_id("--campaign", optarg, &q.campaign_id); break;
         case 's': since = optarg; break;
         case 't': until = optarg; break;
-        case 'b': snprintf(by, sizeof by, "%s", optarg); break;
+        case 'b': fs_copy(by, sizeof by, optarg); break;
         case 'f': bad = parse_format(optarg, &sc.format); break;
         default: fputs(stats_usage, stderr); return 2;
         }

@@ -7,7 +7,6 @@
  * invalid UTF-8 are checked: the value can only grow. */
 #include "fieldrule.h"
 
-#include "fixstr.h"
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -15,6 +14,8 @@
 #include <string.h>
 #include <strings.h>
 #include <utf8proc.h>
+
+#include "fixstr.h"
 
 /* ---- code points and character classes ------------------------------------------- */
 

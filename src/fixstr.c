@@ -16,6 +16,8 @@ static void put(char *dst, size_t n, size_t *at, const char *src)
 
 char *fs_copy(char *dst, size_t n, const char *src)
 {
+    if (!n)
+        return dst;             /* as snprintf: nothing written */
     size_t at = 0;
     put(dst, n, &at, src ? src : "");
     dst[at] = '\0';
@@ -24,6 +26,8 @@ char *fs_copy(char *dst, size_t n, const char *src)
 
 char *fs_cat(char *dst, size_t n, ...)
 {
+    if (!n)
+        return dst;
     size_t at = 0;
     va_list ap;
     va_start(ap, n);

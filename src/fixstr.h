@@ -6,9 +6,10 @@
 
 #include <stddef.h>
 
-/* src (NULL: "") into dst[n], n > 0. Returns dst. */
+/* src (NULL: "") into dst[n] (n == 0: nothing written). Returns dst. */
 char *fs_copy(char *dst, size_t n, const char *src);
-/* The pieces up to the NULL, one after another, into dst[n], n > 0. Returns dst. */
+/* The pieces up to the NULL, one after another, into dst[n] (n == 0: nothing written).
+ * Returns dst. */
 char *fs_cat(char *dst, size_t n, ...) __attribute__((sentinel));
 
 #endif

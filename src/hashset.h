@@ -19,8 +19,8 @@ typedef struct hashset {
 uint64_t hashset_hash(const char *s, size_t n);
 /* 1 added, 0 already present, -1 out of memory. */
 int hashset_add(hashset *h, uint64_t v);
-/* Add the n hashes at v: how many were already present (a repeat within v counts), -1
- * out of memory (then some may have been added). */
+/* Add the n hashes at v: how many were already present (a repeat within v counts), or
+ * -1 out of memory (then none was added: room is made first). */
 long hashset_add_many(hashset *h, const uint64_t *v, size_t n);
 void hashset_free(hashset *h);
 

@@ -1,12 +1,13 @@
 /* inifile.c — libinih with line numbers, joined continuations and a line-length check. */
 #include "inifile.h"
 
-#include "fixstr.h"
 #include <ini.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include "fixstr.h"
 
 /* What the reader and the handler share while one file is parsed. */
 typedef struct parse_state {

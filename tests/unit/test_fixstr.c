@@ -24,6 +24,10 @@ static void test_copy(void **state)
     assert_string_equal(fs_copy(b, sizeof b, NULL), "");
     assert_string_equal(fs_copy(b, 1, "abc"), "");
     assert_ptr_equal(fs_copy(b, sizeof b, "z"), b);
+    memcpy(b, "keep", 5);                        /* n == 0: nothing written, as snprintf */
+    fs_copy(b, 0, "abc");
+    fs_cat(b, 0, "abc", NULL);
+    assert_string_equal(b, "keep");
 }
 
 static void test_cat(void **state)
