@@ -248,7 +248,7 @@ void dlv_start(sched *s, store_msg *m)
     /* what the policy needs: recent sends, opt-outs, subscription credits */
     json_t *vars = parse_obj(j->m.vars), *attrs = parse_obj(j->u.attrs);
     const char *variant = tpl_variant_for(t, j->u.user_id);
-    fs_copy(j->variant, sizeof j->variant, variant ? variant : "");
+    fs_copy(j->variant, sizeof j->variant, variant);         /* none: "" */
     render_ctx rc = {.t = t, .vars = vars, .attrs = attrs, .user_id = j->u.user_id,
                      .tier = j->u.tier, .segment = j->u.segment, .variant = variant,
                      .tz = j->u.tz && *j->u.tz ? j->u.tz : a->default_tz};

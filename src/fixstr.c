@@ -24,6 +24,14 @@ char *fs_copy(char *dst, size_t n, const char *src)
     return dst;
 }
 
+void fs_digits(char *p, int v, int n)
+{
+    while (n--) {
+        p[n] = (char)('0' + v % 10);
+        v /= 10;
+    }
+}
+
 char *fs_cat(char *dst, size_t n, ...)
 {
     if (!n)

@@ -11,5 +11,8 @@ char *fs_copy(char *dst, size_t n, const char *src);
 /* The pieces up to the NULL, one after another, into dst[n] (n == 0: nothing written).
  * Returns dst. */
 char *fs_cat(char *dst, size_t n, ...) __attribute__((sentinel));
+/* v as exactly `n` decimal digits at p, zero-padded, no NUL (0 <= v < 10^n), as
+ * snprintf's "%0Nd" would write them. */
+void fs_digits(char *p, int v, int n);
 
 #endif

@@ -49,13 +49,20 @@ static int reserve(hashset *h, size_t n)
     return 0;
 }
 
+/* How v is stored: 0 marks an empty slot, so a hash of 0 is kept as 1. */
+static uint64_t stored(uint64_t v)
+{
+    return v ? v : 1;
+}
+
 /* Add v (room made): 1 added, 0 already present. */
 static int put(hashset *h, uint64_t v)
 {
-    size_t i = find(h, v ? v : 1);
+    v = stored(v);
+    size_t i = find(h, v);
     if (h->slot[i])
         return 0;
-    h->slot[i] = v ? v : 1;
+    h->slot[i] = v;
     h->used++;
     return 1;
 }
@@ -73,7 +80,7 @@ long hashset_add_many(hashset *h, const uint64_t *v, size_t n)
      * first, so the misses overlap instead of coming one after another */
     size_t mask = h->cap - 1;
     for (size_t k = 0; k < n; k++)
-        __builtin_prefetch(&h->slot[slot_of(v[k] ? v[k] : 1, mask)], 1);
+        __builtin_prefetch(&h->slot[slot_of(stored(v[k]), mask)], 1);
     long present = 0;
     for (size_t k = 0; k < n; k++)
         present += !put(h, v[k]);

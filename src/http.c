@@ -17,7 +17,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
+
+#include "timeutil.h"
 
 #define MAX_BODY (4 * 1024 * 1024)   /* a provider reply larger than this is broken */
 
@@ -536,10 +537,7 @@ int http_inflight(const http *h)
 double http_thread_cpu(const http *h)
 {
     clockid_t cid;
-    struct timespec ts;
-    if (pthread_getcpuclockid(h->th, &cid) != 0 || clock_gettime(cid, &ts) != 0)
-        return -1;
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+    return pthread_getcpuclockid(h->th, &cid) == 0 ? tu_clock_seconds(cid) : -1;
 }
 
 char **http_headers_add(char **headers, const char *fmt, ...)

@@ -38,9 +38,10 @@ static const struct {
 /* minutes after midnight as "HH:MM" (out: 8 bytes) */
 static char *hhmm(int min, char *out)
 {
-    int h = (min / 60) % 24, m = min % 60;
-    out[0] = (char)('0' + h / 10), out[1] = (char)('0' + h % 10), out[2] = ':';
-    out[3] = (char)('0' + m / 10), out[4] = (char)('0' + m % 10), out[5] = '\0';
+    fs_digits(out, (min / 60) % 24, 2);
+    out[2] = ':';
+    fs_digits(out + 3, min % 60, 2);
+    out[5] = '\0';
     return out;
 }
 

@@ -8,7 +8,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "api.h"
@@ -689,11 +688,8 @@ int sched_run(app *a, const sched_opts *o, cherr *e)
                 s->stats.failed, s->stats.uncertain);
         /* where the run's CPU went: this loop's thread (store, policy, render, channels)
          * and libcurl's (HTTP, TLS) */
-        struct timespec ts;
-        double loop_cpu = clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts) == 0
-                              ? (double)ts.tv_sec + (double)ts.tv_nsec / 1e9 : -1;
-        fprintf(stderr, "chuda: CPU: scheduler thread %.2f s, HTTP thread %.2f s\n", loop_cpu,
-                http_thread_cpu(s->http));
+        fprintf(stderr, "chuda: CPU: scheduler thread %.2f s, HTTP thread %.2f s\n",
+                tu_clock_seconds(CLOCK_THREAD_CPUTIME_ID), http_thread_cpu(s->http));
     }
     rc = 0;
 out:

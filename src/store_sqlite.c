@@ -236,7 +236,7 @@ static char *col_s(sqlite3_stmt *s, int i)
 static void copy_col(sqlite3_stmt *s, int i, char *out, size_t len)
 {
     const unsigned char *t = sqlite3_column_text(s, i);
-    fs_copy(out, len, t ? (const char *)t : "");
+    fs_copy(out, len, (const char *)t);         /* NULL: "" */
 }
 
 /* A user row (USER_COLS) with borrowed strings, valid until the statement moves on. */

@@ -8,11 +8,21 @@
 #include <string.h>
 #include <time.h>
 
+#include "fixstr.h"
+
 int64_t tu_now(void)
 {
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+double tu_clock_seconds(clockid_t id)
+{
+    struct timespec ts;
+    if (clock_gettime(id, &ts) != 0)
+        return -1;
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
 int tu_parse_duration(const char *s, int64_t *ms, cherr *e)
@@ -162,15 +172,6 @@ char *tu_format(int64_t ms, char *buf, size_t len)
     return buf;
 }
 
-/* v as `n` decimal digits at p (0 <= v < 10^n). */
-static void put_digits(char *p, int v, int n)
-{
-    while (n--) {
-        p[n] = (char)('0' + v % 10);
-        v /= 10;
-    }
-}
-
 char *tu_format_min(int64_t ms, char *buf, size_t len)
 {
     time_t t = (time_t)(ms / 1000 - (ms % 1000 < 0));      /* floor, as tu_format */
@@ -185,10 +186,10 @@ char *tu_format_min(int64_t ms, char *buf, size_t len)
     /* what the snprintf above writes, without its format parsing (a deferral's reason
      * names its time: one call a message) */
     memcpy(buf, "YYYY-MM-DDTHH:MMZ", sizeof "YYYY-MM-DDTHH:MMZ");
-    put_digits(buf, year, 4);
-    put_digits(buf + 5, tm.tm_mon + 1, 2);
-    put_digits(buf + 8, tm.tm_mday, 2);
-    put_digits(buf + 11, tm.tm_hour, 2);
-    put_digits(buf + 14, tm.tm_min, 2);
+    fs_digits(buf, year, 4);
+    fs_digits(buf + 5, tm.tm_mon + 1, 2);
+    fs_digits(buf + 8, tm.tm_mday, 2);
+    fs_digits(buf + 11, tm.tm_hour, 2);
+    fs_digits(buf + 14, tm.tm_min, 2);
     return buf;
 }

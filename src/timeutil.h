@@ -9,6 +9,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <time.h>
 
 #include "err.h"
 
@@ -19,6 +20,9 @@
 
 /* Wall clock, UTC ms. */
 int64_t tu_now(void);
+/* A clock's reading in seconds (CLOCK_THREAD_CPUTIME_ID, a thread's CPU clock), -1 when
+ * the system cannot read it. */
+double tu_clock_seconds(clockid_t id);
 
 /* Parse a duration: digits followed by ms, s, m, h, d or w ("90s", "1h", "2d"). */
 int tu_parse_duration(const char *s, int64_t *ms, cherr *e);
