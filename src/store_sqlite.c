@@ -21,6 +21,7 @@
 #include "ckpt.h"
 #include "fixstr.h"
 #include "hashset.h"
+#include "pcache.h"
 
 extern const char *const store_migrations[];
 
@@ -1765,10 +1766,12 @@ int store_sqlite_open(const char *path, int create, store **out, cherr *e)
     q->base.ops = &sqlite_ops;
     q->path = strdup(path);
     /* Once per process, before SQLite initialises: its memory statistics (which nothing
-     * here reads) take a global mutex on every allocation, ~130 a message */
+     * here reads) take a global mutex on every allocation, ~130 a message; its page
+     * cache scans itself whole at commits after a b-tree balance (pcache.c) */
     static int configured;
     if (!configured) {
         sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
+        pcache_install();
         configured = 1;
     }
     /* NOMUTEX: a connection is only ever used by the thread that opened it */
