@@ -7,7 +7,12 @@
  * scheduler's store and policy work — on the other core — and callbacks still come from
  * the caller's loop, never from inside curl. The threads share only the two hand-over
  * lists and a stop flag, under one mutex; everything else belongs to one side:
- *   caller: loop, done_w, inflight, ca_file;   HTTP thread: wloop, multi, timer, xfers. */
+ *   caller: loop, done_w, inflight, ca_file, spare;   HTTP thread: wloop, multi, timer, xfers.
+ *
+ * Easy handles are reused (curl_easy_reset), as libcurl advises: a finished transfer's
+ * handle comes back with its result and waits in `spare` for the next http_submit. A
+ * fresh handle a request, created on the caller's thread and freed on the HTTP thread,
+ * cost both threads malloc work on each other's arena (bench/README, round six). */
 #include "http.h"
 
 #include <curl/curl.h>
@@ -21,6 +26,7 @@
 #include "timeutil.h"
 
 #define MAX_BODY (4 * 1024 * 1024)   /* a provider reply larger than this is broken */
+#define HTTP_SPARE 256                /* easy handles kept for reuse, at most */
 
 struct http {
     /* the caller's side */
@@ -29,6 +35,8 @@ struct http {
     int inflight;               /* submitted, callback not yet called; the loop is
                                    referenced (kept running) while it is > 0 */
     char *ca_file;
+    CURL *spare[HTTP_SPARE];    /* finished transfers' handles, reset, for reuse */
+    int nspare;
     /* shared, under mu */
     pthread_mutex_t mu;
     struct xfer *in, **in_tail;     /* submitted, not yet taken by the HTTP thread */
@@ -62,6 +70,7 @@ typedef struct xfer {
     size_t len, cap;
     int too_big;
     int sends;                  /* times the request was about to be sent (prereq) */
+    int finished;               /* curl ran it to its end: the handle can be reused */
     http_done_fn fn;
     void *arg;
     http_resp r;                /* the result, filled by the HTTP thread (body: buf) */
@@ -175,11 +184,23 @@ static void unlink_xfer(xfer *x)
     x->next = x->prev = NULL;
 }
 
-/* Free a transfer that is in no list of the HTTP thread (not in h->xfers). */
+/* Caller's thread: keep a finished transfer's handle for the next request, or free it. */
+static void easy_put(http *h, CURL *easy, int reuse)
+{
+    if (reuse && h->nspare < HTTP_SPARE) {
+        curl_easy_reset(easy);
+        h->spare[h->nspare++] = easy;
+    } else {
+        curl_easy_cleanup(easy);
+    }
+}
+
+/* Caller's thread: free a transfer that is in no list of the HTTP thread (not in
+ * h->xfers, not in the multi handle). */
 static void xfer_free(xfer *x)
 {
     if (x->easy)
-        curl_easy_cleanup(x->easy);
+        easy_put(x->h, x->easy, x->finished);
     curl_slist_free_all(x->hdrs);
     http_req_clear(&x->req);
     free(x->buf);
@@ -254,7 +275,8 @@ static void hand_back(http *h, xfer *first, xfer **last_next)
 
 /* ---- the HTTP thread ------------------------------------------------------------------ */
 
-/* Record the result of a transfer that ended; the easy handle goes with it. */
+/* Record the result of a transfer that ended (out of the multi handle by now); its easy
+ * handle goes back with it, for reuse. */
 static void finish_xfer(http *h, xfer *x, CURLcode code)
 {
     http_resp *r = &x->r;
@@ -271,8 +293,7 @@ static void finish_xfer(http *h, xfer *x, CURLcode code)
     r->resends = x->sends > 1 ? x->sends - 1 : 0;
     curl_easy_getinfo(x->easy, CURLINFO_TOTAL_TIME, &r->seconds);
     unlink_xfer(x);
-    curl_easy_cleanup(x->easy);
-    x->easy = NULL;
+    x->finished = 1;
 }
 
 static void check_done(http *h)
@@ -449,6 +470,8 @@ void http_free(http *h)
     }
     free_list(h->in);
     free_list(h->out);
+    while (h->nspare)
+        curl_easy_cleanup(h->spare[--h->nspare]);
     ev_timer_stop(h->wloop, &h->timer);
     ev_async_stop(h->wloop, &h->wake_w);
     curl_multi_cleanup(h->multi);       /* after the handles, its sockets' watchers */
@@ -483,7 +506,7 @@ int http_submit(http *h, http_req *req, http_done_fn fn, void *arg, cherr *e)
     memset(req, 0, sizeof *req);
     x->fn = fn;
     x->arg = arg;
-    x->easy = curl_easy_init();
+    x->easy = h->nspare ? h->spare[--h->nspare] : curl_easy_init();
     if (!x->easy) {
         xfer_free(x);
         return err_set(e, "curl_easy_init failed");

@@ -14,7 +14,7 @@ export CHUDA_TEST_ROBOT_BAD=00000000-dead-beef-0000-000000000000
 chuda_setup "[wecom.$CORP]
 secret = $CHUDA_TEST_WC_SECRET
 agentid = 1000002
-users = zhangwei,lisi,wangwu,zhaoliu,sunqi,zhouba
+users = zhangwei,lisi,wangwu,zhaoliu,sunqi,zhouba,wujiu,zhengshi
 member_minute_limit = 2
 external_users = wmCUST0001,wmCUST0003
 robot_keys = $CHUDA_TEST_ROBOT_KEY
@@ -76,6 +76,8 @@ w4,high_value,Asia/Shanghai,wangwu,
 w5,high_value,Asia/Shanghai,zhaoliu,
 w6,high_value,Asia/Shanghai,sunqi,
 w7,high_value,Asia/Shanghai,zhouba,
+w8,high_value,Asia/Shanghai,wujiu,
+w9,high_value,Asia/Shanghai,zhengshi,
 c1,high_value,Asia/Shanghai,,wmCUST0001
 c2,high_value,Asia/Shanghai,,wmCUST0002
 c3,high_value,Asia/Shanghai,,wmCUST0003
@@ -132,6 +134,17 @@ c run --until-idle 2>/dev/null
 t_eq "wecom 40014: refreshed and resent" "enqueued,sent" "$(msg_events "$id")"
 t_eq "wecom 40014: gettoken once more for the stale token, not twice" 2 \
     $(( $(sim_requests /cgi-bin/gettoken | wc -l) - before ))
+# a GET after a POST on the same curl handle (http.c reuses them): the first send is done
+# and its handle free when the second's 40014 comes back, 300 ms later, and the refresh
+# takes that handle; curl_easy_reset must have dropped the POST
+sim_fault "{\"path\":\"$SEND\",\"count\":1,\"match\":\"zhengshi\",\"errcode\":40014,\"errmsg\":\"invalid access_token\",\"delay_ms\":300}"
+a=$(send w8 手表 wecom); b=$(send w9 手表 wecom)
+c run --until-idle 2>/dev/null
+t_eq "wecom reused handle: both sent" "enqueued,sent enqueued,sent" "$(msg_events "$a") $(msg_events "$b")"
+t_eq "wecom reused handle: every gettoken a GET, the refresh too" GET \
+    "$(sim_requests /cgi-bin/gettoken | python3 -c '
+import json, sys
+print(" ".join(sorted({json.loads(l)["method"] for l in sys.stdin})))')"
 
 # permanent: 40001 on WeCom is a bad secret, not a stale token
 sim_fault "{\"path\":\"$SEND\",\"count\":1,\"errcode\":40001,\"errmsg\":\"invalid secret\"}"
