@@ -6,8 +6,8 @@
  * nothing to drop only from the largest key it has ever held, iMaxKey — and a b-tree
  * balance that puts sibling pages into ascending order swaps two of them through a
  * temporary page number, (PENDING_BYTE / page size) + 1: 262,145 at 4 KiB pages. From
- * then on iMaxKey is far above the database's end, so every commit after a balance
- * walks every cached page (8,000 and more in `chuda run`): 13 % of the scheduler's
+ * then on iMaxKey is far above the database's end, so every commit after a balance that
+ * swapped pages walks every cached page (8,000 and more in `chuda run`): 13 % of the scheduler's
  * thread in bench/README's dispatch profile.
  *
  * The layer keeps its own bound: no page of the cache has a key above `top`, except
@@ -142,8 +142,12 @@ static void pc_shrink(sqlite3_pcache *p)
 
 int pcache_install(void)
 {
-    if (sqlite3_config(SQLITE_CONFIG_GETPCACHE2, &pc_inner) != SQLITE_OK || !pc_inner.xFetch)
+    sqlite3_pcache_methods2 cur;
+    if (sqlite3_config(SQLITE_CONFIG_GETPCACHE2, &cur) != SQLITE_OK || !cur.xFetch)
         return -1;
+    if (cur.xCreate == pc_create)
+        return 0;                           /* installed already: never wrap the layer */
+    pc_inner = cur;
     sqlite3_pcache_methods2 m = {
         .iVersion = 1,
         .pArg = pc_inner.pArg,

@@ -3,8 +3,8 @@
 #ifndef CHUDA_PCACHE_H
 #define CHUDA_PCACHE_H
 
-/* Install the wrapper as SQLite's page cache. Once per process, before SQLite
- * initialises (before the first connection is opened); -1 if SQLite refused (it had
+/* Install the wrapper as SQLite's page cache, before SQLite initialises (before the
+ * first connection is opened); a second call does nothing. -1 if SQLite refused (it had
  * already initialised), in which case its default cache stays, unwrapped. */
 int pcache_install(void);
 

@@ -138,9 +138,12 @@ t_eq "wecom 40014: gettoken once more for the stale token, not twice" 2 \
 # and its handle free when the second's 40014 comes back, 300 ms later, and the refresh
 # takes that handle; curl_easy_reset must have dropped the POST
 sim_fault "{\"path\":\"$SEND\",\"count\":1,\"match\":\"zhengshi\",\"errcode\":40014,\"errmsg\":\"invalid access_token\",\"delay_ms\":300}"
+before=$(sim_requests /cgi-bin/gettoken | wc -l)
 a=$(send w8 手表 wecom); b=$(send w9 手表 wecom)
 c run --until-idle 2>/dev/null
 t_eq "wecom reused handle: both sent" "enqueued,sent enqueued,sent" "$(msg_events "$a") $(msg_events "$b")"
+t_eq "wecom reused handle: gettoken for the run and for the refresh" 2 \
+    $(( $(sim_requests /cgi-bin/gettoken | wc -l) - before ))
 t_eq "wecom reused handle: every gettoken a GET, the refresh too" GET \
     "$(sim_requests /cgi-bin/gettoken | python3 -c '
 import json, sys

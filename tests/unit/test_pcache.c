@@ -1,10 +1,12 @@
 /* test_pcache.c — the page cache layer (pcache.c): a truncate drops every page at or
  * above its limit and keeps the rest, whatever rekeys came before (a random sequence
  * checked against a model), a truncate that can find nothing is not passed on, and a
- * real database that balances, rolls back and grows again stays intact.
+ * real database that balances, rolls back and grows again stays intact, every truncate
+ * of it (skipped or not) leaving no page at or above its limit.
  *
  * Beneath the layer sits a counting one over SQLite's default cache, installed first,
- * so that the test sees what reaches the default cache. */
+ * so that the test sees what reaches the default cache; above it, for the database, an
+ * oracle that knows every key the layer was given and checks each truncate's result. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -25,6 +27,7 @@ static sqlite3_pcache_methods2 deflt;   /* SQLite's own cache */
 static sqlite3_pcache_methods2 layer;   /* pcache.c's, as installed */
 static int truncates;                   /* xTruncate calls that reached the default */
 static unsigned max_rekey;              /* the largest key a rekey asked for */
+static int oracle_truncates, oracle_bad; /* truncates the oracle checked; pages it found left */
 
 static void count_truncate(sqlite3_pcache *p, unsigned limit)
 {
@@ -37,6 +40,96 @@ static void count_rekey(sqlite3_pcache *p, sqlite3_pcache_page *pg, unsigned fro
     if (to > max_rekey)
         max_rekey = to;
     deflt.xRekey(p, pg, from, to);
+}
+
+/* The oracle: over the layer, a bit for every key it handed out or moved a page to (a
+ * superset of what the cache holds: discards and evictions are not seen). After each
+ * truncate, no key at or above the limit may still be found. */
+#define ORC_KEYS (TEMP_KEY + 64)
+
+typedef struct {
+    sqlite3_pcache *inner;
+    uint64_t bits[ORC_KEYS / 64 + 1];
+} orc_cache;
+
+static void orc_set(orc_cache *o, unsigned k, int on)
+{
+    if (k >= ORC_KEYS) {
+        oracle_bad++;                   /* beyond what this test's databases reach */
+        return;
+    }
+    if (on)
+        o->bits[k / 64] |= 1ULL << (k % 64);
+    else
+        o->bits[k / 64] &= ~(1ULL << (k % 64));
+}
+
+static sqlite3_pcache *orc_create(int szPage, int szExtra, int bPurgeable)
+{
+    orc_cache *o = calloc(1, sizeof *o);
+    if (o && !(o->inner = layer.xCreate(szPage, szExtra, bPurgeable))) {
+        free(o);
+        o = NULL;
+    }
+    return (sqlite3_pcache *)o;
+}
+
+static void orc_cachesize(sqlite3_pcache *p, int n)
+{
+    layer.xCachesize(((orc_cache *)p)->inner, n);
+}
+
+static int orc_pagecount(sqlite3_pcache *p)
+{
+    return layer.xPagecount(((orc_cache *)p)->inner);
+}
+
+static sqlite3_pcache_page *orc_fetch(sqlite3_pcache *p, unsigned key, int create)
+{
+    orc_cache *o = (orc_cache *)p;
+    sqlite3_pcache_page *pg = layer.xFetch(o->inner, key, create);
+    if (pg)
+        orc_set(o, key, 1);
+    return pg;
+}
+
+static void orc_unpin(sqlite3_pcache *p, sqlite3_pcache_page *pg, int discard)
+{
+    layer.xUnpin(((orc_cache *)p)->inner, pg, discard);
+}
+
+static void orc_rekey(sqlite3_pcache *p, sqlite3_pcache_page *pg, unsigned from, unsigned to)
+{
+    orc_cache *o = (orc_cache *)p;
+    layer.xRekey(o->inner, pg, from, to);
+    orc_set(o, from, 0);
+    orc_set(o, to, 1);
+}
+
+static void orc_truncate(sqlite3_pcache *p, unsigned limit)
+{
+    orc_cache *o = (orc_cache *)p;
+    layer.xTruncate(o->inner, limit);
+    oracle_truncates++;
+    for (unsigned k = limit; k < ORC_KEYS; k++) {
+        if (!(o->bits[k / 64] >> (k % 64) & 1))
+            continue;
+        if (layer.xFetch(o->inner, k, 0))
+            oracle_bad++;               /* a page the truncate should have dropped */
+        orc_set(o, k, 0);
+    }
+}
+
+static void orc_destroy(sqlite3_pcache *p)
+{
+    orc_cache *o = (orc_cache *)p;
+    layer.xDestroy(o->inner);
+    free(o);
+}
+
+static void orc_shrink(sqlite3_pcache *p)
+{
+    layer.xShrink(((orc_cache *)p)->inner);
 }
 
 /* ---- the layer's methods, driven directly ----------------------------------------- */
@@ -126,6 +219,37 @@ static void test_truncate_beyond_everything_is_skipped(void **state)
     layer.xDestroy(c);
 }
 
+static void test_many_pages_moved_high(void **state)
+{
+    /* more pages above the bound than the layer lists (8): the bound itself moves up */
+    sqlite3_pcache *c = layer.xCreate(4096, 64, 1);
+    layer.xCachesize(c, 1000);
+    sqlite3_pcache_page *pg[10];
+    for (unsigned i = 0; i < 10; i++) {
+        pg[i] = layer.xFetch(c, 1 + i, 2);
+        layer.xRekey(c, pg[i], 1 + i, 300000 + i);
+    }
+    for (unsigned i = 0; i < 8; i++)    /* the listed ones come back down */
+        layer.xRekey(c, pg[i], 300000 + i, 20 + i);
+    layer.xTruncate(c, 100);
+    for (unsigned i = 0; i < 10; i++)
+        if (i < 8)
+            assert_ptr_equal(layer.xFetch(c, 20 + i, 0), pg[i]);
+        else
+            assert_null(layer.xFetch(c, 300000 + i, 0));
+    /* a page discarded at a listed key: the key stays listed, the truncate still works */
+    sqlite3_pcache_page *d = layer.xFetch(c, 40, 2);
+    layer.xRekey(c, d, 40, 400000);
+    layer.xUnpin(c, d, 1);
+    sqlite3_pcache_page *e = layer.xFetch(c, 400000, 2);
+    assert_non_null(e);
+    layer.xTruncate(c, 100);
+    assert_null(layer.xFetch(c, 400000, 0));
+    assert_ptr_equal(layer.xFetch(c, 20, 0), pg[0]);
+    assert_int_equal(pcache_install(), -1);     /* SQLite is running: refused, harmless */
+    layer.xDestroy(c);
+}
+
 /* ---- a real database ---------------------------------------------------------------- */
 
 static void exec_ok(sqlite3 *db, const char *sql)
@@ -154,6 +278,7 @@ static void test_database_balances_rolls_back_and_grows(void **state)
     assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
     exec_ok(db, "PRAGMA journal_mode=WAL; PRAGMA cache_size=-65536;"
                 "CREATE TABLE t(k TEXT PRIMARY KEY, v TEXT) WITHOUT ROWID;");
+    max_rekey = 0;
     /* random keys: the b-tree balances all over, swapping pages through TEMP_KEY */
     exec_ok(db, "BEGIN; WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i+1 FROM n "
                 "WHERE i<20000) INSERT INTO t SELECT hex(randomblob(8)), printf('%.*c', "
@@ -167,6 +292,7 @@ static void test_database_balances_rolls_back_and_grows(void **state)
         exec_ok(db, sql);
     }
     assert_true(truncates - before < 5);    /* with pcache1 alone, every one scans */
+    assert_true(oracle_truncates >= 50);
     /* grow, roll back, grow differently: the rolled-back pages must not come back */
     exec_ok(db, "BEGIN; WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i+1 FROM n "
                 "WHERE i<20000) INSERT INTO t SELECT 'gone' || hex(randomblob(8)), "
@@ -186,6 +312,7 @@ static void test_database_balances_rolls_back_and_grows(void **state)
     sqlite3_finalize(s);
     long long sum = one_int(db, "SELECT sum(length(v)) FROM t");
     sqlite3_close(db);
+    assert_int_equal(oracle_bad, 0);        /* no truncate, skipped or not, left a page */
     /* and a fresh connection reads the same */
     assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
     assert_int_equal(one_int(db, "SELECT count(*) FROM t"), 25050);
@@ -203,12 +330,27 @@ int main(void)
     counting.xTruncate = count_truncate;
     counting.xRekey = count_rekey;
     if (sqlite3_config(SQLITE_CONFIG_PCACHE2, &counting) != SQLITE_OK || pcache_install() != 0 ||
+        pcache_install() != 0 ||        /* a second call leaves the first in place */
         sqlite3_config(SQLITE_CONFIG_GETPCACHE2, &layer) != SQLITE_OK ||
-        layer.xTruncate == count_truncate || sqlite3_initialize() != SQLITE_OK)
+        layer.xTruncate == count_truncate)
+        return 1;
+    sqlite3_pcache_methods2 oracle = layer;
+    oracle.xCreate = orc_create;
+    oracle.xCachesize = orc_cachesize;
+    oracle.xPagecount = orc_pagecount;
+    oracle.xFetch = orc_fetch;
+    oracle.xUnpin = orc_unpin;
+    oracle.xRekey = orc_rekey;
+    oracle.xTruncate = orc_truncate;
+    oracle.xDestroy = orc_destroy;
+    oracle.xShrink = orc_shrink;
+    if (sqlite3_config(SQLITE_CONFIG_PCACHE2, &oracle) != SQLITE_OK ||
+        sqlite3_initialize() != SQLITE_OK)
         return 1;
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_truncate_matches_model),
         cmocka_unit_test(test_truncate_beyond_everything_is_skipped),
+        cmocka_unit_test(test_many_pages_moved_high),
         cmocka_unit_test(test_database_balances_rolls_back_and_grows),
     };
     return cmocka_run_group_tests_name("pcache", tests, NULL, NULL);
