@@ -7,8 +7,8 @@
  * balance that puts sibling pages into ascending order swaps two of them through a
  * temporary page number, (PENDING_BYTE / page size) + 1: 262,145 at 4 KiB pages. From
  * then on iMaxKey is far above the database's end, so every commit after a balance that
- * swapped pages walks every cached page (8,000 and more in `chuda run`): 13 % of the scheduler's
- * thread in bench/README's dispatch profile.
+ * swapped pages walks every cached page (8,000 and more in `chuda run`): 13 % of the
+ * scheduler's thread in bench/README's dispatch profile.
  *
  * The layer keeps its own bound: no page of the cache has a key above `top`, except
  * the keys a rekey moved a page to above it, which it lists (`moved`, a handful at
