@@ -114,13 +114,8 @@ static void pc_truncate(sqlite3_pcache *p, unsigned limit)
     if (!any)
         return;                             /* nothing at or above limit to drop */
     pc_inner.xTruncate(c->inner, limit);
-    if (limit == 0) {
-        c->top = 0;
-        c->nmoved = 0;
-        return;
-    }
     if (c->top >= limit)
-        c->top = limit - 1;
+        c->top = limit ? limit - 1 : 0;     /* keys start at 1: 0 is an empty cache */
     for (int i = 0; i < c->nmoved;)
         if (c->moved[i] >= limit)
             c->moved[i] = c->moved[--c->nmoved];

@@ -44,17 +44,30 @@ static void count_rekey(sqlite3_pcache *p, sqlite3_pcache_page *pg, unsigned fro
 
 /* The oracle: over the layer, a bit for every key it handed out or moved a page to (a
  * superset of what the cache holds: discards and evictions are not seen). After each
- * truncate, no key at or above the limit may still be found. */
+ * truncate, no key at or above the limit may still be found. It hands SQLite the layer's
+ * own caches, found again by pointer, so the methods it does not watch are the layer's. */
 #define ORC_KEYS (TEMP_KEY + 64)
+#define ORC_CACHES 16
 
 typedef struct {
-    sqlite3_pcache *inner;
+    sqlite3_pcache *c;              /* the layer's cache */
     uint64_t bits[ORC_KEYS / 64 + 1];
 } orc_cache;
 
+static orc_cache *orcs[ORC_CACHES];
+
+static orc_cache *orc_of(sqlite3_pcache *c)
+{
+    for (int i = 0; i < ORC_CACHES; i++)
+        if (orcs[i] && orcs[i]->c == c)
+            return orcs[i];
+    oracle_bad++;                       /* a cache the oracle did not create */
+    return NULL;
+}
+
 static void orc_set(orc_cache *o, unsigned k, int on)
 {
-    if (k >= ORC_KEYS) {
+    if (!o || k >= ORC_KEYS) {
         oracle_bad++;                   /* beyond what this test's databases reach */
         return;
     }
@@ -66,70 +79,55 @@ static void orc_set(orc_cache *o, unsigned k, int on)
 
 static sqlite3_pcache *orc_create(int szPage, int szExtra, int bPurgeable)
 {
-    orc_cache *o = calloc(1, sizeof *o);
-    if (o && !(o->inner = layer.xCreate(szPage, szExtra, bPurgeable))) {
-        free(o);
-        o = NULL;
-    }
-    return (sqlite3_pcache *)o;
+    sqlite3_pcache *c = layer.xCreate(szPage, szExtra, bPurgeable);
+    for (int i = 0; c && i < ORC_CACHES; i++)
+        if (!orcs[i]) {
+            if ((orcs[i] = calloc(1, sizeof *orcs[i])))
+                orcs[i]->c = c;
+            return c;
+        }
+    oracle_bad++;                       /* more caches than the oracle can watch */
+    return c;
 }
 
-static void orc_cachesize(sqlite3_pcache *p, int n)
+static sqlite3_pcache_page *orc_fetch(sqlite3_pcache *c, unsigned key, int create)
 {
-    layer.xCachesize(((orc_cache *)p)->inner, n);
-}
-
-static int orc_pagecount(sqlite3_pcache *p)
-{
-    return layer.xPagecount(((orc_cache *)p)->inner);
-}
-
-static sqlite3_pcache_page *orc_fetch(sqlite3_pcache *p, unsigned key, int create)
-{
-    orc_cache *o = (orc_cache *)p;
-    sqlite3_pcache_page *pg = layer.xFetch(o->inner, key, create);
+    sqlite3_pcache_page *pg = layer.xFetch(c, key, create);
     if (pg)
-        orc_set(o, key, 1);
+        orc_set(orc_of(c), key, 1);
     return pg;
 }
 
-static void orc_unpin(sqlite3_pcache *p, sqlite3_pcache_page *pg, int discard)
+static void orc_rekey(sqlite3_pcache *c, sqlite3_pcache_page *pg, unsigned from, unsigned to)
 {
-    layer.xUnpin(((orc_cache *)p)->inner, pg, discard);
-}
-
-static void orc_rekey(sqlite3_pcache *p, sqlite3_pcache_page *pg, unsigned from, unsigned to)
-{
-    orc_cache *o = (orc_cache *)p;
-    layer.xRekey(o->inner, pg, from, to);
+    orc_cache *o = orc_of(c);
+    layer.xRekey(c, pg, from, to);
     orc_set(o, from, 0);
     orc_set(o, to, 1);
 }
 
-static void orc_truncate(sqlite3_pcache *p, unsigned limit)
+static void orc_truncate(sqlite3_pcache *c, unsigned limit)
 {
-    orc_cache *o = (orc_cache *)p;
-    layer.xTruncate(o->inner, limit);
+    orc_cache *o = orc_of(c);
+    layer.xTruncate(c, limit);
     oracle_truncates++;
-    for (unsigned k = limit; k < ORC_KEYS; k++) {
+    for (unsigned k = limit; o && k < ORC_KEYS; k++) {
         if (!(o->bits[k / 64] >> (k % 64) & 1))
             continue;
-        if (layer.xFetch(o->inner, k, 0))
+        if (layer.xFetch(c, k, 0))
             oracle_bad++;               /* a page the truncate should have dropped */
         orc_set(o, k, 0);
     }
 }
 
-static void orc_destroy(sqlite3_pcache *p)
+static void orc_destroy(sqlite3_pcache *c)
 {
-    orc_cache *o = (orc_cache *)p;
-    layer.xDestroy(o->inner);
-    free(o);
-}
-
-static void orc_shrink(sqlite3_pcache *p)
-{
-    layer.xShrink(((orc_cache *)p)->inner);
+    for (int i = 0; i < ORC_CACHES; i++)
+        if (orcs[i] && orcs[i]->c == c) {
+            free(orcs[i]);
+            orcs[i] = NULL;
+        }
+    layer.xDestroy(c);
 }
 
 /* ---- the layer's methods, driven directly ----------------------------------------- */
@@ -336,14 +334,10 @@ int main(void)
         return 1;
     sqlite3_pcache_methods2 oracle = layer;
     oracle.xCreate = orc_create;
-    oracle.xCachesize = orc_cachesize;
-    oracle.xPagecount = orc_pagecount;
     oracle.xFetch = orc_fetch;
-    oracle.xUnpin = orc_unpin;
     oracle.xRekey = orc_rekey;
     oracle.xTruncate = orc_truncate;
     oracle.xDestroy = orc_destroy;
-    oracle.xShrink = orc_shrink;
     if (sqlite3_config(SQLITE_CONFIG_PCACHE2, &oracle) != SQLITE_OK ||
         sqlite3_initialize() != SQLITE_OK)
         return 1;
