@@ -31,6 +31,7 @@ need libexpat1-dev has_pc expat
 need libev-dev has_h ev.h
 need libmbedtls-dev has_h mbedtls/md.h
 need libcsv-dev has_h csv.h
+need libgoogle-perftools-dev has_pc libtcmalloc_minimal   # tcmalloc, the programs' malloc
 need sqlite3 command -v sqlite3
 need python3 command -v python3     # tests read JSON with it
 need faketime command -v faketime   # tests run chuda at chosen instants
