@@ -28,6 +28,9 @@ void cmd_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* app_open with the global -c and -d; on failure prints "chuda: <reason>" and returns -1. */
 struct app;
 int cmd_app_open(struct app *a, const cmd_globals *g, unsigned what);
+/* --unmasked asked for: allowed only by [chuda] allow_unmasked = yes; otherwise prints why
+ * and returns -1. */
+int cmd_unmasked_allowed(const struct app *a);
 /* Is argv[1] --help or -h? Then print `usage` to stdout and return 1. */
 int cmd_help(int argc, char **argv, const char *usage);
 

@@ -420,8 +420,7 @@ static int log_list(const cmd_globals *g, int argc, char **argv)
     app a;
     if (cmd_app_open(&a, g, APP_DB) < 0)
         return 1;
-    if (o.unmasked && strcmp(cfg_str(&a.cfg, "chuda", "allow_unmasked", "no"), "yes")) {
-        cmd_error("--unmasked is not allowed by this config ([chuda] allow_unmasked = yes)");
+    if (o.unmasked && cmd_unmasked_allowed(&a) < 0) {
         app_close(&a);
         return 2;
     }

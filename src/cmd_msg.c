@@ -12,6 +12,7 @@
 #include "buf.h"
 #include "cmd.h"
 #include "enqueue.h"
+#include "mask.h"
 #include "render.h"
 #include "timeutil.h"
 
@@ -261,15 +262,39 @@ out:
 }
 
 static const char show_usage[] =
-    "usage: chuda show MESSAGE_ID\n\n"
+    "usage: chuda show MESSAGE_ID [--unmasked]\n\n"
     "Print a message: who, which template, its state (queued, leased, sent, failed,\n"
-    "suppressed, expired, cancelled, uncertain), and every audit event about it.\n";
+    "suppressed, expired, cancelled, uncertain), and every audit event about it. Phone\n"
+    "numbers and openids are masked wherever they appear (as in chuda log) unless\n"
+    "--unmasked is given and [chuda] allow_unmasked = yes.\n";
+
+/* What show prints of a text field: personal data masked as chuda log masks it (`known`,
+ * the row's target, wherever it appears), unless unmasked; NULL when out of memory. */
+static const char *shown(buf *b, const char *s, const char *known, int unmasked)
+{
+    if (unmasked || !s)
+        return s;
+    buf_reset(b);
+    return mask_text(s, known, b) < 0 ? NULL : b->s ? b->s : "";
+}
+
+typedef struct {
+    int unmasked;
+    buf b;
+    int oom;
+} show_ctx;
 
 static int show_row(const store_logrow *r, void *arg)
 {
+    show_ctx *c = arg;
     char ts[32];
+    const char *reason = shown(&c->b, r->reason ? r->reason : "", r->target, c->unmasked);
+    if (!reason) {
+        c->oom = 1;
+        return -1;
+    }
     printf("  %s  %-10s %-13s %-10s %s\n", tu_format(r->at, ts, sizeof ts), r->event,
-           r->channel ? r->channel : "-", r->code ? r->code : "-", r->reason ? r->reason : "");
+           r->channel ? r->channel : "-", r->code ? r->code : "-", reason);
     return 0;
 }
 
@@ -277,20 +302,34 @@ int cmd_show(const cmd_globals *g, int argc, char **argv)
 {
     if (cmd_help(argc, argv, show_usage))
         return 0;
-    if (argc != 2) {
+    show_ctx c = {0};
+    const char *idarg = NULL;
+    for (int i = 1; i < argc; i++) {
+        if (!strcmp(argv[i], "--unmasked"))
+            c.unmasked = 1;
+        else if (!idarg && argv[i][0] != '-')
+            idarg = argv[i];
+        else
+            idarg = "";     /* a second id, an unknown option */
+    }
+    if (!idarg || !*idarg) {
         fputs(show_usage, stderr);
         return 2;
     }
     char *end;
-    long long id = strtoll(argv[1], &end, 10);
+    long long id = strtoll(idarg, &end, 10);
     if (*end || id <= 0) {
-        cmd_error("'%s' is not a message id", argv[1]);
+        cmd_error("'%s' is not a message id", idarg);
         return 2;
     }
     app a;
     cherr e;
     if (cmd_app_open(&a, g, APP_DB) < 0)
         return 1;
+    if (c.unmasked && cmd_unmasked_allowed(&a) < 0) {
+        app_close(&a);
+        return 2;
+    }
     store_msg m;
     store_msgstate st;
     int found = store_msg_get(a.st, id, &m, &st, &e), status = 1;
@@ -300,15 +339,23 @@ int cmd_show(const cmd_globals *g, int argc, char **argv)
         return 1;
     }
     char t1[32], t2[32];
+    /* the message's own text, masked as its audit rows are: user id, tag, key, variables */
+    const char *text[4] = {m.user_id, m.tag, m.idem_key, m.vars ? m.vars : "{}"};
+    buf tb[4] = {{0}};
+    for (int i = 0; i < 4; i++)
+        if (text[i] && !(text[i] = shown(&tb[i], text[i], NULL, c.unmasked)))
+            c.oom = 1;
+    if (c.oom)
+        goto done;
     printf("message %lld\n", id);
-    printf("  user      %s\n  template  %s\n  class     %s\n", m.user_id, m.tmpl, m.klass);
+    printf("  user      %s\n  template  %s\n  class     %s\n", text[0], m.tmpl, m.klass);
     if (m.tag)
-        printf("  tag       %s\n", m.tag);
+        printf("  tag       %s\n", text[1]);
     if (m.channel)
         printf("  channel   %s (restricted)\n", m.channel);
     if (m.idem_key)
-        printf("  key       %s\n", m.idem_key);
-    printf("  vars      %s\n", m.vars ? m.vars : "{}");
+        printf("  key       %s\n", text[2]);
+    printf("  vars      %s\n", text[3]);
     printf("  created   %s\n", tu_format(m.created_at, t1, sizeof t1));
     if (m.expires_at)
         printf("  expires   %s\n", tu_format(m.expires_at, t1, sizeof t1));
@@ -320,10 +367,16 @@ int cmd_show(const cmd_globals *g, int argc, char **argv)
                st.channel[0] ? " via " : "", st.channel, st.code[0] ? " code " : "", st.code);
     printf("history:\n");
     store_logq q = {.message_id = id};
-    if (store_log_each(a.st, &q, show_row, NULL, &e) < 0)
+    if (store_log_each(a.st, &q, show_row, &c, &e) < 0)
         cmd_error("%s", e.msg);
-    else
+    else if (!c.oom)
         status = 0;
+done:
+    if (c.oom)
+        cmd_error("show: out of memory");
+    for (int i = 0; i < 4; i++)
+        buf_free(&tb[i]);
+    buf_free(&c.b);
     store_msg_free(&m);
     app_close(&a);
     return status;

@@ -58,6 +58,14 @@ int cmd_app_open(app *a, const cmd_globals *g, unsigned what)
     return 0;
 }
 
+int cmd_unmasked_allowed(const app *a)
+{
+    if (!strcmp(cfg_str(&a->cfg, "chuda", "allow_unmasked", "no"), "yes"))
+        return 0;
+    cmd_error("--unmasked is not allowed by this config ([chuda] allow_unmasked = yes)");
+    return -1;
+}
+
 int cmd_help(int argc, char **argv, const char *text)
 {
     for (int i = 1; i < argc; i++) {

@@ -26,6 +26,10 @@ chuda enqueue --user a2 --template cart_abandoned --var product=Q >/dev/null
 sms=$(chuda enqueue --user 13900002222 --template cart_abandoned --var product=S --tag call:13900004444)
 chuda enqueue --user b3 --template cart_abandoned --var product=B >/dev/null
 chuda run --until-idle 2>/dev/null
+# a reason that names a phone number: a cancel by user and tag
+later=$(chuda enqueue --user 13900002222 --template cart_abandoned --var product=L \
+    --tag call:13900004444 --at +1h)
+chuda cancel --user 13900002222 --tag call:13900004444 >/dev/null
 PY="env PYTHONPATH=$TOP/tools python3"
 
 # --- masking: every format, every field ---
@@ -48,10 +52,23 @@ t_match "sms row in the table" " 139\*\*\*\*2222 +sent +sms +\+86139\*\*\*\*2222
     "$(chuda log --message "$sms")"
 t_match "csv detail masked" ",call:139\*\*\*\*4444$" "$(chuda log --format csv --message "$sms" --event enqueued)"
 t_fails "--unmasked needs the config's consent" chuda log --unmasked
+# chuda show masks as the log does: the message's user id, tag and the history's reasons
+show=$(chuda show "$sms"; chuda show "$later")
+for secret in 13900002222 13900004444; do
+    t_eq "show: no $secret" 0 "$(printf '%s\n' "$show" | grep -c "$secret")"
+done
+t_match "show: the user id masked" "^  user +139\*\*\*\*2222$" "$show"
+t_match "show: the tag masked" "^  tag +call:139\*\*\*\*4444$" "$show"
+t_match "show: the cancel's reason masked" \
+    " cancelled .* cancelled by user 139\*\*\*\*2222 tag call:139\*\*\*\*4444$" "$show"
+t_fails_with "show --unmasked needs the config's consent" "allow_unmasked" \
+    chuda show "$later" --unmasked
 printf '[chuda]\nallow_unmasked = yes\n' >>chuda.conf
 t_match "--unmasked when allowed" "oAUDIT1xxxxxxxxxxxxxxxxxxxxx" "$(chuda log --unmasked --event sent)"
 t_match "--unmasked shows the phone" "13900002222,,sent,sms,\+8613900002222," \
     "$(chuda log --unmasked --format csv --message "$sms")"
+t_match "show --unmasked when allowed" " cancelled by user 13900002222 tag call:13900004444$" \
+    "$(chuda show --unmasked "$later")"
 
 # --- formats and filters ---
 t_eq "csv header" "seq,at,message_id,user_id,campaign_id,event,channel,target,code,reason,detail" \
