@@ -35,15 +35,19 @@ LDLIBS  := $(PKG_LIBS) -lev -lmbedtls -lmbedx509 -lmbedcrypto -lcsv -lm -pthread
 
 # The programs (chuda, the simulator, the bench's ceiling) allocate through tcmalloc, from
 # gperftools (bench/README.md, round seven: the scheduler's and the HTTP thread's CPU a
-# message 12-13 % lower than with glibc's malloc). ALLOC=libc builds them without it.
-# Not in sanitizer builds (ASan brings its own allocator) nor in the unit tests (valgrind's
-# memcheck watches glibc's malloc). The objects are the same either way: a build tree
-# holds one kind (make ALLOC=libc BUILD=build/libc).
+# message 12-13 % lower than with glibc's malloc). Only its shared library is needed
+# (Debian's libtcmalloc-minimal4; no headers: nothing calls it by name). ALLOC=libc builds
+# them on glibc's malloc. Not in sanitizer builds (ASan brings its own allocator) nor in
+# the unit tests (valgrind's memcheck watches glibc's malloc). Nothing here depends on
+# ALLOC: a build tree holds one kind (make ALLOC=libc BUILD=build/libc).
 ALLOC   ?= tcmalloc
 ALLOC_LIBS :=
+ifeq ($(filter $(ALLOC),tcmalloc libc),)
+$(error ALLOC=$(ALLOC): tcmalloc or libc)
+endif
 ifneq ($(SANITIZE),1)
 ifeq ($(ALLOC),tcmalloc)
-ALLOC_LIBS := $(shell pkg-config --libs libtcmalloc_minimal 2>/dev/null || echo -ltcmalloc_minimal)
+ALLOC_LIBS := -l:libtcmalloc_minimal.so.4
 endif
 endif
 

@@ -12,6 +12,7 @@ need() {    # need PACKAGE CHECK...
 }
 has_pc() { command -v pkg-config >/dev/null && pkg-config --exists "$1"; }
 has_h() { [ -f "/usr/include/$1" ]; }
+has_so() { /sbin/ldconfig -p | grep -q "[[:space:]]$1 "; }
 
 need build-essential command -v cc
 need make command -v make
@@ -31,7 +32,7 @@ need libexpat1-dev has_pc expat
 need libev-dev has_h ev.h
 need libmbedtls-dev has_h mbedtls/md.h
 need libcsv-dev has_h csv.h
-need libgoogle-perftools-dev has_pc libtcmalloc_minimal   # tcmalloc, the programs' malloc
+need libtcmalloc-minimal4 has_so libtcmalloc_minimal.so.4   # tcmalloc, the programs' malloc
 need sqlite3 command -v sqlite3
 need python3 command -v python3     # tests read JSON with it
 need faketime command -v faketime   # tests run chuda at chosen instants
