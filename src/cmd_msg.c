@@ -307,6 +307,8 @@ int cmd_show(const cmd_globals *g, int argc, char **argv)
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--unmasked"))
             c.unmasked = 1;
+        else if (!strcmp(argv[i], "--"))
+            continue;
         else if (!idarg && argv[i][0] != '-')
             idarg = argv[i];
         else
@@ -334,16 +336,19 @@ int cmd_show(const cmd_globals *g, int argc, char **argv)
     store_msgstate st;
     int found = store_msg_get(a.st, id, &m, &st, &e), status = 1;
     if (found <= 0) {
-        cmd_error(found < 0 ? "%s" : "no message %s", found < 0 ? e.msg : argv[1]);
+        cmd_error(found < 0 ? "%s" : "no message %s", found < 0 ? e.msg : idarg);
         app_close(&a);
         return 1;
     }
     char t1[32], t2[32];
-    /* the message's own text, masked as its audit rows are: user id, tag, key, variables */
+    /* the message's own text, masked as its audit rows are: user id, tag and variables as
+     * free text; the key whole, as an identifier (first and last four), since a key made
+     * of a phone number and a prefix ("cart_139...") does not stand alone */
     const char *text[4] = {m.user_id, m.tag, m.idem_key, m.vars ? m.vars : "{}"};
+    const char *whole[4] = {NULL, NULL, m.idem_key, NULL};
     buf tb[4] = {{0}};
     for (int i = 0; i < 4; i++)
-        if (text[i] && !(text[i] = shown(&tb[i], text[i], NULL, c.unmasked)))
+        if (text[i] && !(text[i] = shown(&tb[i], text[i], whole[i], c.unmasked)))
             c.oom = 1;
     if (c.oom)
         goto done;

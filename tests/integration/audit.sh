@@ -28,7 +28,7 @@ chuda enqueue --user b3 --template cart_abandoned --var product=B >/dev/null
 chuda run --until-idle 2>/dev/null
 # a reason that names a phone number: a cancel by user and tag
 later=$(chuda enqueue --user 13900002222 --template cart_abandoned --var product=L \
-    --tag call:13900004444 --at +1h)
+    --var callback=13900005555 --tag call:13900004444 --key cart_13900006666 --at +1h)
 chuda cancel --user 13900002222 --tag call:13900004444 >/dev/null
 PY="env PYTHONPATH=$TOP/tools python3"
 
@@ -54,21 +54,27 @@ t_match "csv detail masked" ",call:139\*\*\*\*4444$" "$(chuda log --format csv -
 t_fails "--unmasked needs the config's consent" chuda log --unmasked
 # chuda show masks as the log does: the message's user id, tag and the history's reasons
 show=$(chuda show "$sms"; chuda show "$later")
-for secret in 13900002222 13900004444; do
+for secret in 13900002222 13900004444 13900005555 13900006666; do
     t_eq "show: no $secret" 0 "$(printf '%s\n' "$show" | grep -c "$secret")"
 done
+t_match "show: the key masked whole" "^  key +cart\*\*\*\*6666$" "$show"
+t_match "show: a variable masked" '"callback": ?"139\*\*\*\*5555"' "$show"
 t_match "show: the user id masked" "^  user +139\*\*\*\*2222$" "$show"
 t_match "show: the tag masked" "^  tag +call:139\*\*\*\*4444$" "$show"
 t_match "show: the cancel's reason masked" \
     " cancelled .* cancelled by user 139\*\*\*\*2222 tag call:139\*\*\*\*4444$" "$show"
-t_fails_with "show --unmasked needs the config's consent" "allow_unmasked" \
+t_fails_with "show --unmasked needs the config's consent" "is not allowed by this config" \
     chuda show "$later" --unmasked
 printf '[chuda]\nallow_unmasked = yes\n' >>chuda.conf
 t_match "--unmasked when allowed" "oAUDIT1xxxxxxxxxxxxxxxxxxxxx" "$(chuda log --unmasked --event sent)"
 t_match "--unmasked shows the phone" "13900002222,,sent,sms,\+8613900002222," \
     "$(chuda log --unmasked --format csv --message "$sms")"
-t_match "show --unmasked when allowed" " cancelled by user 13900002222 tag call:13900004444$" \
-    "$(chuda show --unmasked "$later")"
+unmasked=$(chuda show --unmasked "$later")
+t_match "show --unmasked when allowed: the reason" \
+    " cancelled by user 13900002222 tag call:13900004444$" "$unmasked"
+t_match "show --unmasked: the user" "^  user +13900002222$" "$unmasked"
+t_match "show --unmasked: the key" "^  key +cart_13900006666$" "$unmasked"
+t_fails_with "show: an unknown id is named" "no message 99999$" chuda show --unmasked 99999
 
 # --- formats and filters ---
 t_eq "csv header" "seq,at,message_id,user_id,campaign_id,event,channel,target,code,reason,detail" \
