@@ -90,6 +90,7 @@ typedef struct out_ctx {
     int format;                 /* 0 table, 1 csv, 2 json */
     int unmasked;
     buf m[3];                   /* masked user_id, reason, detail */
+    int oom;                    /* a row could not be printed: the listing stopped there */
 } out_ctx;
 
 /* RFC 4180: quote when needed, double the quotes. */
@@ -156,14 +157,18 @@ static int print_row(const store_logrow *raw, void *arg)
     out_ctx *o = arg;
     char target[160], ts[32];
     store_logrow r;
-    if (masked_row(o, raw, &r, target, sizeof target) < 0)
+    if (masked_row(o, raw, &r, target, sizeof target) < 0) {
+        o->oom = 1;
         return -1;
+    }
     if (o->format == 2) {
         json_t *j = arch_row_json(&r, 0);
         char *s = j ? json_dumps(j, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
         json_decref(j);
-        if (!s)
+        if (!s) {
+            o->oom = 1;
             return -1;
+        }
         puts(s);
         free(s);
     } else if (o->format == 1) {
@@ -432,6 +437,10 @@ static int log_list(const cmd_globals *g, int argc, char **argv)
     int rc = store_log_each(a.st, &q, print_row, &o, &e);
     if (rc < 0)
         cmd_error("%s", e.msg);
+    else if (o.oom) {
+        cmd_error("log: out of memory: the listing stopped before its end");
+        rc = -1;
+    }
     for (int i = 0; i < 3; i++)
         buf_free(&o.m[i]);
     app_close(&a);
