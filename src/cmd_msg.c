@@ -265,11 +265,12 @@ static const char show_usage[] =
     "usage: chuda show MESSAGE_ID [--unmasked]\n\n"
     "Print a message: who, which template, its state (queued, leased, sent, failed,\n"
     "suppressed, expired, cancelled, uncertain), and every audit event about it. Phone\n"
-    "numbers and openids are masked wherever they appear (as in chuda log) unless\n"
-    "--unmasked is given and [chuda] allow_unmasked = yes.\n";
+    "numbers and openids are masked wherever they appear (as in chuda log), the key\n"
+    "whole, unless --unmasked is given and [chuda] allow_unmasked = yes.\n";
 
-/* What show prints of a text field: personal data masked as chuda log masks it (`known`,
- * the row's target, wherever it appears), unless unmasked; NULL when out of memory. */
+/* What show prints of a text field: personal data masked as chuda log masks it, and
+ * `known` (a log row's target, the message's key) masked whole wherever it appears; as it
+ * is when unmasked; NULL when out of memory. */
 static const char *shown(buf *b, const char *s, const char *known, int unmasked)
 {
     if (unmasked || !s)

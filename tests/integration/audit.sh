@@ -52,7 +52,8 @@ t_match "sms row in the table" " 139\*\*\*\*2222 +sent +sms +\+86139\*\*\*\*2222
     "$(chuda log --message "$sms")"
 t_match "csv detail masked" ",call:139\*\*\*\*4444$" "$(chuda log --format csv --message "$sms" --event enqueued)"
 t_fails "--unmasked needs the config's consent" chuda log --unmasked
-# chuda show masks as the log does: the message's user id, tag and the history's reasons
+# chuda show masks as the log does: the message's user id, tag, variables and the
+# history's reasons; its key whole
 show=$(chuda show "$sms"; chuda show "$later")
 for secret in 13900002222 13900004444 13900005555 13900006666; do
     t_eq "show: no $secret" 0 "$(printf '%s\n' "$show" | grep -c "$secret")"
