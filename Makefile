@@ -96,6 +96,7 @@ $(CA_DIR)/ca.pem: tools/gen-ca.sh
 	sh tools/gen-ca.sh $(CA_DIR)
 
 check: all $(UNIT_BIN)
+	@sh tools/deps.sh check
 	@sh tests/run $(BUILD)
 
 # The unit tests under valgrind memcheck (the plain build): an invalid access, a use of

@@ -2,8 +2,11 @@
 # Install the Debian packages chuda needs that this machine lacks — only those.
 # A library counts as present when pkg-config finds it (or, for libev, mbedtls and
 # libcsv, which ship no .pc file on Debian 12, when its header is there).
-# `ci`: also what CI's extra passes need (clang with libFuzzer for `make fuzz`, valgrind
-# for `make memcheck`).
+# `check`: also what only the tests need (`make check`: chromium and a CJK font for the
+# report's page), so that `make demo` on a fresh machine does not fetch a browser; silent
+# when all of it is there.
+# `ci`: the tests' too, and what CI's extra passes need (clang with libFuzzer for
+# `make fuzz`, valgrind for `make memcheck`).
 set -eu
 missing=""
 need() {    # need PACKAGE CHECK...
@@ -36,8 +39,10 @@ need libtcmalloc-minimal4 has_so libtcmalloc_minimal.so.4   # tcmalloc, the prog
 need sqlite3 command -v sqlite3
 need python3 command -v python3     # tests read JSON with it
 need faketime command -v faketime   # tests run chuda at chosen instants
-need chromium command -v chromium   # the report test renders the page headless
-need fonts-wqy-microhei test -f /usr/share/fonts/truetype/wqy/wqy-microhei.ttc
+if [ "${1:-}" = check ] || [ "${1:-}" = ci ]; then   # make check
+    need chromium command -v chromium   # the report test renders the page headless
+    need fonts-wqy-microhei test -f /usr/share/fonts/truetype/wqy/wqy-microhei.ttc
+fi
 if [ "${1:-}" = bench ]; then   # make bench
     need wrk command -v wrk     # the HTTP API's load
     need time test -x /usr/bin/time   # peak RSS
@@ -50,7 +55,7 @@ if [ "${1:-}" = ci ]; then      # .ci/run: make fuzz, make memcheck
 fi
 
 if [ -z "$missing" ]; then
-    echo "deps: everything chuda needs is installed"
+    [ "${1:-}" = check ] || echo "deps: everything chuda needs is installed"
     exit 0
 fi
 echo "deps: installing:$missing"
