@@ -95,8 +95,10 @@ struct chan {
     char name[32];
     char *base_url;
     void *priv;                 /* the channel's own settings (appid, secret, ...) */
-    int concurrency;            /* requests in flight at most */
-    int inflight;
+    int concurrency;            /* requests under way at the provider at most (the
+                                   HTTP layer's lane holds them to it) */
+    int inflight;               /* requests in hand: built and not yet answered, up to
+                                   twice `concurrency` (deliver.c, DLV_IN_HAND) */
     double rate, burst;         /* token bucket: requests per second, bucket size */
     double bucket;              /* tokens available */
     int64_t bucket_at;          /* when `bucket` was last topped up */

@@ -447,7 +447,8 @@ static void get_metrics(api *a, req *r)
     buf_printf(&b, "# HELP chuda_due_lag_seconds How late the oldest due message is.\n"
                    "# TYPE chuda_due_lag_seconds gauge\nchuda_due_lag_seconds %.3f\n",
                has == 1 && next < now ? (double)(now - next) / 1000.0 : 0.0);
-    buf_printf(&b, "# HELP chuda_inflight_requests Provider requests in flight.\n"
+    buf_printf(&b, "# HELP chuda_inflight_requests Provider requests in hand: out, or built and "
+                   "waiting for a slot (twice the channel's concurrency at most).\n"
                    "# TYPE chuda_inflight_requests gauge\n");
     for (int i = 0; i < s->nchans; i++)
         buf_printf(&b, "chuda_inflight_requests{channel=\"%s\"} %d\n", s->chans[i].c->name,

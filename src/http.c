@@ -6,8 +6,15 @@
  * (ev_async) and calls each transfer's callback there. So TLS and HTTP run beside the
  * scheduler's store and policy work — on the other core — and callbacks still come from
  * the caller's loop, never from inside curl. The threads share only the two hand-over
- * lists and a stop flag, under one mutex; everything else belongs to one side:
- *   caller: loop, done_w, inflight, ca_file, spare;   HTTP thread: wloop, multi, timer, xfers.
+ * lists and two flags (stop, no_wait), under one mutex; everything else belongs to one
+ * side:
+ *   caller: loop, done_w, inflight, ca_file, spare;
+ *   HTTP thread: wloop, multi, timer, xfers, lanes.
+ *
+ * Lanes (http_req.lane) hold a provider account's requests to its concurrency where they
+ * end: the HTTP thread starts a lane's next request the moment one of its requests ends,
+ * without waiting for the caller's thread to see the reply and send another (a round
+ * trip through a busy loop: bench/README, round eight).
  *
  * Easy handles are reused (curl_easy_reset), as libcurl advises: a finished transfer's
  * handle comes back with its result and waits in `spare` for the next http_submit. A
@@ -44,6 +51,7 @@ struct http {
     struct xfer *in, **in_tail;     /* submitted, not yet taken by the HTTP thread */
     struct xfer *out, **out_tail;   /* finished, callback not yet called */
     int stop;
+    int no_wait;                /* http_stop_waiting: lanes keep no request waiting */
     /* the HTTP thread's side */
     pthread_t th;
     struct ev_loop *wloop;
@@ -51,7 +59,17 @@ struct http {
     CURLM *multi;
     ev_timer timer;
     struct xfer *xfers;         /* in the multi handle, for http_free */
+    struct lane *lanes;         /* lanes with requests under way or waiting */
 };
+
+/* A lane's requests on the HTTP thread: how many are under way, and the ones waiting
+ * for a slot, in order. It goes when the last of them ends. */
+typedef struct lane {
+    struct lane *next;
+    const void *key;
+    int running;
+    struct xfer *head, **tail;  /* waiting, linked by qnext */
+} lane;
 
 /* One socket curl asked us to watch. */
 typedef struct sock {
@@ -73,6 +91,7 @@ typedef struct xfer {
     int too_big;
     int sends;                  /* times the request was about to be sent (prereq) */
     int finished;               /* curl ran it to its end: the handle can be reused */
+    lane *lane;                 /* its lane while under way (HTTP thread), or NULL */
     http_done_fn fn;
     void *arg;
     http_resp r;                /* the result, filled by the HTTP thread (body: buf) */
@@ -298,11 +317,86 @@ static void finish_xfer(http *h, xfer *x, CURLcode code)
     x->finished = 1;
 }
 
+/* A finished list being gathered for hand_back. */
+typedef struct done_list {
+    xfer *first, **last;
+} done_list;
+
+static void done_add(done_list *d, xfer *x)
+{
+    x->qnext = NULL;
+    *d->last = x;
+    d->last = &x->qnext;
+}
+
+static int lane_limit(const xfer *x)
+{
+    return x->req.lane_limit > 0 ? x->req.lane_limit : 1;
+}
+
+static lane *lane_find(http *h, const void *key)
+{
+    for (lane *l = h->lanes; l; l = l->next)
+        if (l->key == key)
+            return l;
+    return NULL;
+}
+
+static void lane_drop(http *h, lane *l)
+{
+    for (lane **p = &h->lanes; *p; p = &(*p)->next)
+        if (*p == l) {
+            *p = l->next;
+            free(l);
+            return;
+        }
+}
+
+/* Into the multi handle, or onto `d` when curl refuses it. */
+static void start_xfer(http *h, xfer *x, lane *l, done_list *d)
+{
+    if (curl_multi_add_handle(h->multi, x->easy) != CURLM_OK) {
+        x->r.curl_code = CURLE_FAILED_INIT;
+        x->r.error = "curl_multi_add_handle failed";
+        done_add(d, x);
+        return;
+    }
+    x->lane = l;
+    if (l)
+        l->running++;
+    x->next = h->xfers;
+    x->prev = NULL;
+    if (h->xfers)
+        h->xfers->prev = x;
+    h->xfers = x;
+}
+
+/* A lane's request ended: start the next waiting one in its slot (or the lane goes). */
+static void lane_next(http *h, lane *l, done_list *d)
+{
+    l->running--;
+    while (l->head && l->running < lane_limit(l->head)) {
+        xfer *x = l->head;
+        if (!(l->head = x->qnext))
+            l->tail = &l->head;
+        start_xfer(h, x, l, d);
+    }
+    if (!l->running && !l->head)
+        lane_drop(h, l);
+}
+
+static void not_started(xfer *x, done_list *d)
+{
+    x->r.not_started = 1;
+    x->r.error = "withdrawn before it started (shutting down)";
+    done_add(d, x);
+}
+
 static void check_done(http *h)
 {
     CURLMsg *m;
     int left;
-    xfer *first = NULL, **last = &first;
+    done_list d = {NULL, &d.first};
     while ((m = curl_multi_info_read(h->multi, &left))) {
         if (m->msg != CURLMSG_DONE)
             continue;
@@ -311,14 +405,17 @@ static void check_done(http *h)
         CURLcode code = m->data.result;
         curl_multi_remove_handle(h->multi, x->easy);
         finish_xfer(h, x, code);
-        x->qnext = NULL;
-        *last = x;
-        last = &x->qnext;
+        lane *l = x->lane;
+        x->lane = NULL;
+        done_add(&d, x);
+        if (l)
+            lane_next(h, l, &d);
     }
-    hand_back(h, first, last);
+    hand_back(h, d.first, d.last);
 }
 
-/* Submitted transfers into the multi handle (or back at once when curl refuses one). */
+/* Submitted transfers into the multi handle, or to wait in their lane (or back at once
+ * when curl refuses one). */
 static void on_wake(struct ev_loop *loop, ev_async *w, int revents)
 {
     http *h = w->data;
@@ -328,25 +425,43 @@ static void on_wake(struct ev_loop *loop, ev_async *w, int revents)
         ev_break(loop, EVBREAK_ALL);
         return;
     }
-    xfer *refused = NULL, **rlast = &refused;
+    pthread_mutex_lock(&h->mu);
+    int no_wait = h->no_wait;
+    pthread_mutex_unlock(&h->mu);
+    done_list d = {NULL, &d.first};
+    for (lane *l = no_wait ? h->lanes : NULL; l; l = l->next) {
+        while (l->head) {
+            xfer *q = l->head;
+            l->head = q->qnext;
+            not_started(q, &d);
+        }
+        l->tail = &l->head;     /* the lane goes when its last one under way ends */
+    }
     while (x) {
         xfer *next = x->qnext;
-        if (curl_multi_add_handle(h->multi, x->easy) != CURLM_OK) {
-            x->r.curl_code = CURLE_FAILED_INIT;
-            x->r.error = "curl_multi_add_handle failed";
-            x->qnext = NULL;
-            *rlast = x;
-            rlast = &x->qnext;
+        lane *l = NULL;
+        if (x->req.lane && !(l = lane_find(h, x->req.lane)) && (l = calloc(1, sizeof *l))) {
+            l->key = x->req.lane;
+            l->tail = &l->head;
+            l->next = h->lanes;
+            h->lanes = l;
+        }
+        if (x->req.lane && !l) {
+            x->r.curl_code = CURLE_OUT_OF_MEMORY;
+            x->r.error = "out of memory";
+            done_add(&d, x);
+        } else if (l && (l->head || l->running >= lane_limit(x)) && no_wait) {
+            not_started(x, &d);
+        } else if (l && (l->head || l->running >= lane_limit(x))) {
+            x->qnext = NULL;            /* waits for a slot, behind the lane's others */
+            *l->tail = x;
+            l->tail = &x->qnext;
         } else {
-            x->next = h->xfers;
-            x->prev = NULL;
-            if (h->xfers)
-                h->xfers->prev = x;
-            h->xfers = x;
+            start_xfer(h, x, l, &d);
         }
         x = next;
     }
-    hand_back(h, refused, rlast);
+    hand_back(h, d.first, d.last);
 }
 
 static void *http_main(void *arg)
@@ -470,6 +585,12 @@ void http_free(http *h)
         curl_multi_remove_handle(h->multi, x->easy);
         xfer_free(x);
     }
+    while (h->lanes) {          /* the waiting ones; those under way are freed above */
+        lane *l = h->lanes;
+        h->lanes = l->next;
+        free_list(l->head);
+        free(l);
+    }
     free_list(h->in);
     free_list(h->out);
     while (h->nspare)
@@ -552,6 +673,14 @@ int http_submit(http *h, http_req *req, http_done_fn fn, void *arg, cherr *e)
     pthread_mutex_unlock(&h->mu);
     ev_async_send(h->wloop, &h->wake_w);
     return 0;
+}
+
+void http_stop_waiting(http *h)
+{
+    pthread_mutex_lock(&h->mu);
+    h->no_wait = 1;
+    pthread_mutex_unlock(&h->mu);
+    ev_async_send(h->wloop, &h->wake_w);
 }
 
 int http_inflight(const http *h)

@@ -9,7 +9,8 @@
  * and an http is used from that one thread only. Keep-alive and HTTP/2 multiplexing
  * stay on.
  * TLS peer and host verification are always on; `ca_file` only chooses which CAs
- * to trust. Concurrency and rate limits are the caller's (per provider account). */
+ * to trust. Rate limits are the caller's (per provider account); a concurrency limit is
+ * the caller's too, enforced here, where requests end, by lanes (http_req.lane). */
 #ifndef CHUDA_HTTP_H
 #define CHUDA_HTTP_H
 
@@ -32,7 +33,14 @@ typedef struct http_req {
     char **headers;             /* "Name: value" lines, NULL-terminated, or NULL */
     char *body;                 /* POST body (may contain any bytes) */
     size_t body_len;
-    long timeout_ms;            /* whole transfer; 0: 10 s */
+    long timeout_ms;            /* whole transfer, from the moment it starts; 0: 10 s */
+    /* A lane: requests submitted with the same non-NULL `lane` (a key, compared and never
+     * followed: the caller's object for one provider account) are under way at most
+     * `lane_limit` at a time. The HTTP thread starts the others, in the order they were
+     * submitted, as the lane's requests end: a provider sees at most `lane_limit` of
+     * them, while the caller may hand over more than that, ready for a free slot. */
+    const void *lane;
+    int lane_limit;
 } http_req;
 
 typedef struct http_resp {
@@ -43,6 +51,8 @@ typedef struct http_resp {
     int resends;                /* times libcurl sent the request again by itself: a reused
                                    connection died before any reply, so it retried on a
                                    fresh one (the first copy may have been processed) */
+    int not_started;            /* it waited in its lane and was withdrawn
+                                   (http_stop_waiting): it never left */
     const char *body;           /* NUL-terminated; body_len excludes the NUL */
     size_t body_len;
     double seconds;             /* total time */
@@ -61,7 +71,11 @@ int http_set_ca_file(http *h, const char *ca_file, cherr *e);
  * to start, returns -1 and `fn` is not called; the request is freed either way. */
 int http_submit(http *h, http_req *req, http_done_fn fn, void *arg, cherr *e);
 
-/* Requests started and not yet finished. */
+/* Shutting down: from now on no request waits in a lane. The ones waiting, and any
+ * submitted later that would have to wait, come back (to their callbacks, from the loop)
+ * with not_started set; the ones under way finish as usual. */
+void http_stop_waiting(http *h);
+/* Requests submitted and not yet finished (a lane's waiting ones included). */
 int http_inflight(const http *h);
 /* CPU time the HTTP thread has used so far, in seconds (-1 if the system cannot say). */
 double http_thread_cpu(const http *h);

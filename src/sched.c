@@ -522,6 +522,7 @@ static void stop(sched *s)
     ev_timer_stop(s->loop, &s->watch);
     ev_timer_stop(s->loop, &s->pump);
     dlv_release_waiting(s);
+    http_stop_waiting(s->http);     /* requests not yet out come back: withdrawn() */
     ev_timer_set(&s->grace, (double)s->grace_ms / 1000.0, 0.);
     ev_timer_start(s->loop, &s->grace);
 }

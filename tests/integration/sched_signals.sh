@@ -1,7 +1,9 @@
 # sched_signals.sh — SIGINT and SIGTERM while requests are in flight (the simulator holds
 # its replies back):
 #  1. SIGINT with one request out: it finishes, its result is committed, exit 0.
-#  2. SIGTERM with one request out and two waiting behind concurrency = 1: the one out
+#  2. SIGTERM with one request out and two waiting behind concurrency = 1 — one of them
+#     built, recorded in flight and waiting in the HTTP thread for the slot (a channel has
+#     twice its concurrency in hand), the other still in the scheduler: the one out
 #     finishes (sent), the waiting two go back to the queue unsent and untouched (no
 #     attempt, not uncertain), exit 0; the next start sends them, resending nothing.
 #  3. SIGTERM with replies slower than shutdown_grace: it exits 0 at the grace, before
@@ -35,7 +37,7 @@ n0=$(sends)
 delay 1 2000
 b1=$(enq s2); b2=$(enq s3); b3=$(enq s4)
 t_ok "run (concurrency 1) started" run_bg conc1.conf run2.log
-t_ok "2: one request out" wait_for 10 inflight 1
+t_ok "2: one request out, one waiting for its slot (both recorded in flight)" wait_for 10 inflight 2
 kill -TERM $RUN; wait $RUN; rc=$?
 t_eq "SIGTERM: exit 0" 0 "$rc"
 t_eq "SIGTERM: one request had left" 1 "$(( $(sends) - n0 ))"
