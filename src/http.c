@@ -388,6 +388,7 @@ static void lane_next(http *h, lane *l, done_list *d)
 static void not_started(xfer *x, done_list *d)
 {
     x->r.not_started = 1;
+    x->r.curl_code = CURLE_ABORTED_BY_CALLBACK;     /* a failure that never left */
     x->r.error = "withdrawn before it started (shutting down)";
     done_add(d, x);
 }
