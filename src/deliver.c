@@ -447,7 +447,7 @@ static void build_and_park(sched *s, job *j, const char *token)
         return;
     }
     j->req.timeout_ms = c->timeout_ms;
-    j->req.lane = c;                    /* the provider sees `concurrency` at most */
+    j->req.lane = c->name;              /* the provider sees `concurrency` at most */
     j->req.lane_limit = c->concurrency;
     if (sched_tx(s) < 0)
         return;
@@ -529,8 +529,11 @@ static int recipient_paused(sched_chan *sc, const char *to, int64_t now, chan_ou
  * built and recorded as in flight, and wait in the HTTP thread for a slot, which they
  * take the moment a reply frees one, not after this loop has seen the reply. Twice:
  * dispatch 0.46 -> 0.55 of its ceiling (bench/README, round eight); three times gained
- * ~4 % more, and each request held here is one more "uncertain" after a crash. */
-#define DLV_IN_HAND(c) (2 * (c)->concurrency)
+ * ~4 % more, and each request held here is one more "uncertain" after a crash. A
+ * channel with a rate or a per-recipient window (admit) keeps `concurrency`: those are
+ * counted when a request is built, so it must leave then, not a slot later. */
+#define DLV_IN_HAND(c) \
+    ((c)->rate > 0 || (c)->ops->admit ? (c)->concurrency : 2 * (c)->concurrency)
 
 void dlv_pump(sched *s, sched_chan *sc)
 {
@@ -637,8 +640,16 @@ static void withdrawn(sched *s, job *j)
 static void on_reply(void *arg, const http_resp *r)
 {
     job *j = arg;
-    if (r->not_started) {
+    if (r->not_started && j->s->stopping) {
         withdrawn(j->s, j);
+        return;
+    }
+    if (r->not_started) {   /* a reply paused the channel while it waited (http.h) */
+        sched_chan *sc = sched_chan_find(j->s, j->chname);
+        chan_outcome oc = {0};
+        chan_outcome_set(&oc, CHAN_BACKOFF, "paused", "paused while the message waited");
+        oc.until = (sc ? sc->c : j->c)->paused_until;
+        handle_outcome(j->s, j, &oc);
         return;
     }
     record_latency(j->s, j, r->seconds);
@@ -824,6 +835,8 @@ static void handle_outcome(sched *s, job *j, const chan_outcome *o)
                         tu_format(until, t, sizeof t), o->reason);
             cur->paused_until = until;
             cur->paused_config = !strcmp(o->code, "tls");
+            /* built ones waiting for a slot must not go out now: back they come */
+            http_withdraw_lane(s->http, chname);
         }
         if (j->marked && j->m.attempts > 0)
             j->m.attempts--;      /* waiting out a window costs no attempt */

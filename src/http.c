@@ -6,13 +6,13 @@
  * (ev_async) and calls each transfer's callback there. So TLS and HTTP run beside the
  * scheduler's store and policy work — on the other core — and callbacks still come from
  * the caller's loop, never from inside curl. The threads share only the two hand-over
- * lists and two flags (stop, no_wait), under one mutex; everything else belongs to one
- * side:
+ * lists, two flags (stop, no_wait) and the lanes to empty (withdraw), under one mutex;
+ * everything else belongs to one side:
  *   caller: loop, done_w, inflight, ca_file, spare;
  *   HTTP thread: wloop, multi, timer, xfers, lanes.
  *
- * Lanes (http_req.lane) hold a provider account's requests to its concurrency where they
- * end: the HTTP thread starts a lane's next request the moment one of its requests ends,
+ * Lanes (http_req.lane) hold a channel's requests to its concurrency where they end:
+ * the HTTP thread starts a lane's next request the moment one of its requests ends,
  * without waiting for the caller's thread to see the reply and send another (a round
  * trip through a busy loop: bench/README, round eight).
  *
@@ -36,6 +36,8 @@
 
 #define MAX_BODY (4 * 1024 * 1024)   /* a provider reply larger than this is broken */
 #define HTTP_SPARE 256                /* easy handles kept for reuse, at most */
+#define HTTP_WITHDRAW 32              /* lanes asked to empty, not yet emptied, at most */
+#define HTTP_LANE_NAME 64
 
 struct http {
     /* the caller's side */
@@ -52,6 +54,8 @@ struct http {
     struct xfer *out, **out_tail;   /* finished, callback not yet called */
     int stop;
     int no_wait;                /* http_stop_waiting: lanes keep no request waiting */
+    char withdraw[HTTP_WITHDRAW][HTTP_LANE_NAME];   /* http_withdraw_lane, not yet done */
+    int nwithdraw;
     /* the HTTP thread's side */
     pthread_t th;
     struct ev_loop *wloop;
@@ -66,7 +70,7 @@ struct http {
  * for a slot, in order. It goes when the last of them ends. */
 typedef struct lane {
     struct lane *next;
-    const void *key;
+    char name[HTTP_LANE_NAME];
     int running;
     struct xfer *head, **tail;  /* waiting, linked by qnext */
 } lane;
@@ -334,10 +338,10 @@ static int lane_limit(const xfer *x)
     return x->req.lane_limit > 0 ? x->req.lane_limit : 1;
 }
 
-static lane *lane_find(http *h, const void *key)
+static lane *lane_find(http *h, const char *name)
 {
     for (lane *l = h->lanes; l; l = l->next)
-        if (l->key == key)
+        if (!strncmp(l->name, name, sizeof l->name - 1))
             return l;
     return NULL;
 }
@@ -371,10 +375,33 @@ static void start_xfer(http *h, xfer *x, lane *l, done_list *d)
     h->xfers = x;
 }
 
-/* A lane's request ended: start the next waiting one in its slot (or the lane goes). */
-static void lane_next(http *h, lane *l, done_list *d)
+static void not_started(xfer *x, done_list *d)
+{
+    x->r.not_started = 1;
+    x->r.curl_code = CURLE_ABORTED_BY_CALLBACK;     /* a failure that never left */
+    x->r.error = "withdrawn before it started";
+    done_add(d, x);
+}
+
+/* Every request waiting in the lane back, not started. The lane itself goes when its
+ * last one under way ends. */
+static void lane_empty(lane *l, done_list *d)
+{
+    while (l->head) {
+        xfer *x = l->head;
+        l->head = x->qnext;
+        not_started(x, d);
+    }
+    l->tail = &l->head;
+}
+
+/* A lane's request ended: start the next waiting one in its slot, unless shutting down
+ * (no_wait: they go back), or the lane goes. */
+static void lane_next(http *h, lane *l, int no_wait, done_list *d)
 {
     l->running--;
+    if (no_wait)
+        lane_empty(l, d);
     while (l->head && l->running < lane_limit(l->head)) {
         xfer *x = l->head;
         if (!(l->head = x->qnext))
@@ -385,18 +412,18 @@ static void lane_next(http *h, lane *l, done_list *d)
         lane_drop(h, l);
 }
 
-static void not_started(xfer *x, done_list *d)
+static int no_wait_now(http *h)
 {
-    x->r.not_started = 1;
-    x->r.curl_code = CURLE_ABORTED_BY_CALLBACK;     /* a failure that never left */
-    x->r.error = "withdrawn before it started (shutting down)";
-    done_add(d, x);
+    pthread_mutex_lock(&h->mu);
+    int no_wait = h->no_wait;
+    pthread_mutex_unlock(&h->mu);
+    return no_wait;
 }
 
 static void check_done(http *h)
 {
     CURLMsg *m;
-    int left;
+    int left, no_wait = -1;     /* read at the first lane's request that ended */
     done_list d = {NULL, &d.first};
     while ((m = curl_multi_info_read(h->multi, &left))) {
         if (m->msg != CURLMSG_DONE)
@@ -409,8 +436,11 @@ static void check_done(http *h)
         lane *l = x->lane;
         x->lane = NULL;
         done_add(&d, x);
-        if (l)
-            lane_next(h, l, &d);
+        if (l) {
+            if (no_wait < 0)
+                no_wait = no_wait_now(h);
+            lane_next(h, l, no_wait, &d);
+        }
     }
     hand_back(h, d.first, d.last);
 }
@@ -426,23 +456,25 @@ static void on_wake(struct ev_loop *loop, ev_async *w, int revents)
         ev_break(loop, EVBREAK_ALL);
         return;
     }
+    char withdraw[HTTP_WITHDRAW][HTTP_LANE_NAME];
     pthread_mutex_lock(&h->mu);
-    int no_wait = h->no_wait;
+    int no_wait = h->no_wait, nw = h->nwithdraw;
+    memcpy(withdraw, h->withdraw, (size_t)nw * sizeof withdraw[0]);
+    h->nwithdraw = 0;
     pthread_mutex_unlock(&h->mu);
     done_list d = {NULL, &d.first};
-    for (lane *l = no_wait ? h->lanes : NULL; l; l = l->next) {
-        while (l->head) {
-            xfer *q = l->head;
-            l->head = q->qnext;
-            not_started(q, &d);
-        }
-        l->tail = &l->head;     /* the lane goes when its last one under way ends */
+    for (lane *l = h->lanes; l; l = l->next) {
+        int empty = no_wait;
+        for (int i = 0; i < nw && !empty; i++)
+            empty = !strcmp(l->name, withdraw[i]);
+        if (empty)
+            lane_empty(l, &d);
     }
     while (x) {
         xfer *next = x->qnext;
         lane *l = NULL;
         if (x->req.lane && !(l = lane_find(h, x->req.lane)) && (l = calloc(1, sizeof *l))) {
-            l->key = x->req.lane;
+            snprintf(l->name, sizeof l->name, "%s", x->req.lane);
             l->tail = &l->head;
             l->next = h->lanes;
             h->lanes = l;
@@ -459,6 +491,8 @@ static void on_wake(struct ev_loop *loop, ev_async *w, int revents)
             l->tail = &x->qnext;
         } else {
             start_xfer(h, x, l, &d);
+            if (l && !l->running && !l->head)   /* curl refused a new lane's first */
+                lane_drop(h, l);
         }
         x = next;
     }
@@ -680,6 +714,18 @@ void http_stop_waiting(http *h)
 {
     pthread_mutex_lock(&h->mu);
     h->no_wait = 1;
+    pthread_mutex_unlock(&h->mu);
+    ev_async_send(h->wloop, &h->wake_w);
+}
+
+void http_withdraw_lane(http *h, const char *name)
+{
+    pthread_mutex_lock(&h->mu);
+    int i = 0;
+    while (i < h->nwithdraw && strcmp(h->withdraw[i], name))
+        i++;
+    if (i == h->nwithdraw && i < HTTP_WITHDRAW)     /* full: the waiting ones go out */
+        snprintf(h->withdraw[h->nwithdraw++], HTTP_LANE_NAME, "%s", name);
     pthread_mutex_unlock(&h->mu);
     ev_async_send(h->wloop, &h->wake_w);
 }

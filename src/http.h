@@ -34,12 +34,13 @@ typedef struct http_req {
     char *body;                 /* POST body (may contain any bytes) */
     size_t body_len;
     long timeout_ms;            /* whole transfer, from the moment it starts; 0: 10 s */
-    /* A lane: requests submitted with the same non-NULL `lane` (a key, compared and never
-     * followed: the caller's object for one provider account) are under way at most
-     * `lane_limit` at a time. The HTTP thread starts the others, in the order they were
-     * submitted, as the lane's requests end: a provider sees at most `lane_limit` of
-     * them, while the caller may hand over more than that, ready for a free slot. */
-    const void *lane;
+    /* A lane: requests submitted with the same non-NULL `lane` (a name, the caller's for
+     * one provider account: chuda's channel name, the same across SIGHUP's instances; at
+     * most 63 bytes count) are under way at most `lane_limit` at a time. The HTTP thread
+     * starts the others, in the order they were submitted, as the lane's requests end: a
+     * provider sees at most `lane_limit` of them (the waiting one's own limit), while the
+     * caller may hand over more than that, ready for a free slot. */
+    const char *lane;
     int lane_limit;
 } http_req;
 
@@ -52,7 +53,7 @@ typedef struct http_resp {
                                    connection died before any reply, so it retried on a
                                    fresh one (the first copy may have been processed) */
     int not_started;            /* it waited in its lane and was withdrawn
-                                   (http_stop_waiting): it never left */
+                                   (http_stop_waiting, http_withdraw_lane): it never left */
     const char *body;           /* NUL-terminated; body_len excludes the NUL */
     size_t body_len;
     double seconds;             /* total time */
@@ -75,6 +76,10 @@ int http_submit(http *h, http_req *req, http_done_fn fn, void *arg, cherr *e);
  * submitted later that would have to wait, come back (to their callbacks, from the loop)
  * with not_started set; the ones under way finish as usual. */
 void http_stop_waiting(http *h);
+/* The provider paused the account of lane `name`: its requests waiting for a slot come back with
+ * not_started set (those under way finish; later ones wait as usual). At most 32 lanes
+ * are asked at once: beyond that, the waiting ones go out and meet the provider's pause. */
+void http_withdraw_lane(http *h, const char *name);
 /* Requests submitted and not yet finished (a lane's waiting ones included). */
 int http_inflight(const http *h);
 /* CPU time the HTTP thread has used so far, in seconds (-1 if the system cannot say). */
