@@ -135,6 +135,28 @@ static void settle(sched *s, job *j, int sent)
         sched_fail(s, &e);
 }
 
+/* Back to the queue as it was claimed, its cap reservation given back: the job never
+ * reached the provider (released at shutdown, withdrawn from its lane). */
+static void put_back(sched *s, job *j)
+{
+    cherr e;
+    settle(s, j, 0);
+    if (sched_tx(s) == 0 && store_reschedule(s->a->st, &j->m, j->m.due_at, &e) < 0)
+        sched_fail(s, &e);
+    job_end(s, j);
+}
+
+static void handle_outcome(sched *s, job *j, const chan_outcome *o);
+
+/* A reply paused the channel while this job waited for its request to leave. */
+static void defer_paused(sched *s, job *j, int64_t until)
+{
+    chan_outcome oc = {0};
+    chan_outcome_set(&oc, CHAN_BACKOFF, "paused", "paused while the message waited");
+    oc.until = until;
+    handle_outcome(s, j, &oc);
+}
+
 /* ---- decide and render -------------------------------------------------------- */
 
 static json_t *parse_obj(const char *text)
@@ -396,7 +418,6 @@ static int uncertain_dropped(sched *s, const job *j, const chan_outcome *o,
            !(sc && sc->dedup) && !strcmp(sched_on_uncertain(s, j->m.klass), "drop");
 }
 
-static void handle_outcome(sched *s, job *j, const chan_outcome *o);
 
 /* Build the request and park it until the commit that records it as in flight. */
 static void build_and_park(sched *s, job *j, const char *token)
@@ -432,10 +453,7 @@ static void build_and_park(sched *s, job *j, const char *token)
         return;
     }
     if (c->paused_until > now) {     /* a reply paused the channel while this one waited */
-        chan_outcome oc = {0};
-        chan_outcome_set(&oc, CHAN_BACKOFF, "paused", "paused while the message waited");
-        oc.until = c->paused_until;
-        handle_outcome(s, j, &oc);
+        defer_paused(s, j, c->paused_until);
         return;
     }
     if (token)
@@ -625,16 +643,12 @@ static void release_slot(sched *s, job *j);
  * waiting here: no attempt spent, no longer in flight, its cap reservation given back. */
 static void withdrawn(sched *s, job *j)
 {
-    cherr e;
     chan *c = j->c;
     j->m.attempts--;
     j->marked = 0;
     release_slot(s, j);
-    settle(s, j, 0);
-    if (sched_tx(s) == 0 && store_reschedule(s->a->st, &j->m, j->m.due_at, &e) < 0)
-        sched_fail(s, &e);
     sched_chan_idle(s, c);
-    job_end(s, j);
+    put_back(s, j);
 }
 
 static void on_reply(void *arg, const http_resp *r)
@@ -646,10 +660,7 @@ static void on_reply(void *arg, const http_resp *r)
     }
     if (r->not_started) {   /* a reply paused the channel while it waited (http.h) */
         sched_chan *sc = sched_chan_find(j->s, j->chname);
-        chan_outcome oc = {0};
-        chan_outcome_set(&oc, CHAN_BACKOFF, "paused", "paused while the message waited");
-        oc.until = (sc ? sc->c : j->c)->paused_until;
-        handle_outcome(j->s, j, &oc);
+        defer_paused(j->s, j, (sc ? sc->c : j->c)->paused_until);
         return;
     }
     record_latency(j->s, j, r->seconds);
@@ -892,15 +903,11 @@ static void handle_outcome(sched *s, job *j, const chan_outcome *o)
 
 void dlv_release_chan(sched *s, sched_chan *sc)
 {
-    cherr e;
     while (sc->head) {
         job *j = sc->head;
         sc->head = j->next;
         sc->waiting--;
-        settle(s, j, 0);
-        if (sched_tx(s) == 0 && store_reschedule(s->a->st, &j->m, j->m.due_at, &e) < 0)
-            sched_fail(s, &e);
-        job_end(s, j);
+        put_back(s, j);
     }
     sc->tail = NULL;
 }

@@ -346,6 +346,19 @@ static lane *lane_find(http *h, const char *name)
     return NULL;
 }
 
+/* The lane of that name, made when its first request comes; NULL when out of memory. */
+static lane *lane_get(http *h, const char *name)
+{
+    lane *l = lane_find(h, name);
+    if (!l && (l = calloc(1, sizeof *l))) {
+        snprintf(l->name, sizeof l->name, "%s", name);
+        l->tail = &l->head;
+        l->next = h->lanes;
+        h->lanes = l;
+    }
+    return l;
+}
+
 static void lane_drop(http *h, lane *l)
 {
     for (lane **p = &h->lanes; *p; p = &(*p)->next)
@@ -472,20 +485,15 @@ static void on_wake(struct ev_loop *loop, ev_async *w, int revents)
     }
     while (x) {
         xfer *next = x->qnext;
-        lane *l = NULL;
-        if (x->req.lane && !(l = lane_find(h, x->req.lane)) && (l = calloc(1, sizeof *l))) {
-            snprintf(l->name, sizeof l->name, "%s", x->req.lane);
-            l->tail = &l->head;
-            l->next = h->lanes;
-            h->lanes = l;
-        }
+        lane *l = x->req.lane ? lane_get(h, x->req.lane) : NULL;
+        int full = l && (l->head || l->running >= lane_limit(x));
         if (x->req.lane && !l) {
             x->r.curl_code = CURLE_OUT_OF_MEMORY;
             x->r.error = "out of memory";
             done_add(&d, x);
-        } else if (l && (l->head || l->running >= lane_limit(x)) && no_wait) {
+        } else if (full && no_wait) {
             not_started(x, &d);
-        } else if (l && (l->head || l->running >= lane_limit(x))) {
+        } else if (full) {
             x->qnext = NULL;            /* waits for a slot, behind the lane's others */
             *l->tail = x;
             l->tail = &x->qnext;
