@@ -12,7 +12,13 @@
 #include "fixstr.h"
 #include "timeutil.h"
 
-#define MEMO_SIZE 4096
+/* Both memos below are 4-way set-associative: a key hashes to a set of WAYS slots and,
+ * when none holds it, replaces them in turn. Direct-mapped, two zones whose hashes agree
+ * in the low bits (America/Los_Angeles and Europe/Berlin do) evicted each other on every
+ * message and re-read the zone file each time. */
+#define WAYS 4
+#define MEMO_SETS 1024
+#define VALID_SETS 64
 
 /* (zone, UTC hour) -> offset in minutes. Offsets change only at transitions, which
  * happen on whole minutes; zones with offsets changing inside an hour are handled by
@@ -24,8 +30,12 @@ typedef struct memo {
     int valid;
 } memo;
 
-static memo cache[MEMO_SIZE];
+static struct {
+    memo way[WAYS];
+    unsigned next;              /* the way a miss replaces */
+} cache[MEMO_SETS];
 static char current_tz[64];
+static unsigned long zone_loads;
 
 static void use_zone(const char *zone)
 {
@@ -34,36 +44,49 @@ static void use_zone(const char *zone)
     fs_copy(current_tz, sizeof current_tz, zone);
     setenv("TZ", zone[0] ? zone : "UTC", 1);
     tzset();
+    zone_loads++;
+}
+
+unsigned long tz_loads(void)
+{
+    return zone_loads;
 }
 
 /* Zone names already looked up (a file lookup each time is a system call per message),
  * with their answer. */
-#define VALID_SIZE 256
-static struct {
+typedef struct valid_memo {
     char zone[64];
     int valid;
-} valid_memo[VALID_SIZE];
+} valid_memo;
+
+static struct {
+    valid_memo way[WAYS];
+    unsigned next;
+} valid_cache[VALID_SETS];
 
 static unsigned name_hash(const char *zone)
 {
     unsigned h = 2166136261u;
     for (const char *p = zone; *p; p++)
         h = (h ^ (unsigned char)*p) * 16777619u;
-    return h % VALID_SIZE;
+    return h;
 }
 
 int tz_valid(const char *zone)
 {
     if (!zone || !*zone || zone[0] == '/' || strstr(zone, "..") || strlen(zone) > 60)
         return 0;
-    unsigned k = name_hash(zone);
-    if (!strcmp(valid_memo[k].zone, zone))
-        return valid_memo[k].valid;
+    unsigned set = name_hash(zone) % VALID_SETS;
+    valid_memo *w = valid_cache[set].way;
+    for (int i = 0; i < WAYS; i++)
+        if (!strcmp(w[i].zone, zone))
+            return w[i].valid;
     char path[128];
     snprintf(path, sizeof path, "/usr/share/zoneinfo/%s", zone);
     int ok = access(path, R_OK) == 0;
-    fs_copy(valid_memo[k].zone, sizeof valid_memo[k].zone, zone);
-    valid_memo[k].valid = ok;
+    valid_memo *m = &w[valid_cache[set].next++ % WAYS];
+    fs_copy(m->zone, sizeof m->zone, zone);
+    m->valid = ok;
     return ok;
 }
 
@@ -75,28 +98,21 @@ static int offset_at(const char *zone, time_t t)
     return (int)(tm.tm_gmtoff / 60);
 }
 
-static unsigned hash(const char *zone, int64_t hour)
-{
-    unsigned h = 2166136261u;
-    for (const char *p = zone; *p; p++)
-        h = (h ^ (unsigned char)*p) * 16777619u;
-    h ^= (unsigned)(hour * 2654435761u);
-    return h % MEMO_SIZE;
-}
-
-
 /* Offset (minutes) at utc_ms in zone, memoised per hour when constant over the hour. */
 static int zone_offset(const char *zone, int64_t utc_ms)
 {
     int64_t hour = utc_ms >= 0 ? utc_ms / TU_HOUR : (utc_ms - TU_HOUR + 1) / TU_HOUR;
     const char *z = tz_valid(zone) ? zone : "UTC";
-    memo *m = &cache[hash(z, hour)];
-    if (m->valid && m->hour == hour && !strcmp(m->zone, z))
-        return m->offset_min;
+    unsigned set = (name_hash(z) ^ (unsigned)(hour * 2654435761u)) % MEMO_SETS;
+    memo *w = cache[set].way;
+    for (int i = 0; i < WAYS; i++)
+        if (w[i].valid && w[i].hour == hour && !strcmp(w[i].zone, z))
+            return w[i].offset_min;
     time_t start = (time_t)(hour * 3600);
     int a = offset_at(z, start), b = offset_at(z, start + 3599);
     if (a != b)
         return offset_at(z, (time_t)(utc_ms / 1000));   /* a transition inside this hour */
+    memo *m = &w[cache[set].next++ % WAYS];
     fs_copy(m->zone, sizeof m->zone, z);
     m->hour = hour;
     m->offset_min = a;

@@ -28,4 +28,8 @@ void tz_to_local(const char *zone, int64_t utc_ms, tz_local *out);
  * skipped by a DST change resolves to the first instant after the gap. */
 int64_t tz_next_wall(const char *zone, int64_t from_ms, int hh, int mm);
 
+/* How many times the zone database has been loaded (TZ switched and tzset run): a
+ * figure for tests that the memo spares the file reads. */
+unsigned long tz_loads(void);
+
 #endif

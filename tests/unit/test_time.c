@@ -235,6 +235,27 @@ static void test_tz_local_across_dst(void **state)
     assert_false(tz_valid(""));
 }
 
+/* Zones whose names hash alike share a memo set and must not evict each other: the
+ * memo once was direct-mapped, and America/Los_Angeles and Europe/Berlin (one slot) made
+ * every other message re-read a zone file. Six zones, interleaved, over one hour. */
+static void test_tz_memo_keeps_colliding_zones(void **state)
+{
+    (void)state;
+    static const char *zones[] = {"America/Los_Angeles", "Europe/Berlin", "Europe/London",
+                                  "America/New_York", "Asia/Shanghai", "Asia/Tokyo"};
+    static const int offsets[] = {-480, 60, 0, -300, 480, 540};
+    int64_t t0 = parse_ok("2026-12-02T17:00:00Z");
+    tz_local l;
+    for (int z = 0; z < 6; z++)
+        tz_to_local(zones[z], t0, &l);
+    unsigned long loads = tz_loads();
+    for (int i = 0; i < 6000; i++) {
+        tz_to_local(zones[i % 6], t0 + (int64_t)(i % 3600) * 1000, &l);
+        assert_int_equal(l.offset_min, offsets[i % 6]);
+    }
+    assert_int_equal(tz_loads() - loads, 0);
+}
+
 /* tz_next_wall(zone, FROM, hh, mm) == WANT */
 typedef struct next_case {
     const char *zone, *from;
@@ -334,6 +355,7 @@ int main(void)
         cmocka_unit_test(test_format),
         cmocka_unit_test(test_round_trip),
         cmocka_unit_test(test_tz_local_across_dst),
+        cmocka_unit_test(test_tz_memo_keeps_colliding_zones),
         cmocka_unit_test(test_tz_next_wall_plain),
         cmocka_unit_test(test_tz_next_wall_dst_day),
         cmocka_unit_test(test_tz_next_wall_gap),
