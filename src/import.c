@@ -8,18 +8,16 @@
 #include "import.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <jansson.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #include "buf.h"
 #include "csvr.h"
 #include "fixstr.h"
+#include "tz.h"
 
 #define MAX_COLS      CSVR_MAX_COLS    /* columns in the header */
 #define TZ_CACHE      64               /* zone names already found valid */
@@ -124,28 +122,13 @@ static int tz_check(imp *im, const char *tz, char *why, size_t wlen)
     for (size_t i = 0; i < im->n_tz_ok; i++)
         if (!strcmp(im->tz_ok[i], tz))
             return 0;
-    size_t n = strlen(tz);
-    int shape = n > 0 && n <= 64 && tz[0] != '/' && tz[n - 1] != '/' && !strstr(tz, "//");
-    for (size_t i = 0; shape && i < n; i++) {
-        unsigned char c = (unsigned char)tz[i];
-        shape = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
-                c == '/' || c == '_' || c == '+' || c == '-';
-    }
-    if (!shape) {
+    if (!tz_name_shape(tz)) {
         snprintf(why, wlen, "'%.64s' is not a zone name like Asia/Shanghai (letters, digits, "
-                 "'/', '_', '+', '-'; no '..', no leading '/')", tz);
+                 "'/', '_', '+', '-'; no '..', no leading '/', at most %d bytes)", tz,
+                 TZ_NAME_MAX);
         return -1;
     }
-    char path[512];
-    snprintf(path, sizeof path, "%s/%s", im->zoneinfo, tz);
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    char magic[4];
-    struct stat sb;
-    int ok = fd >= 0 && fstat(fd, &sb) == 0 && S_ISREG(sb.st_mode) &&
-             read(fd, magic, 4) == 4 && !memcmp(magic, "TZif", 4);
-    if (fd >= 0)
-        close(fd);
-    if (!ok) {
+    if (!tz_zone_file(im->zoneinfo, tz)) {
         snprintf(why, wlen, "'%s' is not a time zone in %s (e.g. Asia/Shanghai)", tz,
                  im->zoneinfo);
         return -1;

@@ -3,9 +3,11 @@
  * (zone, hour) and which names are zones — a cache, never a source of truth. */
 #include "tz.h"
 
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -13,9 +15,9 @@
 #include "timeutil.h"
 
 /* Both memos below are 4-way set-associative: a key hashes to a set of WAYS slots and,
- * when none holds it, replaces them in turn. Direct-mapped, two zones whose hashes agree
- * in the low bits (America/Los_Angeles and Europe/Berlin do) evicted each other on every
- * message and re-read the zone file each time. */
+ * when none holds it, replaces them in turn, so up to four keys of one set stay. Direct-
+ * mapped, two zones whose hashes agree in the low bits (America/Los_Angeles and
+ * Europe/Berlin do) evicted each other on every message and re-read the zone file. */
 #define WAYS 4
 #define MEMO_SETS 1024
 #define VALID_SETS 64
@@ -72,18 +74,47 @@ static unsigned name_hash(const char *zone)
     return h;
 }
 
+int tz_name_shape(const char *name)
+{
+    size_t n = name ? strlen(name) : 0;
+    if (n == 0 || n > TZ_NAME_MAX || name[0] == '/' || name[n - 1] == '/' || strstr(name, "//"))
+        return 0;
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)name[i];
+        if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+              c == '/' || c == '_' || c == '+' || c == '-'))
+            return 0;
+    }
+    return 1;
+}
+
+int tz_zone_file(const char *dir, const char *name)
+{
+    if (!tz_name_shape(name))
+        return 0;
+    char path[512];
+    snprintf(path, sizeof path, "%s/%s", dir ? dir : "/usr/share/zoneinfo", name);
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return 0;
+    char magic[4];
+    struct stat sb;
+    int ok = fstat(fd, &sb) == 0 && S_ISREG(sb.st_mode) && read(fd, magic, 4) == 4 &&
+             !memcmp(magic, "TZif", 4);
+    close(fd);
+    return ok;
+}
+
 int tz_valid(const char *zone)
 {
-    if (!zone || !*zone || zone[0] == '/' || strstr(zone, "..") || strlen(zone) > 60)
+    if (!tz_name_shape(zone))
         return 0;
     unsigned set = name_hash(zone) % VALID_SETS;
     valid_memo *w = valid_cache[set].way;
     for (int i = 0; i < WAYS; i++)
         if (!strcmp(w[i].zone, zone))
             return w[i].valid;
-    char path[128];
-    snprintf(path, sizeof path, "/usr/share/zoneinfo/%s", zone);
-    int ok = access(path, R_OK) == 0;
+    int ok = tz_zone_file(NULL, zone);
     valid_memo *m = &w[valid_cache[set].next++ % WAYS];
     fs_copy(m->zone, sizeof m->zone, zone);
     m->valid = ok;

@@ -18,7 +18,21 @@ typedef struct tz_local {
     int offset_min;             /* local - UTC, minutes */
 } tz_local;
 
-/* Is `zone` a zone the database knows? ("Asia/Shanghai" yes, "Mars/Base" no) */
+/* The longest zone name taken (the IANA names are under 40 bytes). */
+#define TZ_NAME_MAX 60
+
+/* Is `name` shaped like a zone name: 1..TZ_NAME_MAX bytes of letters, digits, '/', '_',
+ * '+', '-', no leading or trailing '/', no "//" (so no "..", no path out of the zone
+ * directory)? */
+int tz_name_shape(const char *name);
+
+/* Is `name` (of that shape) a zone file, a regular file starting "TZif", under `dir`
+ * (NULL: /usr/share/zoneinfo)? A directory ("America") or the database's other files
+ * ("zone.tab") are not zones. No memo: each call opens the file. */
+int tz_zone_file(const char *dir, const char *name);
+
+/* Is `zone` a zone the database knows? ("Asia/Shanghai" yes, "Mars/Base" and "America"
+ * no) The answer is memoised per name. */
 int tz_valid(const char *zone);
 
 /* Local time of `utc_ms` in `zone` (an unknown zone is treated as UTC). */

@@ -410,7 +410,7 @@ static void test_err_tz(void **state)
                  "users.csv:4: tz: 'Mars/Base' is not a time zone in /usr/share/zoneinfo "
                  "(e.g. Asia/Shanghai)");
     const char *shape = "is not a zone name like Asia/Shanghai (letters, digits, '/', '_', '+', "
-                        "'-'; no '..', no leading '/')";
+                        "'-'; no '..', no leading '/', at most 60 bytes)";
     char want[300];
     snprintf(want, sizeof want, "users.csv:4: tz: '../../../etc/passwd' %s", shape);
     expect_error(f, GOOD "u6,new,,../../../etc/passwd,,,,,,,\n", 0, want);

@@ -233,11 +233,29 @@ static void test_tz_local_across_dst(void **state)
     assert_false(tz_valid("Mars/Base"));
     assert_false(tz_valid("../etc/passwd"));
     assert_false(tz_valid(""));
+    /* a directory of the database, or a file of it that is no zone, is no zone: once
+     * accepted (readable) and then silently UTC */
+    assert_false(tz_valid("America"));
+    assert_false(tz_valid("Asia/"));
+    assert_false(tz_valid("zone.tab"));
+    assert_false(tz_valid("Asia//Shanghai"));
+    assert_true(tz_valid("Etc/GMT+8"));
+    assert_true(tz_name_shape("America/Argentina/Buenos_Aires"));
+    assert_false(tz_name_shape("Asia/../UTC"));
+    char longname[TZ_NAME_MAX + 2];
+    memset(longname, 'A', sizeof longname - 1);
+    longname[sizeof longname - 1] = '\0';
+    assert_false(tz_name_shape(longname));
+    longname[TZ_NAME_MAX] = '\0';
+    assert_true(tz_name_shape(longname));
 }
 
 /* Zones whose names hash alike share a memo set and must not evict each other: the
- * memo once was direct-mapped, and America/Los_Angeles and Europe/Berlin (one slot) made
- * every other message re-read a zone file. Six zones, interleaved, over one hour. */
+ * memo once was direct-mapped, and America/Los_Angeles and Europe/Berlin (their FNV-1a
+ * hashes agree in the low 12 bits: one slot of each memo) made every other message
+ * re-read a zone file. Six zones, interleaved, over one hour: after the first lookup of
+ * each, no zone is loaded again. (If tz.c's hash or set count changes, check that two of
+ * these still share a set, or the test no longer tests a collision.) */
 static void test_tz_memo_keeps_colliding_zones(void **state)
 {
     (void)state;
