@@ -399,7 +399,7 @@ int imp_users_fp(store *st, FILE *fp, const char *name, const imp_rules *rules, 
         return err_set(e, "out of memory");
     im->st = st;
     im->rules = rules;
-    im->zoneinfo = rules && rules->zoneinfo ? rules->zoneinfo : "/usr/share/zoneinfo";
+    im->zoneinfo = rules && rules->zoneinfo ? rules->zoneinfo : TZ_DIR;
     im->e = e;
     csvr_opts o = {
         .name = name, .header = 1, .check_utf8 = 1, .field_max = IMP_FIELD_MAX,

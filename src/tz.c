@@ -93,7 +93,7 @@ int tz_zone_file(const char *dir, const char *name)
     if (!tz_name_shape(name))
         return 0;
     char path[512];
-    snprintf(path, sizeof path, "%s/%s", dir ? dir : "/usr/share/zoneinfo", name);
+    snprintf(path, sizeof path, "%s/%s", dir ? dir : TZ_DIR, name);
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0)
         return 0;

@@ -18,6 +18,9 @@ typedef struct tz_local {
     int offset_min;             /* local - UTC, minutes */
 } tz_local;
 
+/* The zone directory when none is configured. */
+#define TZ_DIR "/usr/share/zoneinfo"
+
 /* The longest zone name taken (the IANA names are under 40 bytes). */
 #define TZ_NAME_MAX 60
 
