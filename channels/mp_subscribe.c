@@ -11,6 +11,7 @@
 
 #include "channel.h"
 #include "fixstr.h"
+#include "section.h"
 #include "timeutil.h"
 #include "wechat.h"
 
@@ -68,22 +69,15 @@ static void mp_fini(chan *c)
 
 static int mp_check_template(const tpl *t, const char *section, cherr *e)
 {
-    if (strchr(section, '.'))
-        return 0;    /* tier/segment overrides need not repeat required keys */
-    if (!inif_find(&t->ini, section, "template_id"))
+    static const char *const keys[] = {"template_id", "page", NULL};
+    static const char *const prefixes[] = {"data.", NULL};
+    if (sec_check_keys(t, section, keys, prefixes, "template_id, page, data.KEY", e) < 0)
+        return -1;
+    if (sec_is_override(section))
+        return 0;    /* tier/segment/variant overrides need not repeat required keys */
+    if (!sec_has(t, section, "template_id"))
         return err_set(e, "%s: [%s] template_id is missing", t->ini.path, section);
-    int data = 0;
-    for (size_t i = 0; i < t->ini.n; i++) {
-        const inif_entry *en = &t->ini.v[i];
-        if (strcmp(en->section, section))
-            continue;
-        if (!strncmp(en->key, "data.", 5) && en->key[5])
-            data++;
-        else if (strcmp(en->key, "template_id") && strcmp(en->key, "page"))
-            return err_set(e, "%s:%d: [%s] unknown key '%s' (template_id, page, data.KEY)",
-                           t->ini.path, en->line, section, en->key);
-    }
-    if (!data)
+    if (!sec_count_prefix(t, section, "data."))
         return err_set(e, "%s: [%s] has no data.KEY lines", t->ini.path, section);
     return 0;
 }

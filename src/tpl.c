@@ -335,9 +335,10 @@ static int check(tpl *t, cherr *e)
     if (!channels)
         return err_set(e, "%s: no channel section ([mp_subscribe], [oa_template], [sms], [wecom] "
                           "or [wecom_robot])", path);
-    /* each channel section must satisfy its channel's required keys */
+    /* each channel section must satisfy its channel's required keys, and its overrides
+     * ([CHANNEL.tier.X], [CHANNEL.segment.S], [variant.V.CHANNEL]) take only its keys */
     for (size_t i = 0; i < t->ini.n; i++) {
-        const chan_ops *ops = chan_ops_find(t->ini.v[i].section);
+        const chan_ops *ops = section_channel(t->ini.v[i].section);
         if (ops && ops->check_template && (i == 0 || strcmp(t->ini.v[i - 1].section,
                                                             t->ini.v[i].section)))
             if (ops->check_template(t, t->ini.v[i].section, e) < 0)

@@ -359,6 +359,20 @@ static void test_tpl_errors(void **state)
                 "k.ini: [mp_subscribe] has no data.KEY lines");
     parse_fails("l.ini", "[template]\nclass = marketing\nthis is not ini\n" CH,
                 "l.ini:3: not an INI line (expected [section], key = value, or a comment)");
+    /* override sections take their channel's keys too: a misspelt key there would
+     * otherwise be rendered and silently left out of the request */
+    parse_fails("m.ini", "[template]\nclass = marketing\n" CH "[mp_subscribe.tier.new]\n"
+                "tempalte_id = T2\n",
+                "m.ini:7: [mp_subscribe.tier.new] unknown key 'tempalte_id' (template_id, page, "
+                "data.KEY)");
+    parse_fails("n.ini", "[template]\nclass = marketing\n" CH "[variant.b]\nweight = 1\n"
+                "[variant.b.mp_subscribe]\npgae = p\n",
+                "n.ini:9: [variant.b.mp_subscribe] unknown key 'pgae' (template_id, page, "
+                "data.KEY)");
+    parse_fails("o.ini", "[template]\nclass = marketing\n" CH "[sms]\ntemplate_id = 1\n"
+                "[sms.segment.vip]\nparms = a\n",
+                "o.ini:9: [sms.segment.vip] unknown key 'parms' (template_id, "
+                "template_id.tencent, template_id.aliyun, params, param.NAME)");
 }
 
 static void test_tpl_ok(void **state)
