@@ -92,10 +92,12 @@ int mask_text(const char *in, const char *known, buf *out)
         } else if (start && (n = openid_len(p))) {
             rc = put_masked(out, p, n, mask_id);
         } else {
-            /* the rest of this word, or one other byte */
+            /* the rest of this word (up to `known`, masked wherever it appears), or one
+             * other byte */
             n = 1;
             if (is_word((unsigned char)*p))
-                while (is_word((unsigned char)p[n]))
+                while (is_word((unsigned char)p[n]) &&
+                       !(klen >= 4 && !strncmp(p + n, known, klen)))
                     n++;
             rc = buf_add(out, p, n);
         }

@@ -57,6 +57,10 @@ static void test_known_target(void **state)
     /* a WeCom userid does not look like anything, but it is the row's address */
     text_is("invaliduser: zhangsan|lisi", "zhangsan", "invaliduser: ****|lisi");
     text_is("no target here", "", "no target here");
+    /* wherever it appears: inside a longer word too (a user id built from the address) */
+    text_is("user mp_oAbcdefghijklmnopqrstuvwxyz12 left", "oAbcdefghijklmnopqrstuvwxyz12",
+            "user mp_oAbc****yz12 left");
+    text_is("u13812340000", "13812340000", "u138****0000");
 }
 
 static void test_leaves_the_rest(void **state)
