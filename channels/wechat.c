@@ -56,7 +56,10 @@ void wx_errmsg_clean(const char *in, char *out, size_t len)
         *cut = '\0';
 }
 
-int wx_parse(const http_resp *r, json_t **root, long *errcode, chan_outcome *o)
+/* `required`: a business reply always carries errcode (0 on success); only a token
+ * reply may leave it out. */
+static int parse_envelope(const http_resp *r, json_t **root, long *errcode, int required,
+                          chan_outcome *o)
 {
     *root = NULL;
     if (chan_transport_outcome(r, o))
@@ -73,14 +76,21 @@ int wx_parse(const http_resp *r, json_t **root, long *errcode, chan_outcome *o)
     }
     json_t *ec = json_object_get(j, "errcode");
     *errcode = json_is_integer(ec) ? (long)json_integer_value(ec) : 0;
-    if (ec && !json_is_integer(ec)) {
+    if ((ec || required) && !json_is_integer(ec)) {
         json_decref(j);
-        chan_outcome_set(o, CHAN_RETRY, "bad reply", "provider reply has a non-integer errcode");
+        /* not the provider's answer: it may have acted on the request */
+        chan_outcome_set(o, CHAN_RETRY, "bad reply", "provider reply has %s errcode (%zu bytes)",
+                         ec ? "a non-integer" : "no", r->body_len);
         o->uncertain = 1;
         return -1;
     }
     *root = j;
     return 0;
+}
+
+int wx_parse(const http_resp *r, json_t **root, long *errcode, chan_outcome *o)
+{
+    return parse_envelope(r, root, errcode, 1, o);
 }
 
 static const wx_code *find(const wx_code *t, long code)
@@ -129,7 +139,7 @@ int wx_token_parse(const http_resp *r, const wx_code *table, char *token, size_t
 {
     json_t *j;
     long errcode;
-    if (wx_parse(r, &j, &errcode, o) < 0) {
+    if (parse_envelope(r, &j, &errcode, 0, o) < 0) {
         o->uncertain = 0;    /* asking for a token twice is harmless */
         return -1;
     }

@@ -19,8 +19,9 @@ typedef struct wx_code {
     const char *meaning;
 } wx_code;
 
-/* Parse the reply: fills *root (caller json_decref) and the errcode. Returns 0, or -1
- * with `o` set to a permanent/retry outcome for a body that is not the JSON envelope. */
+/* Parse a business reply: fills *root (caller json_decref) and the errcode. Returns 0,
+ * or -1 with `o` set to a permanent/retry outcome for a body that is not the JSON
+ * envelope (a JSON object without an integer errcode included: "bad reply"). */
 int wx_parse(const http_resp *r, json_t **root, long *errcode, chan_outcome *o);
 
 /* Classify errcode by `table` (terminated by a row with meaning NULL), then the

@@ -188,6 +188,8 @@ static inline void fix_check_transport(chan *c, const chan_msg *m)
         {0, "", CHAN_RETRY, "curl 28", 1},
         {502, "<html>bad gateway</html>", CHAN_RETRY, "http 502", 1},
         {200, "<html>not json</html>", CHAN_RETRY, NULL, 1},
+        /* JSON, but not the provider's answer: no errcode (Code, Response) to go by */
+        {200, "{\"errmsg\":\"ok\"}", CHAN_RETRY, "bad reply", 1},
         {429, "", CHAN_BACKOFF, "http 429", 0},
         {404, "{}", CHAN_PERMANENT, "http 404", 0},
     };
