@@ -42,10 +42,21 @@ typedef struct tally {
     int oom;
 } tally;
 
-static size_t pack(char *out, size_t len, const char *ch, const char *ev, const char *code)
+/* The key in `out` when it fits, else in a malloc'd buffer (free it when it is not `out`);
+ * NULL when out of memory. A receipt's code is the provider's text, up to CB_MAX_FIELD. */
+static char *pack(char *out, size_t len, const char *ch, const char *ev, const char *code,
+                  size_t *klen)
 {
-    int n = snprintf(out, len, "%s%c%s%c%s", ch ? ch : "", 0, ev ? ev : "", 0, code ? code : "");
-    return n < 0 || (size_t)n >= len ? 0 : (size_t)n + 1;
+    ch = ch ? ch : "", ev = ev ? ev : "", code = code ? code : "";
+    size_t a = strlen(ch) + 1, b = strlen(ev) + 1, c = strlen(code) + 1;
+    char *k = a + b + c <= len ? out : malloc(a + b + c);
+    if (!k)
+        return NULL;
+    memcpy(k, ch, a);
+    memcpy(k + a, ev, b);
+    memcpy(k + a + b, code, c);
+    *klen = a + b + c;
+    return k;
 }
 
 static uint64_t key_hash(int64_t campaign, int64_t hour, const char *k, size_t klen)
@@ -110,14 +121,18 @@ static bucket *tally_find(tally *t, int64_t campaign, int64_t hour, const char *
 
 static void tally_row(tally *t, const store_logrow *r)
 {
-    char k[512];
-    size_t klen = pack(k, sizeof k, r->channel, r->event, r->code);
+    char kb[512], *k;
+    size_t klen;
     int64_t hour = r->at - r->at % STORE_COUNT_HOUR_MS;
-    bucket *b = klen ? tally_find(t, r->campaign_id, hour, k, klen, 1) : NULL;
+    bucket *b = (k = pack(kb, sizeof kb, r->channel, r->event, r->code, &klen))
+                    ? tally_find(t, r->campaign_id, hour, k, klen, 1)
+                    : NULL;
     if (b)
         b->rows++;
     else
         t->oom = 1;
+    if (k != kb)
+        free(k);
 }
 
 static void tally_free(tally *t)
@@ -362,9 +377,15 @@ static void bucket_problem(count_cmp *c, int64_t campaign, int64_t hour, const c
 static int compare_bucket(const store_countgroup *g, void *arg)
 {
     count_cmp *c = arg;
-    char k[512];
-    size_t klen = pack(k, sizeof k, g->channel, g->event, g->code);
-    bucket *b = klen ? tally_find(c->t, g->campaign_id, g->hour, k, klen, 0) : NULL;
+    char kb[512], *k;
+    size_t klen;
+    if (!(k = pack(kb, sizeof kb, g->channel, g->event, g->code, &klen))) {
+        c->t->oom = 1;
+        return 1;
+    }
+    bucket *b = tally_find(c->t, g->campaign_id, g->hour, k, klen, 0);
+    if (k != kb)
+        free(k);
     int64_t rows = b ? b->rows : 0;
     if (b)
         b->seen = 1;
@@ -380,6 +401,8 @@ static int check_buckets(verify_result *r, store *st, tally *t, cherr *e)
     count_cmp c = {t, an->seq ? an->max_at - an->max_at % STORE_COUNT_HOUR_MS : -1, r, 0};
     if (store_log_counts_each(st, compare_bucket, &c, e) < 0)
         return -1;
+    if (t->oom)
+        return err_set(e, "log verify: out of memory comparing log_counts with the rows");
     for (size_t i = 0; i < t->cap && !c.reported; i++) {
         const bucket *b = &t->v[i];
         if (b->h && !b->seen) {
@@ -400,8 +423,10 @@ static int check_counts(verify_result *r, store *st, tally *t, int walked, cherr
         problem(r, "log_counts adds up to %" PRId64 " rows, the log holds %" PRId64 " and %" PRId64
                 " were archived: rows were removed or inserted, or log_counts was edited",
                 c.counted, c.live, an->nrows);
-    /* the buckets only when every row was tallied */
-    if (walked && !t->oom && check_buckets(r, st, t, e) < 0)
+    /* the buckets only when every row was walked; not a word of "intact" without them */
+    if (walked && t->oom)
+        return err_set(e, "log verify: out of memory tallying the rows per count bucket");
+    if (walked && check_buckets(r, st, t, e) < 0)
         return -1;
     if (c.msg_missing)
         problem(r, "message %" PRId64 " has no enqueued row in the log: it was removed",
