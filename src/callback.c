@@ -702,6 +702,18 @@ static void x_fail(xconv *x, const char *msg)
     XML_StopParser(x->p, XML_FALSE);
 }
 
+/* An element's name for a message: at most 60 bytes, not cut inside a character. */
+static const char *x_name(const char *name, char out[64])
+{
+    size_t n = strlen(name);
+    if (n > 60)
+        for (n = 60; n && ((unsigned char)name[n] & 0xC0) == 0x80; n--)
+            ;
+    memcpy(out, name, n);
+    out[n] = '\0';
+    return out;
+}
+
 static void XMLCALL x_start(void *ud, const XML_Char *name, const XML_Char **attrs)
 {
     xconv *x = ud;
@@ -709,7 +721,10 @@ static void XMLCALL x_start(void *ud, const XML_Char *name, const XML_Char **att
     if (x->err[0])
         return;
     if (x->depth == CB_XML_DEPTH) {
-        x_fail(x, "XML nested too deep");
+        char msg[120], nm[64];
+        snprintf(msg, sizeof msg, "XML <%s>: nested too deep (at most %d levels)",
+                 x_name(name, nm), CB_XML_DEPTH);
+        x_fail(x, msg);
         return;
     }
     if (x->depth && !x->st[x->depth - 1].obj && !(x->st[x->depth - 1].obj = json_object())) {
@@ -731,7 +746,10 @@ static void XMLCALL x_text(void *ud, const XML_Char *s, int len)
     if (f->obj)
         return;                 /* whitespace between child elements */
     if (f->text.len + (size_t)len > CB_MAX_FIELD) {
-        x_fail(x, "XML element text too long");
+        char msg[120], nm[64];
+        snprintf(msg, sizeof msg, "XML <%s>: text longer than %d bytes", x_name(f->name, nm),
+                 CB_MAX_FIELD);
+        x_fail(x, msg);
         return;
     }
     if (buf_add(&f->text, s, (size_t)len) < 0)

@@ -403,7 +403,15 @@ static void test_wechat_xml(void **state)
     parse_bad(CB_WECHAT, "<?xml version=\"1.0\"?><!DOCTYPE x [<!ENTITY a \"aaaa\">]>"
               "<xml><Event>&a;</Event></xml>", "DOCTYPE not allowed");
     parse_bad(CB_WECHAT, "<a><b><c><d><e><f><g><h><i>1</i></h></g></f></e></d></c></b></a>",
-              "nested too deep");
+              "<i>: nested too deep");
+    /* an element's text over the limit is named, as a JSON field is */
+    char *big = malloc(CB_MAX_FIELD + 200);
+    int len = snprintf(big, 200, "<xml><FromUserName>oA</FromUserName><Event>x</Event>"
+                       "<ErrorStatus>");
+    memset(big + len, 'x', CB_MAX_FIELD + 1);
+    strcpy(big + len + CB_MAX_FIELD + 1, "</ErrorStatus></xml>");
+    parse_bad(CB_WECHAT, big, "<ErrorStatus>: text longer than 2048 bytes");
+    free(big);
     parse_bad(CB_WECHAT, "<xml><FromUserName>oA</FromUserName><Event>subscribe_msg_sent_event"
               "</Event><List><MsgID>1</MsgID></List></xml>", "wechat: List.ErrorCode: missing");
 #else
