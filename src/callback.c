@@ -185,7 +185,8 @@ static int china_time(const char *s, const char *field, int64_t *ms, cherr *e)
     return ok ? 0 : err_set(e, "%s: expected YYYY-MM-DD HH:MM:SS, got '%.40s'", field, s);
 }
 
-/* Tencent: "+" nationcode mobile; a mobile that already starts with "+" is taken whole. */
+/* Tencent: "+" nationcode mobile (no nationcode, or an empty one: 86); a mobile that
+ * already starts with "+" is taken whole. */
 static int tencent_phone(const char *cc, const char *mobile, const char *base, char **out,
                          cherr *e)
 {
@@ -193,7 +194,7 @@ static int tencent_phone(const char *cc, const char *mobile, const char *base, c
     if (mobile[0] == '+') {
         fs_copy(num, sizeof num, mobile);
     } else {
-        if (cc && !all_digits(cc, 1, 4)) {
+        if (cc && cc[0] && !all_digits(cc, 1, 4)) {
             field_name(f, sizeof f, base, "nationcode");
             return err_set(e, "%s: expected 1 to 4 digits, got '%.20s'", f, cc);
         }

@@ -194,6 +194,11 @@ static void test_tencent_reply(void **state)
     eq("+85261234567", l.v[0].phone);
     assert_int_equal(l.v[0].at_ms, 0);
     cb_list_free(&l);
+    /* an empty nationcode is no country code said: mainland, as when it is absent */
+    parse_str(CB_TENCENT_REPLY, "{\"extend\":\"\",\"mobile\":\"13800000001\","
+              "\"nationcode\":\"\",\"text\":\"TD\"}", &l);
+    eq("+8613800000001", l.v[0].phone);
+    cb_list_free(&l);
 }
 
 /* ---- Aliyun ------------------------------------------------------------------------------ */
