@@ -73,6 +73,20 @@ api POST /v1/messages '{"user":"h2","template":"cart_abandoned","vars":{"product
 t_match "cancel by user and tag" '^200 \{"cancelled":2\}$' "$(api DELETE '/v1/messages?user=h2&tag=cart')"
 t_eq "both logged cancelled" 2 "$(chuda log --format json --event cancelled --user h2 | grep -c 'tag cart (api)')"
 t_match "nothing left to cancel" '^200 \{"cancelled":0\}$' "$(api DELETE '/v1/messages?user=h2&tag=cart')"
+# a key of 70 CJK characters (210 bytes) makes a reason longer than its buffer: it is cut
+# between characters, not inside one (the row stays UTF-8, the history shows it)
+long=$(python3 -c 'print("键" * 70)')
+r=$(api POST /v1/messages "{\"user\":\"h2\",\"template\":\"cart_abandoned\",\"vars\":{\"product\":\"伞\"},\"key\":\"$long\",\"at\":\"+1h\"}")
+lid=$(echo "$r" | sed 's/.*"id":\([0-9]*\).*/\1/')
+t_match "cancel by a long CJK key" '^200 \{"cancelled":1\}$' \
+    "$(api DELETE "/v1/messages?key=$(python3 -c 'import urllib.parse; print(urllib.parse.quote("键" * 70))')")"
+t_match "its cancelled row is in the history" '"event":"cancelled".*"reason":"cancelled by key 键+' \
+    "$(api GET /v1/messages/$lid)"
+t_eq "its reason is UTF-8" ok "$(python3 -c '
+import sqlite3, sys
+c = sqlite3.connect("chuda.db"); c.text_factory = bytes
+r = c.execute("select reason from log where message_id=? and event=?", (int(sys.argv[1]), "cancelled")).fetchone()[0]
+r.decode("utf-8"); print("ok")' "$lid" 2>&1 | tail -1)"
 
 printf 'user_id\nh1\nh2\n' >recipients.csv
 cid=$(chuda campaign create --name api-test --template cart_abandoned --recipients recipients.csv \
