@@ -614,32 +614,45 @@ static int cb_post(api *a, req *r, cb_provider p, const char *url)
     return cb_answer(a, r, p, c.unmatched ? CB_ACK_RETRY : CB_ACK_OK, 1);
 }
 
-/* Provider pushes: authenticated by key or signature, not by the Bearer token. */
-static int callback(api *a, req *r, const char *method, const char *url)
+/* The callback route for a path under /v1/callbacks/, or NULL. */
+static const cb_route *cb_route_find(const char *url)
 {
-    const cb_route *rt = NULL;
-    for (size_t i = 0; i < sizeof cb_routes / sizeof cb_routes[0] && !rt; i++)
+    for (size_t i = 0; i < sizeof cb_routes / sizeof cb_routes[0]; i++)
         if (!strcmp(url, cb_routes[i].path))
-            rt = &cb_routes[i];
+            return &cb_routes[i];
+    return NULL;
+}
+
+/* A provider push's path, method and authentication (key or signature, not the Bearer
+ * token): 1 when it is refused (answered). */
+static int cb_refused(api *a, req *r, const char *method, const char *url)
+{
+    const cb_route *rt = cb_route_find(url);
     if (!rt) {
         fail(r, 404, "path: not found");
-        return 0;
+        return 1;
     }
-    int get = !strcmp(method, "GET");
-    if (strcmp(method, "POST") && !(get && rt->p == CB_WECHAT)) {
+    if (strcmp(method, "POST") && !(!strcmp(method, "GET") && rt->p == CB_WECHAT)) {
         fail(r, 405, "method: not allowed on this path");
-        return 0;
+        return 1;
     }
     const char *why = cb_refusal(a, r, rt->p);
     if (why) {
         log_refusal(r, method, url, why);
         fail(r, 403, rt->p == CB_WECHAT ? "signature: not signed with [api] wechat_token"
                                         : "key: not the [api] callback_key");
-        return 0;
+        return 1;
     }
+    return 0;
+}
+
+/* A provider push that passed cb_refused, with its body. */
+static int callback(api *a, req *r, const char *method, const char *url)
+{
+    const cb_route *rt = cb_route_find(url);
     if (too_big(a, r))
         return 0;
-    if (get) {                  /* WeChat's handshake when the URL is saved: echo echostr */
+    if (!strcmp(method, "GET")) {   /* WeChat's handshake when the URL is saved: echo echostr */
         const char *echo = arg(r->conn, "echostr");
         if (!echo)
             fail(r, 400, "echostr: missing");
@@ -652,7 +665,26 @@ static int callback(api *a, req *r, const char *method, const char *url)
 
 /* ---- dispatch -------------------------------------------------------------------- */
 
-/* 1 when the answer waits for the commit. */
+/* Is the request refused from its headers alone (no Bearer token, a provider push not
+ * authenticated)? Then it is answered at once, before its body is read: a client without
+ * the secret cannot make chuda hold max_body bytes on each of its connections. */
+static int refused(api *a, req *r, const char *method, const char *url)
+{
+    if (!strcmp(url, "/healthz") && !strcmp(method, "GET"))
+        return 0;
+    if (!strncmp(url, "/v1/callbacks/", 14))
+        return cb_refused(a, r, method, url);
+    const char *auth = MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, "Authorization");
+    if (!auth || strncmp(auth, "Bearer ", 7) || !secret_eq(a->token, auth + 7)) {
+        log_refusal(r, method, url, auth ? "wrong token" : "no token");
+        fail(r, 401, "authorization: a valid Bearer token is required");
+        return 1;
+    }
+    return 0;
+}
+
+/* A request that passed `refused`, with its body; 1 when the answer waits for the
+ * commit. */
 static int route(api *a, req *r, const char *method, const char *url)
 {
     if (!strcmp(url, "/healthz") && !strcmp(method, "GET")) {
@@ -662,12 +694,6 @@ static int route(api *a, req *r, const char *method, const char *url)
     }
     if (!strncmp(url, "/v1/callbacks/", 14))
         return callback(a, r, method, url);
-    const char *auth = MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, "Authorization");
-    if (!auth || strncmp(auth, "Bearer ", 7) || !secret_eq(a->token, auth + 7)) {
-        log_refusal(r, method, url, auth ? "wrong token" : "no token");
-        fail(r, 401, "authorization: a valid Bearer token is required");
-        return 0;
-    }
     if (too_big(a, r))
         return 0;
     if (!strcmp(url, "/metrics") && !strcmp(method, "GET")) {
@@ -713,7 +739,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
             return MHD_NO;
         r->conn = conn;
         *con_cls = r;
-        return MHD_YES;
+        return refused(a, r, method, url) ? send_answer(conn, r) : MHD_YES;
     }
     if (*upload_size) {
         if (r->body.len + *upload_size > a->max_body)

@@ -39,6 +39,26 @@ for ep in "POST /v1/messages" "DELETE /v1/messages?key=k" "GET /v1/messages/1" "
 done
 t_eq "a token without Bearer: 401" 401 "$(curl -s -o /dev/null -w '%{http_code}' -H "Authorization: $CHUDA_TEST_API_TOKEN" "$API/metrics")"
 t_match "refusals are logged" "no token" "$(cat run.log)"
+# refused from the headers, before the body is read: a request announcing a 1,000,000-byte
+# body and sending 1000 of them is answered at once (else each connection could hold
+# max_body bytes without the token)
+early() {   # early PATH [HEADER]: the status line of the answer within 2 s, or "no answer"
+    python3 - "$PORT" "$@" <<'PYEOF'
+import socket, sys
+s = socket.create_connection(("127.0.0.1", int(sys.argv[1])))
+extra = sys.argv[3] + "\r\n" if len(sys.argv) > 3 else ""
+s.sendall(("POST %s HTTP/1.1\r\nHost: x\r\n%sContent-Length: 1000000\r\n\r\n" % (sys.argv[2], extra)).encode() + b"a" * 1000)
+s.settimeout(2)
+try:
+    print(s.recv(100).split(b"\r\n")[0].decode())
+except socket.timeout:
+    print("no answer")
+PYEOF
+}
+t_match "no token: refused before the body" '^HTTP/1.1 401' "$(early /v1/messages)"
+t_match "wrong token: refused before the body" '^HTTP/1.1 401' "$(early /v1/optouts 'Authorization: Bearer nope')"
+t_match "callback without its key: refused before the body" '^HTTP/1.1 403' "$(early /v1/callbacks/tencent/status)"
+t_eq "the token: the body is read" "no answer" "$(early /v1/messages "Authorization: Bearer $CHUDA_TEST_API_TOKEN")"
 t_eq "the token is never logged" 0 "$(grep -c "$CHUDA_TEST_API_TOKEN\|nope" run.log)"
 
 r=$(api POST /v1/messages '{"user":"h1","template":"cart_abandoned","vars":{"product":"围巾"},"key":"api:1"}')
