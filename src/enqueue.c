@@ -92,6 +92,8 @@ int enq_one(app *a, const enq_request *r, int64_t now, int64_t *id, int *dup, ch
         if (exp <= due)
             return err_set(e, "expires: the message would expire before it is due");
     }
+    if (r->key && !*r->key)     /* else every later "" would be its duplicate */
+        return err_set(e, "key: empty (leave it out for a message without one)");
     if (r->klass && !tpl_class_valid(r->klass))
         return err_set(e, "class: '%s' is not transactional, lifecycle or marketing", r->klass);
     if (r->channel && !chan_ops_find(r->channel))

@@ -406,6 +406,29 @@ static void test_enq_one_storage(void **state)
     json_decref(vars);
 }
 
+/* An empty idempotency key is refused, not taken as a key: else every message given ""
+ * (a job whose key came out empty) after the first, for any user, was a "duplicate"
+ * and never queued. */
+static void test_enq_one_empty_key(void **state)
+{
+    fx *f = *state;
+    cherr e;
+    int64_t id;
+    int dup = 0;
+    char *before = counts(f);
+    json_t *vars = json_pack("{s:s}", "product", "p");
+    enq_request r1 = {.user = "u1", .tmpl = "promo", .vars = vars, .key = ""};
+    assert_int_equal(store_begin(f->a.st, &e), 0);
+    assert_int_equal(enq_one(&f->a, &r1, T0, &id, &dup, &e), -1);
+    assert_string_equal(e.msg, "key: empty (leave it out for a message without one)");
+    assert_int_equal(store_commit(f->a.st, &e), 0);
+    char *after = counts(f);
+    assert_string_equal(before, after);
+    free(before);
+    free(after);
+    json_decref(vars);
+}
+
 static void test_create_refusals(void **state)
 {
     fx *f = *state;
@@ -706,6 +729,7 @@ int main(void)
         T(test_create_spread),
         T(test_create_refusals),
         T(test_enq_one_storage),
+        T(test_enq_one_empty_key),
         T(test_create_spec_refusals),
         T(test_create_segment),
         T(test_pause_resume_cancel),
