@@ -100,6 +100,8 @@ int enq_one(app *a, const enq_request *r, int64_t now, int64_t *id, int *dup, ch
         return err_set(e, "channel: unknown channel '%s'", r->channel);
     if (r->window && strcmp(r->window, "best"))
         return err_set(e, "window: '%s' is not a window (the only one is 'best')", r->window);
+    if (r->channel && !tpl_has_section(t, r->channel))
+        return err_set(e, "channel: template %s has no [%s] section", t->name, r->channel);
     store_user u = {0};
     int found = store_user_get(a->st, r->user, &u, e);
     if (found < 0)
@@ -110,10 +112,10 @@ int enq_one(app *a, const enq_request *r, int64_t now, int64_t *id, int *dup, ch
     json_t *attrs = u.attrs ? json_loads(u.attrs, 0, NULL) : NULL;
     int rc = check_renders(a, t, &u, vars, attrs, r->channel, 1, e);
     json_decref(attrs);
-    if (rc < 0) {
+    if (rc < 0) {               /* a variable missing, empty or too long for every channel */
         store_user_free(&u);
         json_decref(vars);
-        return -1;
+        return err_prefix(e, "vars: ");
     }
     char *vtext = json_dumps(vars, JSON_COMPACT | JSON_SORT_KEYS);
     json_decref(vars);

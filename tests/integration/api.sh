@@ -79,6 +79,13 @@ t_match "unknown user: 400" '^400 .*"field":"user"' \
     "$(api POST /v1/messages '{"user":"zz","template":"cart_abandoned","vars":{"product":"x"}}')"
 t_match "missing variable: 400" "^400 .*missing variable 'product'" \
     "$(api POST /v1/messages '{"user":"h1","template":"cart_abandoned"}')"
+t_match "missing variable: the field is vars, not the template's file" '^400 .*"field":"vars"\}$' \
+    "$(api POST /v1/messages '{"user":"h1","template":"cart_abandoned"}')"
+t_match "empty variable: the field is vars" '^400 .*renders empty.*"field":"vars"\}$' \
+    "$(api POST /v1/messages '{"user":"h1","template":"cart_abandoned","vars":{"product":""}}')"
+t_match "a channel the template has no section for: the field is channel" \
+    '^400 .*no \[wecom_robot\] section.*"field":"channel"\}$' \
+    "$(api POST /v1/messages '{"user":"h1","template":"cart_abandoned","vars":{"product":"x"},"channel":"wecom_robot"}')"
 head -c 10485760 /dev/zero | tr '\0' 'a' >big.json
 t_eq "10 MB body: 413" 413 "$(curl -s -o /dev/null -w '%{http_code}' -X POST -H "Authorization: Bearer $CHUDA_TEST_API_TOKEN" --data-binary @big.json "$API/v1/messages")"
 t_match "wrong method: 405" '^405 ' "$(api PUT /v1/messages '{}')"
