@@ -10,7 +10,8 @@
 json_t *apireq_body(const char *body, size_t len, cherr *e)
 {
     json_error_t je;
-    json_t *j = json_loadb(body ? body : "", len, 0, &je);
+    /* a field given twice is refused, not read as its last value */
+    json_t *j = json_loadb(body ? body : "", len, JSON_REJECT_DUPLICATES, &je);
     if (!j) {
         err_set(e, "body: not JSON (%s at line %d column %d)", je.text, je.line, je.column);
         return NULL;

@@ -74,6 +74,10 @@ t_match "unknown message: 404" '^404 ' "$(api GET /v1/messages/999999)"
 t_match "malformed JSON: 400 naming the body" '^400 .*"field":"body"' "$(api POST /v1/messages '{"user": ')"
 t_match "wrong type: 400 naming the field" '^400 .*"field":"vars.product"' \
     "$(api POST /v1/messages '{"user":"h1","template":"cart_abandoned","vars":{"product":3}}')"
+t_match "a field given twice: 400, not the last one taken" '^400 .*duplicate object key.*"field":"body"' \
+    "$(api POST /v1/messages '{"user":"h1","template":"cart_abandoned","vars":{"product":"x"},"at":"+1h","key":"twice:1","key":"twice:2"}')"
+t_match "a variable given twice: 400" '^400 .*duplicate object key.*"field":"body"' \
+    "$(api POST /v1/messages '{"user":"h1","template":"cart_abandoned","vars":{"product":"x","product":"y"},"at":"+1h"}')"
 t_match "unknown field: 400" '^400 .*"field":"colour"' "$(api POST /v1/messages '{"user":"h1","colour":"red"}')"
 t_match "unknown user: 400" '^400 .*"field":"user"' \
     "$(api POST /v1/messages '{"user":"zz","template":"cart_abandoned","vars":{"product":"x"}}')"
