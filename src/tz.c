@@ -192,9 +192,11 @@ int64_t tz_next_wall(const char *zone, int64_t from_ms, int hh, int mm)
     int64_t day0 = (from_wall >= 0 ? from_wall / TU_DAY : (from_wall - TU_DAY + 1) / TU_DAY);
     for (int64_t day = day0; day < day0 + 3; day++) {
         int64_t w = day * TU_DAY + (int64_t)hh * TU_HOUR + (int64_t)mm * TU_MIN;
-        /* the instant(s) whose wall time is w: try the offsets in force 12 h either side */
-        int64_t a = w - (int64_t)zone_offset(zone, w - 12 * TU_HOUR) * TU_MIN;
-        int64_t b = w - (int64_t)zone_offset(zone, w + 12 * TU_HOUR) * TU_MIN;
+        /* the instant(s) whose wall time is w lie in [w - 14 h, w + 12 h] (offsets run
+         * from -12:00 to +14:00): try the offsets in force just outside that stretch, so
+         * a change inside it is seen also at +12:00 and more (Auckland, Chatham) */
+        int64_t a = w - (int64_t)zone_offset(zone, w - 15 * TU_HOUR) * TU_MIN;
+        int64_t b = w - (int64_t)zone_offset(zone, w + 13 * TU_HOUR) * TU_MIN;
         int64_t lo = a < b ? a : b, hi = a < b ? b : a, best = -1;
         if (wall_of(zone, lo) == w && lo >= from_ms)
             best = lo;

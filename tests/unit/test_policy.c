@@ -808,6 +808,11 @@ static void quiet_end_in_a_dst_gap(void **state)
     quiet_at(f, "2026-03-08T06:00:00Z", "2026-03-08T07:00:00Z");          /* 01:00 EST */
     quiet_at(f, "2026-03-08T06:59:59.999Z", "2026-03-08T07:00:00Z");
     quiet_at(f, "2026-03-08T07:00:00Z", NULL);                            /* 03:00 EDT */
+    /* Auckland 2026-09-27: 02:00 NZST (+12) -> 03:00 NZDT: the night ends at 03:00 NZDT,
+     * not at 02:30 a day later */
+    f->u.tz = "Pacific/Auckland";
+    quiet_at(f, "2026-09-26T13:30:00Z", "2026-09-26T14:00:00Z");          /* 01:30 NZST */
+    quiet_at(f, "2026-09-26T14:00:00Z", NULL);                            /* 03:00 NZDT */
     /* London 2026-03-29: 01:00 GMT -> 02:00 BST; a 23:00-01:30 window ends at 02:00 BST */
     f->u.tz = "Europe/London";
     f->pol.quiet.end = 90;

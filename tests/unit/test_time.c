@@ -338,6 +338,12 @@ static void test_tz_next_wall_gap(void **state)
         {"Europe/London", "2026-03-29T00:00:00Z", 1, 30, "2026-03-29T01:00:00Z"},
         {"Europe/London", "2026-03-29T00:00:00Z", 1, 5, "2026-03-29T01:00:00Z"},
         {"Australia/Lord_Howe", "2026-10-03T14:00:00Z", 2, 10, "2026-10-03T15:30:00Z"},
+        /* offsets of 12 h and more before the change: Auckland 2026-09-27 02:00 NZST
+         * (+12) -> 03:00 NZDT, Chatham 02:45 (+12:45) -> 03:45 (14:00Z both) */
+        {"Pacific/Auckland", "2026-09-26T00:00:00Z", 2, 30, "2026-09-26T14:00:00Z"},
+        {"Pacific/Auckland", "2026-09-26T00:00:00Z", 3, 0, "2026-09-26T14:00:00Z"},
+        {"Pacific/Auckland", "2026-09-26T14:00:00.001Z", 2, 30, "2026-09-27T13:30:00Z"},
+        {"Pacific/Chatham", "2026-09-26T00:00:00Z", 3, 0, "2026-09-26T14:00:00Z"},
     };
     next_are(v, sizeof v / sizeof v[0]);
 }
@@ -355,6 +361,10 @@ static void test_tz_next_wall_repeated_hour(void **state)
         {"Europe/London", "2026-10-24T23:00:00Z", 1, 30, "2026-10-25T00:30:00Z"},
         {"Europe/London", "2026-10-25T00:31:00Z", 1, 30, "2026-10-25T01:30:00Z"},
         {"Europe/London", "2026-10-25T01:31:00Z", 1, 30, "2026-10-26T01:30:00Z"},
+        /* Auckland 2027-04-04 03:00 NZDT (+13) -> 02:00 NZST (14:00Z): 02:30 at 13:30Z
+         * and 14:30Z */
+        {"Pacific/Auckland", "2027-04-03T11:00:00Z", 2, 30, "2027-04-03T13:30:00Z"},
+        {"Pacific/Auckland", "2027-04-03T13:30:00.001Z", 2, 30, "2027-04-03T14:30:00Z"},
         /* 02:00 EDT is not a wall time of that night (the clock reads 01:00 again) */
         {"America/New_York", "2026-11-01T04:00:00Z", 2, 0, "2026-11-01T07:00:00Z"},
     };
