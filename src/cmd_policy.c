@@ -8,6 +8,7 @@
 #include "app.h"
 #include "channel.h"
 #include "cmd.h"
+#include "csvr.h"
 #include "fixstr.h"
 #include "timeutil.h"
 
@@ -67,6 +68,15 @@ int cmd_optout(const cmd_globals *g, int argc, char **argv)
     }
     if (strcmp(category, "*") && strcmp(category, "marketing") && strcmp(category, "service")) {
         cmd_error("--category %s: marketing or service", category);
+        return 2;
+    }
+    /* the reason goes into the log's sentences whole: refused, not cut (as the API) */
+    if (strlen(reason) >= sizeof ((store_optout *)0)->reason) {
+        cmd_error("--reason: longer than %zu bytes", sizeof ((store_optout *)0)->reason - 1);
+        return 2;
+    }
+    if (csvr_utf8_bad(reason, strlen(reason))) {
+        cmd_error("--reason: not valid UTF-8");
         return 2;
     }
     app a;

@@ -62,6 +62,14 @@ t_match "suppressed: opted out" "suppressed.*opted out since .* \(operator: 回�
 t_match "optout list" "^\* +\* .*operator +回复TD" "$(chuda optout list o1)"
 t_ok "optout remove" chuda optout remove o1
 t_match "list is empty again" "has no opt-outs" "$(chuda optout list o1)"
+# a reason the opt-out cannot hold whole is refused (as the API does), not cut inside a
+# character: the cut bytes went into every suppressed row and emptied its JSON reason
+long=$(python3 -c 'print("用户在客服电话中明确要求退订所有营销消息" * 3)')
+t_fails_with "optout add: a reason over 127 bytes is refused" "--reason: longer than 127 bytes" \
+    chuda optout add o1 --reason "$long"
+t_fails_with "optout add: a reason that is not UTF-8 is refused" "--reason: not valid UTF-8" \
+    chuda optout add o1 --reason "$(printf 'TD \315\313\266\251')"
+t_match "neither was recorded" "has no opt-outs" "$(chuda optout list o1)"
 
 # --- a tier cap through the scheduler (potential: 3/7d), credits plentiful -------------
 chuda credits grant p1 TPL_CART_1 10 >/dev/null
