@@ -14,6 +14,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "csvr.h"
 #include "policy.h"
 #include "timeutil.h"
 #include "tz.h"
@@ -375,6 +376,50 @@ static void channel_optout_leaves_no_channel(void **state)
     assert_int_equal(policy_optout_match(&f->pol, "lifecycle", "mp_subscribe", f->outs, 1) != NULL,
                      1);
     assert_null(policy_optout_match(&f->pol, "lifecycle", NULL, f->outs, 1));
+}
+
+/* Opt-out reasons are the user's words (up to 127 bytes, often Chinese): a sentence that
+ * cannot hold them all is cut at a character, never inside one (a log row of bytes that
+ * are not UTF-8 shows as one U+FFFD in the JSON export). */
+static void optout_reasons_cut_at_a_character(void **state)
+{
+    fx *f = setup_cfg("[tier.potential]\nchannels = wecom_customer, sms, mp_subscribe\n");
+    *state = f;
+    use_tpl(f, "[template]\nclass = lifecycle\n[copy]\nbody = hi\n"
+               "[wecom_customer]\ncontent = hi\n"
+               "[sms]\ntemplate_id = 1234\nparams = hi\n"
+               "[mp_subscribe]\ntemplate_id = TPL_A\ndata.thing1 = {{body}}\n");
+    f->u.phone = "+8613800000000";
+    f->u.wecom_external_userid = "wmX";
+    f->chans[0] = (policy_chan){"wecom_customer", 1, 0, 0, 0};
+    f->chans[1] = (policy_chan){"sms", 1, 0, 0, 0};
+    f->chans[2] = (policy_chan){"mp_subscribe", 1, 0, 0, 0};
+    f->in.nchans = 3;
+    char why[128] = "x";                    /* 1 + 42 characters of 3 bytes: 127 bytes */
+    for (int i = 0; i < 42; i++)
+        strcat(why, "退");
+    const char *chs[] = {"wecom_customer", "sms", "mp_subscribe"};
+    for (int i = 0; i < 3; i++) {
+        f->outs[i] = (store_optout){"", "marketing", T("2026-11-19T00:00:00Z"), "operator", ""};
+        strcpy(f->outs[i].channel, chs[i]);
+        strcpy(f->outs[i].reason, why);
+    }
+    f->in.noptouts = 3;
+    decide_at(f, "2026-11-19T04:00:00Z");
+    assert_int_equal(f->d.verdict, POLICY_SUPPRESS);
+    assert_non_null(strstr(f->d.reason, "wecom_customer: opted out of wecom_customer"));
+    if (csvr_utf8_bad(f->d.reason, strlen(f->d.reason)))
+        fail_msg("reason not UTF-8 at byte %zu: %s",
+                 csvr_utf8_bad(f->d.reason, strlen(f->d.reason)), f->d.reason);
+    /* a deferral past the expiry quotes the reason it would have waited for, cut too */
+    f->chans[2].paused_until = T("2026-11-20T00:00:00Z");
+    f->m.expires_at = T("2026-11-19T12:00:00Z");
+    f->outs[2].channel[0] = 'X';            /* mp_subscribe not opted out: paused */
+    decide_at(f, "2026-11-19T04:00:00Z");
+    assert_int_equal(f->d.verdict, POLICY_EXPIRE);
+    if (csvr_utf8_bad(f->d.reason, strlen(f->d.reason)))
+        fail_msg("expiry reason not UTF-8 at byte %zu: %s",
+                 csvr_utf8_bad(f->d.reason, strlen(f->d.reason)), f->d.reason);
 }
 
 /* ---- credits, fallback, pauses ---- */
@@ -1047,6 +1092,7 @@ int main(void)
         cmocka_unit_test_teardown(quiet_hours_per_tier_and_class, teardown),
         cmocka_unit_test_setup_teardown(global_optout_suppresses_by_category, setup, teardown),
         cmocka_unit_test_setup_teardown(channel_optout_leaves_no_channel, setup, teardown),
+        cmocka_unit_test_teardown(optout_reasons_cut_at_a_character, teardown),
         cmocka_unit_test_setup_teardown(credits_gate_mp_subscribe, setup, teardown),
         cmocka_unit_test_setup_teardown(refused_channel_is_skipped, setup, teardown),
         cmocka_unit_test_setup_teardown(paused_channel_defers, setup, teardown),
