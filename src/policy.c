@@ -475,6 +475,10 @@ static void cap_reason(char *out, size_t len, const char *what, const policy_cap
 {
     char w[32], t1[32], t2[32];
     fmt_window(c, w, sizeof w);
+    if (c->n == 0) {            /* 0/D: none at all, and it never frees */
+        snprintf(out, len, "%s %s: none allowed", what, w);
+        return;
+    }
     snprintf(out, len, "%s %s reached: %d sends since %s, next free %s", what, w, n,
              tu_format_min(oldest, t1, sizeof t1), tu_format_min(next_free, t2, sizeof t2));
 }
@@ -629,8 +633,16 @@ static int rule_best_time(const policy *p, const policy_class *k, const policy_t
 static int rule_tier_cap(const policy_class *k, const policy_tier *t, const policy_input *in,
                          policy_decision *d)
 {
-    if (!k->capped || !t || t->cap.n <= 0)
+    if (!k->capped || !t || t->cap.window_ms <= 0)      /* no cap set */
         return 0;
+    if (t->cap.n == 0) {        /* at most none: a deferral would never end */
+        char w[32];
+        fmt_window(&t->cap, w, sizeof w);
+        d->verdict = POLICY_SUPPRESS;
+        snprintf(d->code, sizeof d->code, "cap");
+        snprintf(d->reason, sizeof d->reason, "cap %s: the tier gets no %s messages", w, k->name);
+        return 1;
+    }
     int64_t oldest, next_free;
     int n = window_count(in, NULL, &t->cap, &oldest, &next_free);
     if (n < t->cap.n)

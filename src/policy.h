@@ -36,7 +36,7 @@
 #define POLICY_MAX_SENDS 256    /* sends in a window the policy looks at, at most */
 
 typedef struct policy_cap {
-    int n;                      /* 0: no cap */
+    int n;                      /* 0: none allowed (window_ms 0: no cap set) */
     int64_t window_ms;
 } policy_cap;
 

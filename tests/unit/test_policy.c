@@ -689,6 +689,31 @@ static void channel_cap_on_cap_drop(void **state)
     assert_non_null(strstr(f->d.reason, "sms: cap.sms 1/7d reached"));
 }
 
+/* cap = 0/D is "at most 0": the tier gets none of the capped classes (it was read as no
+ * cap at all, and every message went); a deferral would never end, so it is dropped
+ * whatever on_cap says. A per-channel 0 rules the channel out, and says so without dates. */
+static void cap_of_zero_is_none(void **state)
+{
+    fx *f = setup_cfg("[tier.potential]\ncap = 0/30d\n[policy]\nquiet_hours = none\n");
+    *state = f;
+    decide_at(f, "2026-11-19T04:00:00Z");               /* lifecycle: on_cap = defer */
+    assert_int_equal(f->d.verdict, POLICY_SUPPRESS);
+    assert_string_equal(f->d.code, "cap");
+    assert_string_equal(f->d.reason, "cap 0/30d: the tier gets no lifecycle messages");
+    f->m.klass = "marketing";
+    decide_at(f, "2026-11-19T04:00:00Z");
+    assert_int_equal(f->d.verdict, POLICY_SUPPRESS);
+    f->m.klass = "transactional";                       /* never capped */
+    decide_at(f, "2026-11-19T04:00:00Z");
+    assert_int_equal(f->d.verdict, POLICY_SEND);
+    fx *g = setup_cfg("[tier.potential]\ncap.mp_subscribe = 0/7d\n[policy]\nquiet_hours = none\n");
+    decide_at(g, "2026-11-19T04:00:00Z");
+    assert_int_equal(g->d.verdict, POLICY_SUPPRESS);
+    assert_string_equal(g->d.code, "no_channel");
+    assert_non_null(strstr(g->d.reason, "mp_subscribe: cap.mp_subscribe 0/7d: none allowed"));
+    teardown((void **)&g);
+}
+
 static void cap_deferral_past_expiry_is_expired(void **state)
 {
     fx *f = *state;
@@ -1106,6 +1131,7 @@ int main(void)
         cmocka_unit_test_teardown(configured_tier_keeps_the_defaults_it_does_not_set, teardown),
         cmocka_unit_test_teardown(channel_cap_frees_at_the_instant, teardown),
         cmocka_unit_test_teardown(channel_cap_on_cap_drop, teardown),
+        cmocka_unit_test_teardown(cap_of_zero_is_none, teardown),
         cmocka_unit_test_setup_teardown(cap_deferral_past_expiry_is_expired, setup, teardown),
         cmocka_unit_test_teardown(channel_cap_deferral_past_expiry_is_expired, teardown),
         cmocka_unit_test_teardown(on_cap_is_per_class, teardown),
