@@ -347,7 +347,8 @@ typedef struct store_ops {
                             store_msg **out, int *n, cherr *e);
     int (*campaign_counts)(store *s, int64_t id, int64_t now, store_campcounts *out, cherr *e);
     /* A user with two messages among ids [first, last] (one campaign's, written in one
-     * transaction): 1 with *user (caller frees) and the two ids set, 0 when none. */
+     * transaction): 1 with *user (caller frees) and the two ids set, 0 when none. Of all
+     * repeats, the first in id order (id2), and the message it repeats (id1). */
     int (*campaign_dup)(store *s, int64_t first, int64_t last, char **user, int64_t *id1,
                         int64_t *id2, cherr *e);
     /* Users of a segment: how many, and each in user_id order. */

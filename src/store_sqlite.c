@@ -2102,9 +2102,11 @@ static int sq_campaign_dup(store *base, int64_t first, int64_t last, char **user
 {
     sq_store *q = (sq_store *)base;
     *user = NULL;
-    /* one sort of the written batch's user ids, instead of an index on every row */
-    sqlite3_stmt *s = prep(q, "SELECT user_id,min(id),max(id) FROM msg WHERE id BETWEEN ?1 AND ?2 "
-                              "GROUP BY user_id HAVING count(*)>1 ORDER BY min(id) LIMIT 1", e);
+    /* one sort of the written batch's user ids, instead of an index on every row; the
+     * first repeat in id (file) order, with the message it repeats */
+    sqlite3_stmt *s = prep(q, "SELECT user_id,prev,id FROM (SELECT user_id,id,lag(id) OVER "
+                              "(PARTITION BY user_id ORDER BY id) AS prev FROM msg WHERE id "
+                              "BETWEEN ?1 AND ?2) WHERE prev IS NOT NULL ORDER BY id LIMIT 1", e);
     if (!s)
         return -1;
     sqlite3_bind_int64(s, 1, first);

@@ -444,6 +444,11 @@ static void test_create_refusals(void **state)
                    "import`)");
     expect_refused(f, "user_id,x\nu1,a\nu2,b\nu3,c\nu2,d\n", "promo",
                    "r.csv:5: user_id 'u2' already on line 3");
+    /* the first repeated row is named, as users import names it: not the first user's
+     * later repeat, nor a user's last of three */
+    expect_refused(f, "user_id\nu1\nu2\nu2\nu1\n", "promo",
+                   "r.csv:4: user_id 'u2' already on line 3");
+    expect_refused(f, "user_id\nu1\nu1\nu1\n", "promo", "r.csv:3: user_id 'u1' already on line 2");
     expect_refused(f, "user_id,product\nu1,a\nu2,b\xff\n", "promo",
                    "r.csv:3: product: invalid UTF-8 at byte 2");
     expect_refused(f, "user_id,product\nu1,a\nu2,b,c\n", "promo",
