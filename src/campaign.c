@@ -390,6 +390,8 @@ typedef struct cctx {
     store *reader;              /* the reader's connection */
     int rrc;                    /* the reader's outcome, and why */
     cherr rerr;
+    int batch_failed;           /* the batch refused the command line (a --var): berr */
+    cherr berr;
 } cctx;
 
 /* Due time of the next recipient (the n-th): evenly over [base, base + spread). */
@@ -500,8 +502,13 @@ static int rcp_header(csvr *r, void *arg)
         c->vcols[c->nvcols++] = c->colname[i];
     }
     c->vcols[c->nvcols] = NULL;
-    cherr e;
-    return open_batch(c, &e) < 0 ? csvr_fail(r, "%s", e.msg) : 0;
+    /* what the batch refuses (a --var's value) is not the header's: read_csv says it
+     * without a file position, as a segment campaign does */
+    if (open_batch(c, &c->berr) < 0) {
+        c->batch_failed = 1;
+        return csvr_fail(r, "%s", c->berr.msg);
+    }
+    return 0;
 }
 
 static int rcp_record(csvr *r, void *arg)
@@ -612,6 +619,8 @@ static int read_csv(cctx *c, cherr *e)
     };
     int rc = csvr_read(fp, &o, NULL, e);
     fclose(fp);
+    if (rc < 0 && c->batch_failed)
+        rc = err_set(e, "%s", c->berr.msg);
     if (rc == 0 && !c->n)
         rc = err_set(e, "%s: no recipients: the file has a header and no rows", c->path);
     return rc;

@@ -524,6 +524,17 @@ static void test_create_spec_refusals(void **state)
     sp.segment = NULL;
     assert_int_equal(campaign_create(&f->a, &sp, T0, NULL, NULL, &res, &e), -1);
     assert_non_null(strstr(e.msg, "missing.csv: cannot open: No such file"));
+    /* a bad --var is the command line's fault, not the file's header (line 1): said
+     * without a file position, as for a segment */
+    json_t *vars = json_pack("{s:s}", "due", "明天");
+    const char *bad_due = "due: time: '明天' is not an ISO 8601 time with an offset, or epoch "
+                          "seconds";
+    assert_int_equal(create_csv(f, "user_id,product\nu1,x\n", "timed", vars, 0, &res, &e), -1);
+    assert_string_equal(e.msg, bad_due);
+    campaign_spec ss = {.name = "x", .tmpl = "timed", .segment = "tier=new", .vars = vars};
+    assert_int_equal(campaign_create(&f->a, &ss, T0, NULL, NULL, &res, &e), -1);
+    assert_string_equal(e.msg, bad_due);
+    json_decref(vars);
     char *n = counts(f);
     assert_string_equal(n, "0 0 0 0 0");
     free(n);
