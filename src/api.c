@@ -293,7 +293,8 @@ static int get_message(api *a, req *r, const char *idtext)
                           "user", m.user_id, "template", m.tmpl, "class", m.klass, "tag", m.tag,
                           "channel", m.channel, "key", m.idem_key, "state", st.state, "created",
                           tu_format(m.created_at, t1, sizeof t1));
-    if (!strcmp(st.state, "queued") || !strcmp(st.state, "leased")) {
+    if (!strcmp(st.state, "queued") || !strcmp(st.state, "held") ||
+        !strcmp(st.state, "leased")) {
         json_object_set_new(j, "due", json_string(tu_format(m.due_at, t2, sizeof t2)));
         json_object_set_new(j, "attempts", json_integer(m.attempts));
     } else {

@@ -263,8 +263,9 @@ out:
 
 static const char show_usage[] =
     "usage: chuda show MESSAGE_ID [--unmasked]\n\n"
-    "Print a message: who, which template, its state (queued, leased, sent, failed,\n"
-    "suppressed, expired, cancelled, uncertain), and every audit event about it. Phone\n"
+    "Print a message: who, which template, its state (queued, held by its campaign's\n"
+    "pause, leased, sent, failed, suppressed, expired, cancelled, uncertain), and every\n"
+    "audit event about it. Phone\n"
     "numbers and openids are masked wherever they appear (as in chuda log), the key\n"
     "whole, unless --unmasked is given and [chuda] allow_unmasked = yes.\n";
 
@@ -366,7 +367,8 @@ int cmd_show(const cmd_globals *g, int argc, char **argv)
     if (m.expires_at)
         printf("  expires   %s\n", tu_format(m.expires_at, t1, sizeof t1));
     printf("  state     %s\n", st.state);
-    if (!strcmp(st.state, "queued") || !strcmp(st.state, "leased"))
+    if (!strcmp(st.state, "queued") || !strcmp(st.state, "held") ||
+        !strcmp(st.state, "leased"))
         printf("  due       %s\n  attempts  %d\n", tu_format(m.due_at, t1, sizeof t1), m.attempts);
     else
         printf("  finished  %s%s%s%s%s\n", tu_format(st.finished_at, t2, sizeof t2),

@@ -74,7 +74,8 @@ typedef struct store_logq {
 
 /* A message's state for `chuda show`. */
 typedef struct store_msgstate {
-    char state[16];              /* queued, leased, or the final state (sent, failed, ...) */
+    char state[16];              /* queued, held (its campaign paused; due_at is its own
+                                    due time), leased, or the final state (sent, ...) */
     char channel[32], code[64];
     int64_t finished_at;
 } store_msgstate;

@@ -57,6 +57,9 @@ enum {
 #define CAMP_FIRST(p) "(SELECT first_id FROM campaigns WHERE id=" p ")"
 #define CAMP_LAST(p)  "(SELECT last_id FROM campaigns WHERE id=" p ")"
 #define CAMP_MSGS(p)  "m.id BETWEEN " CAMP_FIRST(p) " AND " CAMP_LAST(p) " AND m.campaign_id=" p
+/* A held (paused) message keeps its due time, shifted this far into the future: never
+ * due, never claimed, and released by shifting back. Real due times are below 2^42. */
+#define HOLD_OFFSET (INT64_C(1) << 50)
 
 #define USER_COLS "user_id,tier,segment,tz,mp_openid,oa_openid,phone,wecom_userid," \
                   "wecom_external_userid,attrs"
@@ -1483,7 +1486,10 @@ static int sq_msg_get(store *base, int64_t id, store_msg *m, store_msgstate *st,
         m->attempts = sqlite3_column_int(s, 2);
         m->inflight = col_s(s, 3);
         m->skip = col_s(s, 4);
-        fs_copy(st->state, sizeof st->state, lease ? "leased" : "queued");
+        int held = m->due_at >= HOLD_OFFSET;        /* its campaign paused: its own time */
+        if (held)
+            m->due_at -= HOLD_OFFSET;
+        fs_copy(st->state, sizeof st->state, lease ? "leased" : held ? "held" : "queued");
         sqlite3_reset(s);
         return 1;
     }
@@ -1878,10 +1884,6 @@ void store_msgs_free(store_msg *v, int n)
 }
 
 /* ---- campaigns ------------------------------------------------------------------ */
-
-/* A held (paused) message keeps its due time, shifted this far into the future: never
- * due, never claimed, and released by shifting back. Real due times are below 2^42. */
-#define HOLD_OFFSET (INT64_C(1) << 50)
 
 /* Campaign statements are few per command (never per row): prepared when used. */
 static sqlite3_stmt *prep(sq_store *q, const char *sql, cherr *e)

@@ -104,12 +104,16 @@ t_match "show names the reason" "no_channel +1" "$(chuda campaign show 1)"
 out=$(chuda campaign create --name seg --template cart_abandoned --segment 'city=上海 or tier=new' --var product=围巾)
 t_match "segment campaign" "^campaign 2: 5 messages queued" "$out"
 t_eq "segment recipients" "c1 c2 c3 d1 n1" "$(sqlite3 chuda.db "select group_concat(user_id, ' ') from (select user_id from msg where campaign_id=2 order by id)")"
+m2=$(sqlite3 chuda.db "select min(id) from msg where campaign_id=2")
+due2=$(chuda show $m2 | sed -n 's/^  due *//p')
 t_eq "pause holds all five" "campaign 2 paused: 5 queued messages held" "$(chuda campaign pause 2)"
 n_before=$(sim_requests $SEND | wc -l)
 chuda run --until-idle 2>/dev/null
 t_eq "paused: run sends nothing" "$n_before" "$(sim_requests $SEND | wc -l)"
 t_eq "paused: nothing claimed, nothing logged" 0 "$(chuda log --format json --campaign 2 | grep -vc '"enqueued"')"
 t_eq "show: held by pause" 5 "$(funnel 2 held)"
+t_eq "a held message: chuda show says held, due when it was due" "held|$due2" \
+    "$(chuda show $m2 | sed -n 's/^  state *//p')|$(chuda show $m2 | sed -n 's/^  due *//p')"
 t_match "list shows the state" "2 +paused +5 " "$(chuda campaign list)"
 t_eq "resume releases them" "campaign 2 resumed: 5 messages released" "$(chuda campaign resume 2)"
 chuda run --until-idle 2>/dev/null

@@ -637,14 +637,20 @@ static void test_pause_resume_cancel(void **state)
     assert_int_equal(store_campaign_get(f->a.st, 1, &c, &e), 1);
     assert_string_equal(c.state, "paused");
     store_campaign_free(&c);
+    /* a held message is shown as held, with its own due time (not shifted years ahead) */
+    store_msg m;
+    store_msgstate st;
+    assert_int_equal(store_msg_get(f->a.st, 1, &m, &st, &e), 1);
+    assert_string_equal(st.state, "held");
+    assert_int_equal(m.due_at, T0);
+    store_msg_free(&m);
     /* pausing again holds nothing more; resume releases to the original due times */
     assert_int_equal(campaign_pause(&f->a, 1, T0, &n, &e), 0);
     assert_int_equal(n, 0);
     assert_int_equal(campaign_resume(&f->a, 1, T0, &n, &e), 0);
     assert_int_equal(n, 3);
-    store_msg m;
-    store_msgstate st;
     assert_int_equal(store_msg_get(f->a.st, 1, &m, &st, &e), 1);
+    assert_string_equal(st.state, "queued");
     assert_int_equal(m.due_at, T0);
     store_msg_free(&m);
     /* one is being sent: cancel leaves it, removes the other two and logs them */
