@@ -4,8 +4,8 @@
  * Recipients come from a CSV file (header with a user_id column; every other column is
  * a per-recipient variable, overriding --var; an empty cell leaves the variable unset)
  * or from a segment expression over the users table (below). Every message goes through
- * enq_one (enqueue.h) with campaign_id set, idempotency key "campaign:<id>:<user>" and tag
- * "campaign:<id>". The first bad recipient aborts the whole campaign with
+ * an enq_batch (enqueue.h) with campaign_id set and no key or tag of its own: the tag
+ * "campaign:<id>" names the campaign's messages (chuda cancel --user U --tag). The first bad recipient aborts the whole campaign with
  * "FILE:LINE: reason" (or "user 'U': reason" for a segment) and nothing is written, not
  * even the campaign row. The file is streamed: memory stays flat however long it is.
  *

@@ -123,6 +123,9 @@ t_eq "show: held is back to 0" 0 "$(funnel 2 held)"
 
 # --- campaign 3: cancel ------------------------------------------------------------------
 chuda campaign create --name later --template cart_abandoned --segment 'tier=potential' --var product=围巾 --at +1h >/dev/null
+t_eq "no campaign:ID:USER key to cancel by (the help promised one)" "0 cancelled" "$(chuda cancel --key campaign:3:c4)"
+t_match "the help says how one user's campaign message is cancelled" "no key: one user's is cancelled with.chuda cancel --user USER --tag campaign:ID" \
+    "$(chuda campaign --help | tr '\n' ' ')"
 t_eq "one user's campaign message: cancel --user --tag campaign:ID" "1 cancelled" "$(chuda cancel --user c4 --tag campaign:3)"
 t_eq "... only that user's" "c4" "$(chuda log --format json --campaign 3 --event cancelled | python3 -c 'import json,sys; print(" ".join(json.loads(l)["user_id"] for l in sys.stdin))')"
 t_eq "cancel" "campaign 3 cancelled: 5 queued messages cancelled" "$(chuda campaign cancel 3)"
