@@ -555,6 +555,14 @@ static int recipient_paused(sched_chan *sc, const char *to, int64_t now, chan_ou
 
 void dlv_pump(sched *s, sched_chan *sc)
 {
+    /* A job this loop starts may end before it returns (a cached token, then an
+     * opt-out, the hours or a pause met in build_and_park; a token that failed a moment
+     * ago): its handle_outcome gives the slot back and pumps again. Nested, that would
+     * recurse once per waiting job (~18 KB of stack each, up to max_inflight of them);
+     * the loop below takes the next job instead. */
+    if (sc->pumping)
+        return;
+    sc->pumping = 1;
     chan *c = sc->c;
     int64_t now = tu_now();
     while (sc->head && c->inflight < DLV_IN_HAND(c) && !s->failed) {
@@ -565,12 +573,12 @@ void dlv_pump(sched *s, sched_chan *sc)
                 ev_timer_set(&s->pump, (double)wait / 1000.0, 0.);
                 ev_timer_start(s->loop, &s->pump);
             }
-            return;
+            break;
         }
         job *j = take_ready(sc);
         if (!j) {
             chan_rate_refund(c);
-            return;     /* every waiting recipient is busy: a reply will pump again */
+            break;      /* every waiting recipient is busy: a reply will pump again */
         }
         /* a provider limit an earlier reply put on this recipient holds it back too */
         chan_outcome po;
@@ -596,6 +604,7 @@ void dlv_pump(sched *s, sched_chan *sc)
         else
             build_and_park(s, j, NULL);
     }
+    sc->pumping = 0;
 }
 
 void dlv_send_parked(sched *s)

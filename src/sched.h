@@ -37,6 +37,8 @@ typedef struct sched_chan {
     job *head, *tail;           /* FIFO waiting for concurrency / rate */
     int waiting;
     int dedup;                  /* the provider de-duplicates resends */
+    int pumping;                /* dlv_pump is running for it (a job it starts may end at
+                                   once and give its slot back: that pump is this one's) */
     strset busy;                /* recipients with a request in flight: one at a time
                                    (WeChat answers 43108 to concurrent calls per openid) */
     strset paused;              /* recipients a provider limit holds back (per-number SMS

@@ -205,6 +205,30 @@ t_match "... by the channel's pause" "paused while the message waited" "$(msg_fi
 t_eq "... no attempt spent" 0 "$(chuda show "$p4" | sed -n 's/^  attempts *//p')"
 t_eq "... and nothing for it reached the simulator" 0 "$(sim_requests $MP | grep -c oP4)"
 
+# ==== a thousand jobs waiting for a paused channel: deferred one after another ===========
+# concurrency 1, a database of its own with 1000 messages: the first reply pauses the
+# channel while the others wait in the scheduler for a slot. Each is deferred when its
+# turn comes (build_and_park sees the pause, and giving its slot back pumps the channel
+# again): that must be a loop, not a recursion 1000 deep (~18 KB of stack a level).
+sed -e 's/^db = chuda.db$/db = many.db/' -e 's/^timeout = 5000$/timeout = 5000\nconcurrency = 1/' \
+    chuda.conf >many.conf
+CHUDA_CONF=many.conf
+chuda init >/dev/null
+python3 -c "
+print('user_id,tier,tz,mp_openid')
+for i in range(1000): print('m%d,mponly,Asia/Shanghai,oM%dxxxxxxxxxxxxxxxxxxxxxxxxx' % (i, i))" >many.csv
+python3 -c "
+import json
+for i in range(1000): print(json.dumps({'user': 'm%d' % i, 'template': 'cart_abandoned', 'vars': {'product': '围巾'}}))" >many.jsonl
+chuda users import many.csv >/dev/null && chuda enqueue --from many.jsonl >/dev/null
+sim_fault "{\"path\":\"$MP\",\"count\":1,\"match\":\"oM0x\",\"delay_ms\":1500,\"errcode\":45009,\"errmsg\":\"reach max api daily quota limit\"}"
+chuda run --until-idle 2>many.log
+t_eq "1000 waiting on a paused channel: chuda run exits 0" 0 $?
+t_eq "... every one queued again or sent, none left leased" "1000 0" \
+    "$(sqlite3 many.db "select (select count(*) from queue) + (select count(*) from done),
+      (select count(*) from queue where inflight is not null or lease_until>0)" | tr '|' ' ')"
+CHUDA_CONF=
+
 # ==== a message that waited past 23:00 behind a slow rate is held by quiet hours =========
 if command -v faketime >/dev/null; then
     export FAKETIME_DONT_FAKE_MONOTONIC=1
