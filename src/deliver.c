@@ -813,10 +813,26 @@ static void handle_outcome(sched *s, job *j, const chan_outcome *o)
         dlv_pump(s, sc);
         return;
     }
-    /* a limit on this recipient holds their other waiting messages too: recorded before
-     * the slot is given back (that pumps the channel's queue) */
+    /* a limit on this recipient holds their other waiting messages too, and a pause of
+     * the channel all of them: recorded before the slot is given back (that pumps the
+     * channel's queue, which would otherwise build the next request for the provider
+     * that just said to stop) */
     if (o->cls == CHAN_BACKOFF && o->recipient && !o->this_message && sc && j->cm.to)
         pause_recipient(sc, j->cm.to, backoff_until(o, now), now);
+    if (o->cls == CHAN_BACKOFF && !o->recipient) {
+        int64_t until = backoff_until(o, now);
+        chan *cur = sc ? sc->c : c;     /* the instance that sends from now on */
+        if (until > cur->paused_until) {
+            char t[32];
+            if (cur->paused_until <= now)   /* once per pause, not per message */
+                fprintf(stderr, "chuda: channel %s paused until %s: %s\n", chname,
+                        tu_format(until, t, sizeof t), o->reason);
+            cur->paused_until = until;
+            cur->paused_config = !strcmp(o->code, "tls");
+            /* built ones waiting for a slot must not go out now: back they come */
+            http_withdraw_lane(s->http, chname);
+        }
+    }
     release_slot(s, j);
     /* the reservation stands for a send: one that happened, or an uncertain one that is
      * not resent (it may have reached the user; a resent one reserves again) */
@@ -847,17 +863,6 @@ static void handle_outcome(sched *s, job *j, const chan_outcome *o)
     }
     case CHAN_BACKOFF: {
         int64_t until = backoff_until(o, now);
-        chan *cur = sc ? sc->c : c;     /* the instance that sends from now on */
-        if (!o->recipient && until > cur->paused_until) {
-            char t[32];
-            if (cur->paused_until <= now)   /* once per pause, not per message */
-                fprintf(stderr, "chuda: channel %s paused until %s: %s\n", chname,
-                        tu_format(until, t, sizeof t), o->reason);
-            cur->paused_until = until;
-            cur->paused_config = !strcmp(o->code, "tls");
-            /* built ones waiting for a slot must not go out now: back they come */
-            http_withdraw_lane(s->http, chname);
-        }
         if (j->marked && j->m.attempts > 0)
             j->m.attempts--;      /* waiting out a window costs no attempt */
         char t[32];

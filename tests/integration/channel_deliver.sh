@@ -41,6 +41,7 @@ p1,potential,Asia/Shanghai,oP1xxxxxxxxxxxxxxxxxxxxxxxxx,
 p2,potential,Asia/Shanghai,oP2xxxxxxxxxxxxxxxxxxxxxxxxx,
 p3,potential,Asia/Shanghai,oP3xxxxxxxxxxxxxxxxxxxxxxxxx,
 p4,potential,Asia/Shanghai,oP4xxxxxxxxxxxxxxxxxxxxxxxxx,
+p5,potential,Asia/Shanghai,oP5xxxxxxxxxxxxxxxxxxxxxxxxx,
 CSV
 t_ok "users import" chuda users import users.csv
 MP=/cgi-bin/message/subscribe/send
@@ -191,12 +192,14 @@ print(max(sum(1 for a, b in iv if a <= t < b) for t, _ in iv))')"
 # concurrency 2, so four in hand: p1 and p2 out (held at the simulator), p3 and p4 built
 # and waiting. p1's reply pauses the channel (45009, the daily quota); p3 takes its slot
 # before the scheduler has read that reply, and is held too; p4, still waiting when the
-# pause is read, comes back and is deferred without a request.
+# pause is read, comes back and is deferred without a request. p5, not yet in hand (it
+# waits in the scheduler for a slot), must not take the slot p1's reply frees: it is
+# deferred without a request too.
 sed 's/^timeout = 5000$/timeout = 5000\nconcurrency = 2/' chuda.conf >two.conf
 sim_fault "{\"path\":\"$MP\",\"count\":1,\"match\":\"oP1\",\"delay_ms\":800,\"errcode\":45009,\"errmsg\":\"reach max api daily quota limit\"}"
 sim_fault "{\"path\":\"$MP\",\"count\":1,\"match\":\"oP2\",\"delay_ms\":2500}"
 sim_fault "{\"path\":\"$MP\",\"count\":1,\"match\":\"oP3\",\"delay_ms\":2500}"
-p1=$(cart p1 围巾); p2=$(cart p2 手套); p3=$(cart p3 帽子); p4=$(cart p4 袜子)
+p1=$(cart p1 围巾); p2=$(cart p2 手套); p3=$(cart p3 帽子); p4=$(cart p4 袜子); p5=$(cart p5 围巾)
 CHUDA_CONF=two.conf chuda run --until-idle 2>/dev/null
 t_eq "the pausing reply's message: deferred" "enqueued,deferred" "$(msg_events "$p1")"
 t_eq "the two under way when the pause came: sent" "sent sent" "$(msg_state "$p2") $(msg_state "$p3")"
@@ -204,6 +207,8 @@ t_eq "the one waiting for a slot: deferred, before any request" "enqueued,deferr
 t_match "... by the channel's pause" "paused while the message waited" "$(msg_field "$p4" deferred reason)"
 t_eq "... no attempt spent" 0 "$(chuda show "$p4" | sed -n 's/^  attempts *//p')"
 t_eq "... and nothing for it reached the simulator" 0 "$(sim_requests $MP | grep -c oP4)"
+t_eq "the one not yet in hand: deferred, no request after the pause was read" \
+    "enqueued,deferred 0" "$(msg_events "$p5") $(sim_requests $MP | grep -c oP5)"
 
 # ==== a thousand jobs waiting for a paused channel: deferred one after another ===========
 # concurrency 1, a database of its own with 1000 messages: the first reply pauses the
