@@ -419,11 +419,20 @@ static int uncertain_dropped(sched *s, const job *j, const chan_outcome *o,
 }
 
 
+static void release_slot(sched *s, job *j);
+
 /* Build the request and park it until the commit that records it as in flight. */
 static void build_and_park(sched *s, job *j, const char *token)
 {
     cherr e;
     chan *c = j->c;
+    if (s->stopping) {
+        /* its token came after SIGTERM: unsent, it goes back as it was claimed */
+        release_slot(s, j);
+        sched_chan_idle(s, c);
+        put_back(s, j);
+        return;
+    }
     /* opt-outs are checked at send time, not only at decision time */
     store_optout outs[64];
     int nouts = 0;
@@ -644,8 +653,6 @@ static void record_latency(sched *s, job *j, double seconds)
     sc->lat_bucket[k]++;
     sc->lat_sum += seconds;
 }
-
-static void release_slot(sched *s, job *j);
 
 /* Shutting down, the request still waited in its lane for a slot (http_stop_waiting):
  * it never left. The message goes back to the queue as it was claimed, like one still

@@ -9,10 +9,12 @@
 #  3. SIGTERM with replies slower than shutdown_grace: it exits 0 at the grace, before
 #     the replies, saying how many were left; the messages stay marked in flight and the
 #     next start logs each `uncertain` and (lifecycle: on_uncertain = retry) resends it.
+#  4. SIGTERM while a message waits for its access token (the token endpoint is slow): it
+#     is unsent, so it goes back to the queue untouched when the token comes; no request.
 . tests/lib.sh "$1"
 cd "$T_WORK"
 chuda_setup "" "$PIPELINE_ONLY"
-{ echo "user_id,tier,mp_openid"; for n in 1 2 3 4 5 6 7; do echo "s$n,potential,oS${n}xxxxxxxxxxxxxxxxxxxxxxxxxxx"; done; } > users.csv
+{ echo "user_id,tier,mp_openid"; for n in 1 2 3 4 5 6 7 8; do echo "s$n,potential,oS${n}xxxxxxxxxxxxxxxxxxxxxxxxxxx"; done; } > users.csv
 t_ok "users import" chuda users import users.csv
 enq() { chuda enqueue --user "$1" --template cart_abandoned --var product=围巾$1; }
 attempts() { chuda show "$1" | sed -n 's/^  attempts *//p'; }
@@ -77,4 +79,16 @@ for id in $c1 $c2 $c3; do
     t_eq "message $id logged uncertain at the next start" 1 "$(log_count uncertain "$id")"
     t_eq "message $id resent (lifecycle: on_uncertain = retry)" sent "$(msg_state "$id")"
 done
+
+# --- 4. SIGTERM while a message waits for its token ---------------------------------------
+n0=$(sends)
+sim_ctl POST /_sim/fault '{"path":"/cgi-bin/stable_token","count":1,"delay_ms":2000}' >/dev/null
+d1=$(enq s8)
+t_ok "run (a fresh token to fetch) started" run_bg chuda.conf run4.log
+t_ok "4: it asked for its token" wait_for 10 sh -c "sim_ctl() { curl -s --cacert '$CA/ca.pem' \"$SIM_URL\$1\"; }; sim_ctl /_sim/stats | grep -q '\"delayed\": *1'"
+kill -TERM $RUN; wait $RUN; rc=$?
+t_eq "token wait: exit 0" 0 "$rc"
+t_eq "token wait: no request for the message after SIGTERM" 0 "$(( $(sends) - n0 ))"
+t_eq "token wait: back in the queue, no attempt spent" "queued 0" "$(msg_state "$d1") $(attempts "$d1")"
+t_eq "token wait: nothing uncertain" 0 "$(log_count uncertain "$d1")"
 t_done
