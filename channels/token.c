@@ -59,6 +59,11 @@ long token_refreshes(const chan *c)
     return c->token ? c->token->refreshes : 0;
 }
 
+int token_refreshing(const chan *c)
+{
+    return c->token && c->token->refreshing;
+}
+
 int token_force_take(token_force *f, int daily, int64_t now)
 {
     int64_t day = (now + CN_OFFSET) / TU_DAY;

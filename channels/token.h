@@ -41,5 +41,8 @@ void token_get(chan *c, http *h, int64_t now, token_cb cb, void *arg);
 void token_invalidate(chan *c, const char *bad);
 /* Refreshes performed (for metrics and tests). */
 long token_refreshes(const chan *c);
+/* Is a refresh out (its reply will come back to the channel's token)? A background
+ * refresh has no waiter: the channel must outlive it. */
+int token_refreshing(const chan *c);
 
 #endif

@@ -119,13 +119,35 @@ sched_chan *sched_chan_find(sched *s, const char *name)
     return NULL;
 }
 
+/* A channel instance something still refers to: requests in hand (or waiting for its
+ * token), or a token refresh out with no waiter (a background one), whose reply comes
+ * back to the instance's token. */
+static int chan_busy(const chan *c)
+{
+    return c->inflight > 0 || token_refreshing(c);
+}
+
 void sched_chan_idle(sched *s, chan *c)
 {
     for (int i = 0; i < s->nretired; i++) {
-        if (s->retired[i] == c && c->inflight == 0) {
+        if (s->retired[i] == c && !chan_busy(c)) {
             chan_close(c);
             s->retired[i] = s->retired[--s->nretired];
             return;
+        }
+    }
+}
+
+/* Retired instances that became idle with no job to say so (a background token refresh
+ * came back): freed from the top of the loop, where no caller still holds one. */
+static void retired_sweep(sched *s)
+{
+    for (int i = 0; i < s->nretired;) {
+        if (!chan_busy(s->retired[i])) {
+            chan_close(s->retired[i]);
+            s->retired[i] = s->retired[--s->nretired];
+        } else {
+            i++;
         }
     }
 }
@@ -244,7 +266,7 @@ static void channels_replace(sched *s, sched_chan *nv, int nn)
             strset_free(&old->busy);
             strset_free(&old->paused);
         }
-        if (old->c->inflight)
+        if (chan_busy(old->c))
             s->retired[s->nretired++] = old->c;
         else
             chan_close(old->c);
@@ -489,6 +511,8 @@ static void on_pump(struct ev_loop *loop, ev_timer *w, int revents)
 static void on_prepare(struct ev_loop *loop, ev_prepare *w, int revents)
 {
     sched *s = w->data;
+    if (s->nretired)
+        retired_sweep(s);
     if (s->in_tx && !s->failed) {
         cherr e;
         s->in_tx = 0;

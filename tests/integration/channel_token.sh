@@ -3,8 +3,8 @@
 # (its daily force quota) keeps the token the normal call returned and pauses nothing;
 # force_refresh_daily = 0 never forces; a token endpoint that keeps failing spends the
 # message's attempts and ends it `failed` with the endpoint's code; a token close to its
-# expiry is refreshed in the background while it still serves; a burst, counted at the
-# simulator.
+# expiry is refreshed in the background while it still serves, and a SIGHUP while that
+# refresh is out replaces the channel safely; a burst, counted at the simulator.
 . tests/lib.sh "$1"
 cd "$T_WORK"
 BG_APPID=wxoa0000000000009
@@ -26,6 +26,9 @@ k3,potential,Asia/Shanghai,oK3xxxxxxxxxxxxxxxxxxxxxxxxx,
 e1,potential,Asia/Shanghai,oE1xxxxxxxxxxxxxxxxxxxxxxxxx,
 g1,potential,Asia/Shanghai,,oG1xxxxxxxxxxxxxxxxxxxxxxxxx
 g2,potential,Asia/Shanghai,,oG2xxxxxxxxxxxxxxxxxxxxxxxxx
+g3,potential,Asia/Shanghai,,oG3xxxxxxxxxxxxxxxxxxxxxxxxx
+g4,potential,Asia/Shanghai,,oG4xxxxxxxxxxxxxxxxxxxxxxxxx
+g5,potential,Asia/Shanghai,,oG5xxxxxxxxxxxxxxxxxxxxxxxxx
 r1,potential,Asia/Shanghai,oR1xxxxxxxxxxxxxxxxxxxxxxxxx,
 r2,potential,Asia/Shanghai,oR2xxxxxxxxxxxxxxxxxxxxxxxxx,
 r3,potential,Asia/Shanghai,oR3xxxxxxxxxxxxxxxxxxxxxxxxx,
@@ -105,6 +108,25 @@ rs = [json.loads(l) for l in sys.stdin]
 g1 = [r for r in rs if "oG1" in r["body"]][0]
 g2 = [r for r in rs if "oG2" in r["body"]][0]
 print("yes" if g2["at_ms"] < int(sys.argv[1]) else "no", "same" if g1["query"] == g2["query"] else "other")' "$answered")"
+
+# ==== SIGHUP while a background refresh is out: the old instance outlives its reply ======
+oa() { chuda enqueue --user "$1" --template cart_abandoned --var product=围巾 --channel oa_template; }
+sent() { "$CHUDA" -c chuda.conf show "$1" | grep -q 'state     sent'; }
+seq0=$(last_seq)
+chuda_daemon hup
+g3=$(oa g3)
+t_ok "hup: the first is sent (token fetched)" wait_for 15 sent "$g3"
+sim_fault "{\"path\":\"$TOK\",\"count\":1,\"delay_ms\":2000}"
+g4=$(oa g4)
+t_ok "hup: the second is sent while the refresh is held" wait_for 15 sent "$g4"
+kill -HUP $RUN
+t_ok "hup: reloaded with the refresh still out" wait_for 15 grep -q "reloaded config" hup.log
+t_ok "hup: the refresh was answered" wait_for 10 refreshed
+sleep 0.5
+g5=$(oa g5)
+t_ok "hup: the run goes on after the old instance's refresh came back" wait_for 15 sent "$g5"
+kill -TERM $RUN; wait $RUN
+t_eq "hup: exit 0" 0 $?
 
 # ==== a burst, counted at the simulator: two at once, the third waits ====================
 sed 's/^credits = off$/credits = off\nrate = 0.1\nburst = 2/' chuda.conf >burst.conf
