@@ -204,21 +204,6 @@ static const char *arg(struct MHD_Connection *c, const char *name)
     return MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, name);
 }
 
-/* Cut a string that snprintf may have cut inside a UTF-8 character at that character
- * (a reason naming a long key or tag stays valid UTF-8 in the log). */
-static void utf8_clip(char *s)
-{
-    size_t n = strlen(s), i = n;
-    while (i > 0 && ((unsigned char)s[i - 1] & 0xC0) == 0x80)
-        i--;
-    if (i > 0 && (unsigned char)s[i - 1] >= 0xC0) {
-        unsigned char lead = (unsigned char)s[i - 1];
-        size_t need = lead >= 0xF0 ? 4 : lead >= 0xE0 ? 3 : 2;
-        if (n - (i - 1) < need)
-            s[i - 1] = '\0';
-    }
-}
-
 static int delete_messages(api *a, req *r)
 {
     const char *key = arg(r->conn, "key"), *user = arg(r->conn, "user"),
@@ -238,7 +223,7 @@ static int delete_messages(api *a, req *r)
         char reason[200];
         snprintf(reason, sizeof reason, key ? "cancelled by key %s (api)" : "cancelled by user %s tag %s (api)",
                  key ? key : user, tag);
-        utf8_clip(reason);
+        fs_utf8_clip(reason);
         store_event ev = {.at = now, .message_id = v[i].id, .campaign_id = v[i].campaign_id,
                           .user_id = v[i].user_id, .event = "cancelled", .reason = reason};
         if (store_finish(st, &v[i], "cancelled", NULL, NULL, now, &e) < 0 ||

@@ -24,20 +24,6 @@ typedef struct cba {
     char user[128];
 } cba;
 
-/* Cut a string that snprintf may have cut inside a UTF-8 character at that character. */
-static void utf8_clip(char *s)
-{
-    size_t n = strlen(s), i = n;
-    while (i > 0 && ((unsigned char)s[i - 1] & 0xC0) == 0x80)
-        i--;
-    if (i > 0 && (unsigned char)s[i - 1] >= 0xC0) {
-        unsigned char lead = (unsigned char)s[i - 1];
-        size_t need = lead >= 0xF0 ? 4 : lead >= 0xE0 ? 3 : 2;
-        if (n - (i - 1) < need)
-            s[i - 1] = '\0';
-    }
-}
-
 /* The message id chuda sent as OutId / SessionContext, or 0. */
 static int64_t ref_id(const char *ref)
 {
@@ -68,7 +54,7 @@ static int log_receipt(cba *x, const cb_event *ev, int64_t id)
     snprintf(reason, sizeof reason, "%s, says the %s receipt%s%s",
              ev->kind == CB_DELIVERED ? "delivered" : "not delivered", ev->channel,
              *what ? ": " : "", what);
-    utf8_clip(reason);
+    fs_utf8_clip(reason);
     snprintf(detail, sizeof detail, "provider_id=%s%s%s", ev->provider_msg_id,
              ev->at_ms ? " provider_at=" : "", ev->at_ms ? tu_format(ev->at_ms, t, sizeof t) : "");
     store_event le = {
@@ -116,7 +102,7 @@ static int optout_put(cba *x, const char *user, const char *channel, const char 
     snprintf(o.category, sizeof o.category, "*");
     fs_copy(o.source, sizeof o.source, source);
     fs_copy(o.reason, sizeof o.reason, reason);
-    utf8_clip(o.reason);
+    fs_utf8_clip(o.reason);
     return store_optout_put(x->st, user, &o, x->e);
 }
 

@@ -45,3 +45,17 @@ char *fs_cat(char *dst, size_t n, ...)
     dst[at] = '\0';
     return dst;
 }
+
+char *fs_utf8_clip(char *s)
+{
+    size_t n = strlen(s), i = n;
+    while (i > 0 && ((unsigned char)s[i - 1] & 0xC0) == 0x80)
+        i--;                    /* back over the continuation bytes at the end */
+    if (i > 0 && (unsigned char)s[i - 1] >= 0xC0) {
+        unsigned char lead = (unsigned char)s[i - 1];
+        size_t need = lead >= 0xF0 ? 4 : lead >= 0xE0 ? 3 : 2;
+        if (n - (i - 1) < need)
+            s[i - 1] = '\0';
+    }
+    return s;
+}

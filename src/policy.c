@@ -511,21 +511,6 @@ const store_optout *policy_optout_match(const policy *p, const char *klass, cons
     return match_optout(v, n, channel, k ? k->category : "marketing");
 }
 
-/* Cut a sentence that snprintf may have cut inside a UTF-8 character (an opt-out's
- * reason is the user's words) at that character. */
-static void clip_utf8(char *s)
-{
-    size_t n = strlen(s), i = n;
-    while (i > 0 && ((unsigned char)s[i - 1] & 0xC0) == 0x80)
-        i--;
-    if (i > 0 && (unsigned char)s[i - 1] >= 0xC0) {
-        unsigned char lead = (unsigned char)s[i - 1];
-        size_t need = lead >= 0xF0 ? 4 : lead >= 0xE0 ? 3 : 2;
-        if (n - (i - 1) < need)
-            s[i - 1] = '\0';
-    }
-}
-
 static void optout_text(const store_optout *o, char *out, size_t len)
 {
     char t[32];
@@ -533,7 +518,7 @@ static void optout_text(const store_optout *o, char *out, size_t len)
              strcmp(o->channel, "*") ? o->channel : "", strcmp(o->category, "*") ? ", " : "",
              strcmp(o->category, "*") ? o->category : "", tu_format_min(o->at, t, sizeof t),
              o->source, o->reason[0] ? ": " : "", o->reason);
-    clip_utf8(out);
+    fs_utf8_clip(out);
 }
 
 static void defer(policy_decision *d, int64_t until, const char *code)
@@ -849,7 +834,7 @@ static void choose_channel(const policy *p, const policy_class *k, const policy_
     }
     for (int i = 0; i < n; i++) {
         int ok = channel_usable(p, k, t, in, list[i], &later, why, sizeof why);
-        clip_utf8(why);         /* each channel appends at the end: cut there, if at all */
+        fs_utf8_clip(why);      /* each channel appends at the end: cut there, if at all */
         if (ok) {
             d->verdict = POLICY_SEND;
             fs_copy(d->channel, sizeof d->channel, list[i]);
@@ -910,11 +895,11 @@ void policy_decide(const policy *p, const policy_input *in, policy_decision *d)
         char tt[32], why[400];
         memcpy(why, d->reason, sizeof why - 1);
         why[sizeof why - 1] = '\0';
-        clip_utf8(why);
+        fs_utf8_clip(why);
         d->verdict = POLICY_EXPIRE;
         snprintf(d->code, sizeof d->code, "expired");
         snprintf(d->reason, sizeof d->reason, "would wait past its expiry %s: %s",
                  tu_format_min(in->m->expires_at, tt, sizeof tt), why);
     }
-    clip_utf8(d->reason);
+    fs_utf8_clip(d->reason);
 }

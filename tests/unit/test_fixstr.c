@@ -44,11 +44,31 @@ static void test_cat(void **state)
     assert_string_equal(fs_cat(b, 3, "ab", "cd", NULL), "ab");
 }
 
+static void test_utf8_clip(void **state)
+{
+    (void)state;
+    char b[16];
+    /* "退订原因" is 12 bytes, 3 a character: 7 or 8 kept is two and a part of the third,
+     * 9 is three, 10 three and a part */
+    for (size_t n = 8; n <= 11; n++) {
+        fs_copy(b, n, "退订原因");
+        assert_string_equal(fs_utf8_clip(b), n <= 9 ? "退订" : "退订原");
+    }
+    assert_string_equal(fs_utf8_clip(strcpy(b, "退订原因")), "退订原因");  /* whole */
+    assert_string_equal(fs_utf8_clip(strcpy(b, "ab\xc3")), "ab");     /* 2-byte lead */
+    assert_string_equal(fs_utf8_clip(strcpy(b, "ab\xc3\xa9")), "ab\xc3\xa9");
+    assert_string_equal(fs_utf8_clip(strcpy(b, "a\xf0\x9f\x98")), "a");  /* 4-byte, 3 kept */
+    assert_string_equal(fs_utf8_clip(strcpy(b, "a\xf0\x9f\x98\x80")), "a\xf0\x9f\x98\x80");
+    assert_string_equal(fs_utf8_clip(strcpy(b, "")), "");
+    assert_string_equal(fs_utf8_clip(strcpy(b, "plain")), "plain");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_copy),
         cmocka_unit_test(test_cat),
+        cmocka_unit_test(test_utf8_clip),
     };
     return cmocka_run_group_tests_name("fixstr", tests, NULL, NULL);
 }
