@@ -12,6 +12,7 @@
 #include "buf.h"
 #include "cmd.h"
 #include "enqueue.h"
+#include "fixstr.h"
 #include "mask.h"
 #include "render.h"
 #include "timeutil.h"
@@ -241,6 +242,7 @@ int cmd_cancel(const cmd_globals *g, int argc, char **argv)
             snprintf(reason, sizeof reason, "cancelled by key %s", key);
         else
             snprintf(reason, sizeof reason, "cancelled by user %s tag %s", user, tag);
+        fs_utf8_clip(reason);   /* a long key or tag: cut between characters */
         store_event ev = {.at = now, .message_id = v[i].id, .campaign_id = v[i].campaign_id,
                           .user_id = v[i].user_id, .event = "cancelled", .reason = reason};
         if (store_finish(a.st, &v[i], "cancelled", NULL, NULL, now, &e) < 0 ||

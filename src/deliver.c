@@ -346,6 +346,7 @@ void dlv_start(sched *s, store_msg *m)
         snprintf(why, sizeof why, "%s; %s%.*s", ruled,
                  d.verdict == POLICY_SUPPRESS ? "no other channel: " : "",
                  (int)(sizeof why - sizeof ruled - 24), d.reason);
+        fs_utf8_clip(why);      /* the reason quotes the user's and the operator's words */
         if (d.verdict == POLICY_SUPPRESS) {
             /* no channel left that can carry it: the values are at fault, not the user */
             finish(s, j, "failed", "failed", NULL, "field_rule", why, NULL);

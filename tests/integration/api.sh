@@ -118,6 +118,17 @@ import sqlite3, sys
 c = sqlite3.connect("chuda.db"); c.text_factory = bytes
 r = c.execute("select reason from log where message_id=? and event=?", (int(sys.argv[1]), "cancelled")).fetchone()[0]
 r.decode("utf-8"); print("ok")' "$lid" 2>&1 | tail -1)"
+# the same through the command line (another key: a key names one message for good):
+# chuda cancel cuts its reason between characters too
+long=$(python3 -c 'print("钥" * 70)')
+r=$(api POST /v1/messages "{\"user\":\"h2\",\"template\":\"cart_abandoned\",\"vars\":{\"product\":\"伞\"},\"key\":\"$long\",\"at\":\"+1h\"}")
+lid=$(echo "$r" | sed 's/.*"id":\([0-9]*\).*/\1/')
+t_match "chuda cancel by a long CJK key" '^1 cancelled$' "$(chuda cancel --key "$long" 2>&1)"
+t_eq "its reason is UTF-8 too" ok "$(python3 -c '
+import sqlite3, sys
+c = sqlite3.connect("chuda.db"); c.text_factory = bytes
+r = c.execute("select reason from log where message_id=? and event=?", (int(sys.argv[1]), "cancelled")).fetchone()[0]
+r.decode("utf-8"); print("ok")' "$lid" 2>&1 | tail -1)"
 
 printf 'user_id\nh1\nh2\n' >recipients.csv
 cid=$(chuda campaign create --name api-test --template cart_abandoned --recipients recipients.csv \
