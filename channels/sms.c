@@ -10,7 +10,8 @@
  *   template_id            the provider's template (template_id.tencent and
  *                          template_id.aliyun win for their provider)
  *   params = a, b, c       ordered parameters (Tencent TemplateParamSet), split at
- *                          ASCII commas after rendering, each trimmed
+ *                          ASCII commas after rendering, each trimmed; a comma a
+ *                          placeholder rendered is refused before (fieldrule.c)
  *   param.NAME = value     named parameters (Aliyun TemplateParam {"NAME":"value"}); for
  *                          Tencent, when there is no `params`, their values in file order
  * Address: the user's phone (E.164). One number per request; the message id is the

@@ -569,9 +569,12 @@ static void sms_param(ck *k, size_t i, const char *field, const char *one, long 
 }
 
 /* `params = a, b, c`: split at ASCII commas, each trimmed of spaces and tabs, as the
- * sms channel does; "params =" is no parameter at all. */
-static void sms_params(ck *k, size_t i, const char *value, long *total)
+ * sms channel does; "params =" is no parameter at all. A placeholder that rendered an
+ * ASCII comma (render.h, `split`) would split its parameter and move every later one
+ * to another slot: refused, and the parameters after it are not checked. */
+static void sms_params(ck *k, size_t i, const render_field *f, long *total)
 {
+    const char *value = f->value;
     const char *p = value + strspn(value, " \t");
     if (!*p)
         return;
@@ -588,6 +591,13 @@ static void sms_params(ck *k, size_t i, const char *value, long *total)
         if (!one)
             return;
         snprintf(field, sizeof field, "param %d", n);
+        if (n == f->split) {
+            add_verdict(k, i, "params", value, -1, -1, "characters",
+                        "parameter %d: {{%s}} renders with an ASCII comma, which would split "
+                        "it in two (write ， instead)", n, f->split_by ? f->split_by : "?");
+            free(one);
+            break;
+        }
         sms_param(k, i, field, one, total);
         free(one);
         if (!comma)
@@ -708,7 +718,7 @@ static int check(const char *channel, const render_out *out, const int *dynamic,
         else if (is_sms && !sms_sent(lim->sms_provider, out, key))
             continue;
         else if (is_sms && !strcmp(key, "params"))
-            sms_params(&k, i, value, &sms_total);
+            sms_params(&k, i, &out->v[i], &sms_total);
         else if (is_sms && !strncmp(key, "param.", 6)) {
             long ignored = 0;   /* with `params`, Tencent sends those and not these */
             sms_param(&k, i, key, value, render_get(out, "params") ? &ignored : &sms_total);

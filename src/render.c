@@ -58,6 +58,10 @@ typedef struct rx {
     int min;                /* variables render empty (render_channel_min) */
     int dynamic;            /* a variable was used */
     int origin;             /* line of the first copy key used at the top level */
+    int list;               /* a list value ([sms] params): its ASCII commas written in
+                               the template separate the items (render_section) */
+    int split;              /* ... the item where a placeholder rendered one, 0: none */
+    char *split_by;         /* ... that placeholder's name (owned) */
     rchain copy, chan;      /* lookup chains of [copy] and of the channel's section */
 } rx;
 
@@ -540,6 +544,7 @@ static int expand(rx *x, const char *src, buf *out, int depth, cherr *e)
         if (ph_parse(open + 2, (size_t)(close - open - 2), &h, e) < 0)
             return -1;
         buf val = {0};
+        size_t at = out->len;
         int r = resolve(x, h.name, &val, depth, e);
         if (r > 0 && apply_filters(x, &h, &val, e) < 0)
             r = -1;
@@ -549,12 +554,23 @@ static int expand(rx *x, const char *src, buf *out, int depth, cherr *e)
         if (r < 0)
             return -1;
         if (r == 0) {
-            if (x->min)
+            if (x->min && x->list && depth == 0 && h.has_dflt && memchr(h.dflt, ',', h.dlen))
+                buf_add(out, h.dflt, h.dlen);   /* a default's comma: caught below */
+            else if (x->min)
                 x->dynamic = 1;     /* could be anything, the empty string included */
             else if (h.has_dflt)
                 buf_add(out, h.dflt, h.dlen);
             else
                 return err_set(e, "missing variable '%s'", h.name);
+        }
+        if (x->list && depth == 0 && !x->split && out->len > at &&
+            memchr(out->s + at, ',', out->len - at)) {
+            int item = 1;       /* every comma before it is the template's own */
+            for (size_t i = 0; i < at; i++)
+                item += out->s[i] == ',';
+            if (!(x->split_by = strdup(h.name)))
+                return err_set(e, "out of memory");
+            x->split = item;
         }
         p = close + 2;
     }
@@ -646,17 +662,24 @@ int render_value_check(const char *name, const char *value, unsigned filters, ch
 
 /* ---- channel sections -------------------------------------------------------------------- */
 
-static int add_field(render_out *o, const char *key, char *value, int line)
+static int add_field(render_out *o, const char *key, char *value, int line, rx *x)
 {
     render_field *v = realloc(o->v, (o->n + 1) * sizeof *v);
     if (!v) {
         free(value);
+        free(x->split_by);
+        x->split_by = NULL;
+        x->split = 0;
         return -1;
     }
     o->v = v;
     o->v[o->n].key = strdup(key);
     o->v[o->n].value = value;
     o->v[o->n].line = line;
+    o->v[o->n].split = x->split;
+    o->v[o->n].split_by = x->split_by;
+    x->split = 0;
+    x->split_by = NULL;
     o->n++;
     return 0;
 }
@@ -706,14 +729,20 @@ static int render_section(rx *x, const char *channel, render_out *out, int **dyn
         buf b = {0};
         x->dynamic = 0;
         x->origin = 0;
-        if (expand(x, use->value, &b, 0, e) < 0) {
+        x->list = !strcmp(channel, "sms") && !strcmp(en->key, "params");
+        int rc = expand(x, use->value, &b, 0, e);
+        x->list = 0;
+        if (rc < 0) {
             buf_free(&b);
+            free(x->split_by);
+            x->split_by = NULL;
+            x->split = 0;
             err_prefix(e, "%s:%d: [%s] %s: ", c->t->ini.path, use->line, use->section, use->key);
             render_out_free(out);
             return -1;
         }
         size_t n = out->n;
-        if (add_field(out, en->key, buf_take(&b), use->line) < 0 ||
+        if (add_field(out, en->key, buf_take(&b), use->line, x) < 0 ||
             (dyn && add_int(dyn, n, x->dynamic) < 0) ||
             (origin && add_int(origin, n, x->origin ? x->origin : use->line) < 0)) {
             render_out_free(out);
@@ -768,6 +797,7 @@ void render_out_free(render_out *o)
     for (size_t i = 0; i < o->n; i++) {
         free(o->v[i].key);
         free(o->v[i].value);
+        free(o->v[i].split_by);
     }
     free(o->v);
     memset(o, 0, sizeof *o);

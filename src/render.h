@@ -45,6 +45,11 @@ typedef struct render_field {
     char *key;
     char *value;
     int line;                   /* template line the key came from */
+    int split;                  /* [sms] params, a list whose items the template's own
+                                   ASCII commas separate: the item (1-based) where a
+                                   placeholder rendered a comma, which would split it in
+                                   two; 0: none (fieldrule.c refuses it) */
+    char *split_by;             /* that placeholder's name (owned), else NULL */
 } render_field;
 
 typedef struct render_out {

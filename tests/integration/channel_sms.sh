@@ -120,6 +120,23 @@ True 64" "$req"
 t_match "tencent: SerialNo as the provider id" '^provider_id=2433:[0-9]+$' "$(msg_field "$id" sent detail)"
 t_eq "tencent: SecretKey in no log row" 0 "$(c log --format json | grep -c "$CHUDA_TEST_TC_KEY")"
 
+# a value with an ASCII comma would split `params` into one more parameter and move the
+# later ones: the field rules refuse it wherever the message is checked, and nothing is sent
+comma='\[sms\] params: parameter 1: \{\{product\}\} renders with an ASCII comma, which would split it in two \(write ， instead\)'
+t_fails_with "tencent comma: enqueue refused, naming section, parameter, variable" \
+    "no channel can carry it: $comma" c enqueue --user s1 --template sms_test --var product=A,B --channel sms
+t_fails_with "tencent comma: preview fails the same way" "$comma" \
+    c preview --template sms_test --user s1 --var product=A,B --channel sms
+printf 'user_id,product\ns1,围巾\ns2,"A,B"\n' >comma.csv
+t_ok "tencent comma: a campaign row queues (rows are checked per combination)" \
+    c campaign create --name comma --template sms_test --recipients comma.csv
+before=$(sim_requests / | grep -c +8613800000002)
+c run --until-idle 2>/dev/null
+cid=$(c log --format json --campaign 1 --event failed | python3 -c 'import json,sys; print(json.loads(sys.stdin.readline())["message_id"])')
+t_eq "tencent comma: at send it fails, code field_rule" "field_rule" "$(msg_field "$cid" failed code)"
+t_match "tencent comma: the log names the parameter and the variable" "^$comma" "$(msg_field "$cid" failed reason)"
+t_eq "tencent comma: nothing was sent to that number" "$before" "$(sim_requests / | grep -c +8613800000002)"
+
 # refused: the number is blacklisted (unsubscribed)
 id=$(send s3 围巾)
 c run --until-idle 2>/dev/null

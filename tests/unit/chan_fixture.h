@@ -97,9 +97,7 @@ static inline render_out fix_fields(const char *k, ...)
     for (const char *key = k; key; key = va_arg(ap, const char *)) {
         const char *value = va_arg(ap, const char *);
         o.v = realloc(o.v, (o.n + 1) * sizeof *o.v);
-        o.v[o.n].key = strdup(key);
-        o.v[o.n].value = strdup(value);
-        o.v[o.n].line = (int)o.n + 1;
+        o.v[o.n] = (render_field){.key = strdup(key), .value = strdup(value), .line = (int)o.n + 1};
         o.n++;
     }
     va_end(ap);

@@ -15,6 +15,7 @@
 
 #include <cmocka.h>
 
+#include "fieldrule.h"
 #include "render.h"
 #include "tpl.h"
 
@@ -496,6 +497,71 @@ static void test_sms_sections(void **state)
                 "(every user)");
 }
 
+/* `params` is split at its ASCII commas after rendering: a value that brings one would
+ * move every later value to another of Tencent's slots. Render marks the parameter and
+ * the placeholder, the field rules refuse it where `params` is sent (Tencent); a literal
+ * comma separates, a full-width one is text. */
+static void comma_refused(const render_ctx *c, const char *provider, const char *want)
+{
+    render_out o;
+    cherr e = {{0}};
+    if (render_channel(c, "sms", &o, &e) < 0)
+        fail_msg("%s", e.msg);
+    fr_limits lim;
+    fr_limits_default(&lim);
+    lim.sms_provider = provider;
+    int rc = fr_check("sms", &o, &lim, NULL, &e);
+    render_out_free(&o);
+    if (!want) {
+        if (rc < 0)
+            fail_msg("%s", e.msg);
+        return;
+    }
+    assert_int_equal(rc, -1);
+    assert_string_equal(e.msg, want);
+}
+
+static void test_sms_params_comma(void **state)
+{
+    (void)state;
+    tpl *t = load("c.ini", HEAD "[sms]\ntemplate_id = 1\n"
+                  "params = {{product|trunc:12}}, {{n|0}}\nparam.p = {{product}}\n"
+                  "[sms.tier.new]\nparams = {{n}},{{hint}}\n");
+    json_t *vars = json_pack("{s:s,s:s}", "product", "A,B", "n", "3");
+    render_ctx c = {.t = t, .vars = vars, .tier = "potential", .variant = ""};
+    render_out o;
+    cherr e = {{0}};
+    if (render_channel(&c, "sms", &o, &e) < 0)
+        fail_msg("%s", e.msg);
+    assert_string_equal(render_get(&o, "params"), "A,B, 3");
+    assert_int_equal(o.v[1].split, 1);
+    assert_string_equal(o.v[1].split_by, "product");
+    assert_int_equal(o.v[2].split, 0);          /* param.p is one value: its comma is text */
+    render_out_free(&o);
+    const char *want = "[sms] params: parameter 1: {{product}} renders with an ASCII comma, "
+                       "which would split it in two (write ， instead)";
+    comma_refused(&c, "tencent", want);
+    comma_refused(&c, NULL, want);
+    comma_refused(&c, "aliyun", NULL);          /* Aliyun is sent param.p, not params */
+    json_object_set_new(vars, "product", json_string("A，B"));     /* full-width: text */
+    comma_refused(&c, "tencent", NULL);
+    c.tier = "new";         /* the second parameter, from a user attribute */
+    json_t *attrs = json_pack("{s:s}", "hint", "快来,看看");
+    c.attrs = attrs;
+    comma_refused(&c, "tencent", "[sms] params: parameter 2: {{hint}} renders with an ASCII "
+                                 "comma, which would split it in two (write ， instead)");
+    json_decref(attrs);
+    json_decref(vars);
+    drop(t);
+    /* at load, a copy key's or an inline default's comma in `params` is every user's */
+    parse_fails("e.ini", HEAD "[copy]\nhint = a,b\n[sms]\ntemplate_id = 1\nparams = {{x}}, {{hint}}\n",
+                "e.ini:4: [sms] params: parameter 2: {{hint}} renders with an ASCII comma, which "
+                "would split it in two (write ， instead) (every user)");
+    parse_fails("f.ini", HEAD "[sms]\ntemplate_id = 1\nparams = {{x|a,b}}\n",
+                "f.ini:5: [sms] params: parameter 1: {{x}} renders with an ASCII comma, which "
+                "would split it in two (write ， instead) (every user)");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -509,6 +575,7 @@ int main(void)
         cmocka_unit_test(test_load_errors),
         cmocka_unit_test(test_channel_overrides),
         cmocka_unit_test(test_sms_sections),
+        cmocka_unit_test(test_sms_params_comma),
     };
     return cmocka_run_group_tests_name("copy", tests, NULL, NULL);
 }

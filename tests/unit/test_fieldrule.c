@@ -27,9 +27,7 @@ static render_out make(const char *k1, ...)
     for (const char *k = k1; k; k = va_arg(ap, const char *)) {
         const char *v = va_arg(ap, const char *);
         o.v = realloc(o.v, (o.n + 1) * sizeof *o.v);
-        o.v[o.n].key = strdup(k);
-        o.v[o.n].value = strdup(v);
-        o.v[o.n].line = (int)o.n + 1;
+        o.v[o.n] = (render_field){.key = strdup(k), .value = strdup(v), .line = (int)o.n + 1};
         o.n++;
     }
     va_end(ap);
