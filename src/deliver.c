@@ -278,8 +278,17 @@ void dlv_start(sched *s, store_msg *m)
     store_optout outs[64];
     int nsends = 0, nouts = 0;
     long credits = -1;
-    if (store_sends_since(a->st, j->m.user_id, now - policy_history(&a->pol, now), sends,
-                          POLICY_MAX_SENDS, &nsends, &e) < 0 ||
+    policy_chan pcs[SCHED_MAX_CHANNELS];
+    for (int i = 0; i < s->nchans; i++) {
+        chan *c = s->chans[i].c;
+        pcs[i] = (policy_chan){c->name, 1, c->paused_until, c->credits, c->monthly_limit};
+    }
+    int64_t since, month_since;
+    char monthly[SCHED_MAX_CHANNELS * 33 + 2];
+    policy_history_args(&a->pol, pcs, s->nchans, now, &since, &month_since, monthly,
+                        sizeof monthly);
+    if (store_sends_since(a->st, j->m.user_id, since, month_since, monthly, sends,
+                          POLICY_MAX_CAP, &nsends, &e) < 0 ||
         store_optouts_get(a->st, j->m.user_id, outs, 64, &nouts, &e) < 0) {
         json_decref(vars);
         json_decref(attrs);
@@ -287,10 +296,8 @@ void dlv_start(sched *s, store_msg *m)
         job_end(s, j);
         return;
     }
-    policy_chan pcs[SCHED_MAX_CHANNELS];
     for (int i = 0; i < s->nchans; i++) {
         chan *c = s->chans[i].c;
-        pcs[i] = (policy_chan){c->name, 1, c->paused_until, c->credits, c->monthly_limit};
         /* the template id is looked up whatever [channel.X] credits says: a 43101 is
          * recorded against it (credits zero) either way */
         if (c->ops->credits && tpl_has_section(t, c->name) && !j->credit_tid[0]) {

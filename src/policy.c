@@ -51,8 +51,11 @@ int policy_parse_cap(const char *s, policy_cap *c, cherr *e)
 {
     char *end;
     long n = strtol(s, &end, 10);
-    if (end == s || *end != '/' || n < 0 || n > 100000)
+    if (end == s || *end != '/' || n < 0)
         return err_set(e, "cap '%s': expected N/DURATION, e.g. 3/7d", s);
+    if (n > POLICY_MAX_CAP)     /* more than the history shows: never reached */
+        return err_set(e, "cap '%s': N is at most %d (the sends a cap can count)", s,
+                       POLICY_MAX_CAP);
     if (tu_parse_duration(end + 1, &c->window_ms, e) < 0 || c->window_ms <= 0)
         return err_set(e, "cap '%s': expected N/DURATION, e.g. 3/7d", s);
     c->n = (int)n;
@@ -343,6 +346,26 @@ int64_t policy_history(const policy *p, int64_t now)
                 w = p->tiers[i].chcap[k].window_ms;
     }
     return w;
+}
+
+void policy_history_args(const policy *p, const policy_chan *chans, int nchans, int64_t now,
+                         int64_t *since, int64_t *month_since, char *monthly, size_t len)
+{
+    *since = now - policy_history(p, now);
+    *month_since = cn_month_start(now, 0);
+    size_t used = 0;
+    monthly[0] = '\0';
+    for (int i = 0; i < nchans; i++) {
+        size_t n = strlen(chans[i].name);
+        if (chans[i].monthly_limit <= 0 || used + n + 3 > len)
+            continue;
+        if (!used)
+            monthly[used++] = ',';
+        memcpy(monthly + used, chans[i].name, n);
+        used += n;
+        monthly[used++] = ',';
+        monthly[used] = '\0';
+    }
 }
 
 int policy_in_list(const char *list, const char *channel)

@@ -33,7 +33,10 @@
 #include "tpl.h"
 
 #define POLICY_MAX_CHANNELS 8
-#define POLICY_MAX_SENDS 256    /* sends in a window the policy looks at, at most */
+#define POLICY_MAX_CAP 256      /* a cap's N at most: the newest capped sends the policy sees */
+/* the history policy_decide is given: the newest POLICY_MAX_CAP capped sends, and as many
+ * uncapped ones over channels with a monthly limit (store_sends_since) */
+#define POLICY_MAX_SENDS (2 * POLICY_MAX_CAP)
 
 typedef struct policy_cap {
     int n;                      /* 0: none allowed (window_ms 0: no cap set) */
@@ -93,9 +96,11 @@ typedef struct policy_input {
     const policy_chan *chans;
     int nchans;
     int64_t now;
-    const store_send *sends;    /* the user's sends of every class (reserved or sent),
-                                   oldest first, since now - policy_history(p); caps
-                                   count the capped ones, monthly limits all */
+    const store_send *sends;    /* the user's sends (reserved or sent), oldest first: the
+                                   capped ones since now - policy_history(p), the uncapped
+                                   ones this month over channels with a monthly limit
+                                   (policy_history_args); caps count the capped ones,
+                                   monthly limits all */
     int nsends;
     const store_optout *optouts;
     int noptouts;
@@ -145,6 +150,11 @@ const store_optout *policy_optout_match(const policy *p, const char *klass, cons
 
 /* Is `channel` in the comma-separated list `list`? */
 int policy_in_list(const char *list, const char *channel);
+/* What to read of the send ledger for a decision at `now` (store_sends_since): capped
+ * sends since *since, uncapped ones since *month_since over the channels of `chans`
+ * with a monthly limit, as ",a,b," in `monthly` (len bytes; "" none). */
+void policy_history_args(const policy *p, const policy_chan *chans, int nchans, int64_t now,
+                         int64_t *since, int64_t *month_since, char *monthly, size_t len);
 /* Parse "N/7d" and "23:00-08:00" / "none" (exposed for tests). */
 int policy_parse_cap(const char *s, policy_cap *c, cherr *e);
 int policy_parse_hours(const char *s, policy_hours *h, cherr *e);

@@ -278,10 +278,13 @@ typedef struct store_ops {
     /* 1 found, 0 not found. */
     int (*msg_get)(store *s, int64_t id, store_msg *out, store_msgstate *st, cherr *e);
 
-    /* The send ledger: sends of every class (reserved or sent) to a user at or after
-     * `since`: the newest `max`, oldest first (*n set). */
-    int (*sends_since)(store *s, const char *user_id, int64_t since, store_send *out, int max,
-                       int *n, cherr *e);
+    /* The send ledger, what the caps and monthly limits count (reserved or sent), oldest
+     * first (*n set): the user's capped sends at or after `since`, the newest `max`, and
+     * their uncapped sends at or after `month_since` over a channel of `monthly`
+     * (",sms,wecom_customer,"; "" none), the newest `max` too: `out` holds 2 * max. One
+     * kind of send does not push the other out of the history. */
+    int (*sends_since)(store *s, const char *user_id, int64_t since, int64_t month_since,
+                       const char *monthly, store_send *out, int max, int *n, cherr *e);
     int (*send_reserve)(store *s, const char *user_id, int64_t message_id, const char *channel,
                         int uncapped, int64_t at, cherr *e);
     /* sent: confirm the reservation (its time becomes `at`); else drop it */
@@ -416,7 +419,7 @@ static inline int store_log(store *s, const store_event *ev, cherr *e) { return 
 static inline int store_log_each(store *s, const store_logq *q, store_log_fn fn, void *a, cherr *e) { return s->ops->log_each(s, q, fn, a, e); }
 static inline int store_msg_get(store *s, int64_t id, store_msg *m, store_msgstate *st, cherr *e) { return s->ops->msg_get(s, id, m, st, e); }
 
-static inline int store_sends_since(store *s, const char *u, int64_t since, store_send *o, int max, int *n, cherr *e) { return s->ops->sends_since(s, u, since, o, max, n, e); }
+static inline int store_sends_since(store *s, const char *u, int64_t since, int64_t month_since, const char *monthly, store_send *o, int max, int *n, cherr *e) { return s->ops->sends_since(s, u, since, month_since, monthly, o, max, n, e); }
 static inline int store_send_reserve(store *s, const char *u, int64_t id, const char *ch, int64_t at, cherr *e) { return s->ops->send_reserve(s, u, id, ch, 0, at, e); }
 static inline int store_send_reserve_uncapped(store *s, const char *u, int64_t id, const char *ch, int64_t at, cherr *e) { return s->ops->send_reserve(s, u, id, ch, 1, at, e); }
 static inline int store_send_settle(store *s, int64_t id, int sent, int64_t at, cherr *e) { return s->ops->send_settle(s, id, sent, at, e); }

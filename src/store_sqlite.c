@@ -127,9 +127,13 @@ static const char *const sql_text[S_COUNT] = {
     [S_COUNT_DUE] = "SELECT count(*) FROM queue WHERE due_at<=?1 AND lease_until<=?1",
     [S_COUNT_LEASED] = "SELECT count(*) FROM queue WHERE lease_until>0 AND lease_until>?1",
     [S_COUNT_RETRY] = "SELECT count(*) FROM queue WHERE attempts>0 AND lease_until<=?1",
-    /* the newest `max`: a cap is about the latest sends (returned oldest first) */
-    [S_SENDS_SINCE] = "SELECT at,channel,uncapped FROM sends WHERE user_id=?1 AND at>=?2 "
-                      "ORDER BY at DESC LIMIT ?3",
+    /* the newest `max` of each kind: a cap is about the latest capped sends, a monthly
+     * limit about the channel's sends this month, transactional ones included */
+    [S_SENDS_SINCE] = "SELECT at,channel,uncapped FROM (SELECT at,channel,uncapped FROM sends "
+                      "WHERE user_id=?1 AND at>=?2 AND uncapped=0 ORDER BY at DESC LIMIT ?3) "
+                      "UNION ALL SELECT at,channel,uncapped FROM (SELECT at,channel,uncapped "
+                      "FROM sends WHERE user_id=?1 AND at>=?4 AND uncapped<>0 AND "
+                      "instr(?5,','||channel||',')>0 ORDER BY at DESC LIMIT ?3) ORDER BY at",
     [S_SEND_RESERVE] = "INSERT OR REPLACE INTO sends(user_id,at,message_id,channel,state,uncapped) "
                        "VALUES(?,?,?,?,'reserved',?)",
     /* confirmed at the time the provider accepted it (the key moves with it) */
@@ -1516,15 +1520,18 @@ static int sq_msg_get(store *base, int64_t id, store_msg *m, store_msgstate *st,
 
 /* ---- the policy's memory: sends, opt-outs, credits ------------------------------ */
 
-static int sq_sends_since(store *base, const char *user, int64_t since, store_send *out, int max,
-                          int *n, cherr *e)
+static int sq_sends_since(store *base, const char *user, int64_t since, int64_t month_since,
+                          const char *monthly, store_send *out, int max, int *n, cherr *e)
 {
     sq_store *q = (sq_store *)base;
     sqlite3_stmt *s = stmt(q, S_SENDS_SINCE);
     bind_s(s, 1, user);
     sqlite3_bind_int64(s, 2, since);
     sqlite3_bind_int(s, 3, max);
+    sqlite3_bind_int64(s, 4, month_since);
+    bind_s(s, 5, monthly ? monthly : "");
     int rc = SQLITE_DONE, k = 0;
+    max *= 2;                              /* up to `max` of each kind */
     while (k < max && (rc = sqlite3_step(s)) == SQLITE_ROW) {
         out[k].at = sqlite3_column_int64(s, 0);
         copy_col(s, 1, out[k].channel, sizeof out[k].channel);
@@ -1534,11 +1541,6 @@ static int sq_sends_since(store *base, const char *user, int64_t since, store_se
     if (k < max && rc != SQLITE_DONE)
         return db_err(q, e, "read send ledger");
     sqlite3_reset(s);
-    for (int i = 0; i < k / 2; i++) {      /* newest first -> oldest first */
-        store_send t = out[i];
-        out[i] = out[k - 1 - i];
-        out[k - 1 - i] = t;
-    }
     *n = k;
     return 0;
 }

@@ -563,7 +563,7 @@ static void two_messages_one_batch_respect_the_cap(void **state)
     store_send_settle(st, 2, 1, now - TU_HOUR, &e);
     for (int id = 10; id < 14; id++) {     /* four messages claimed together */
         f->m.id = id;
-        assert_int_equal(store_sends_since(st, "u1", now - 7 * TU_DAY, f->sends, 64,
+        assert_int_equal(store_sends_since(st, "u1", now - 7 * TU_DAY, 0, "", f->sends, 32,
                                            &f->in.nsends, &e), 0);
         f->in.now = now;
         policy_decide(&f->pol, &f->in, &f->d);
@@ -575,18 +575,77 @@ static void two_messages_one_batch_respect_the_cap(void **state)
     assert_int_equal(sent, 1);              /* 3/7d: two earlier, one more */
     /* a failed send gives its reservation back */
     int64_t sent_id = 10;
-    assert_int_equal(store_sends_since(st, "u1", 0, f->sends, 64, &f->in.nsends, &e), 0);
+    assert_int_equal(store_sends_since(st, "u1", 0, 0, "", f->sends, 32, &f->in.nsends, &e), 0);
     assert_int_equal(f->in.nsends, 3);
     assert_int_equal(store_send_settle(st, sent_id, 0, now, &e), 0);
-    assert_int_equal(store_sends_since(st, "u1", 0, f->sends, 64, &f->in.nsends, &e), 0);
+    assert_int_equal(store_sends_since(st, "u1", 0, 0, "", f->sends, 32, &f->in.nsends, &e), 0);
     assert_int_equal(f->in.nsends, 2);
     /* a message reserved again (a retry, later) holds one reservation, the newer */
     assert_int_equal(store_send_reserve(st, "u1", 20, "sms", now - 60000, &e), 0);
     assert_int_equal(store_send_reserve(st, "u1", 20, "mp_subscribe", now, &e), 0);
-    assert_int_equal(store_sends_since(st, "u1", 0, f->sends, 64, &f->in.nsends, &e), 0);
+    assert_int_equal(store_sends_since(st, "u1", 0, 0, "", f->sends, 32, &f->in.nsends, &e), 0);
     assert_int_equal(f->in.nsends, 3);
     assert_true(f->sends[2].at == now);
     assert_string_equal(f->sends[2].channel, "mp_subscribe");
+    store_commit(st, &e);
+    store_close(st);
+    unlink(db);
+    char wal[160];
+    snprintf(wal, sizeof wal, "%s-wal", db);
+    unlink(wal);
+    snprintf(wal, sizeof wal, "%s-shm", db);
+    unlink(wal);
+}
+
+/* More transactional sends than the history holds do not push the capped ones out: the
+ * tier cap and a channel's monthly limit (which counts every class) still see theirs. */
+static void uncapped_flood_keeps_caps_and_monthly_limits(void **state)
+{
+    fx *f = *state;
+    char db[128];
+    snprintf(db, sizeof db, "%s/flood.db", f->dir);
+    store *st;
+    cherr e;
+    int from, to;
+    assert_int_equal(store_sqlite_open(db, 1, &st, &e), 0);
+    assert_int_equal(store_migrate(st, &from, &to, &e), 0);
+    int64_t now = T("2026-11-19T04:00:00Z");
+    assert_int_equal(store_begin(st, &e), 0);
+    for (int id = 1; id <= 3; id++)         /* the cap, 3/7d, reached early in the week */
+        assert_int_equal(store_send_reserve(st, "u1", id, "mp_subscribe", now - 3 * TU_DAY + id,
+                                            &e), 0);
+    for (int id = 100; id < 100 + 2 * POLICY_MAX_CAP; id++)   /* then codes by SMS */
+        assert_int_equal(store_send_reserve_uncapped(st, "u1", id, "sms", now - TU_DAY + id, &e),
+                         0);
+    static store_send sends[POLICY_MAX_SENDS];
+    f->in.sends = sends;
+    int64_t since, month_since;
+    char monthly[64];
+    policy_history_args(&f->pol, f->chans, 1, now, &since, &month_since, monthly, sizeof monthly);
+    assert_string_equal(monthly, "");
+    assert_int_equal(store_sends_since(st, "u1", since, month_since, monthly, sends,
+                                       POLICY_MAX_CAP, &f->in.nsends, &e), 0);
+    assert_int_equal(f->in.nsends, 3);
+    f->in.now = now;
+    policy_decide(&f->pol, &f->in, &f->d);
+    assert_int_equal(f->d.verdict, POLICY_DEFER);
+    assert_string_equal(f->d.code, "cap");
+    assert_non_null(strstr(f->d.reason, "3 sends since"));
+    /* a monthly limit of 2 on mp_subscribe, reached by transactional sends: a
+     * transactional message is not capped, but the limit holds it */
+    for (int id = 4; id <= 5; id++)
+        assert_int_equal(store_send_reserve_uncapped(st, "u1", id, "mp_subscribe",
+                                                     now - 2 * TU_DAY + id, &e), 0);
+    f->chans[0].monthly_limit = 2;
+    f->m.klass = "transactional";
+    policy_history_args(&f->pol, f->chans, 1, now, &since, &month_since, monthly, sizeof monthly);
+    assert_string_equal(monthly, ",mp_subscribe,");
+    assert_int_equal(store_sends_since(st, "u1", since, month_since, monthly, sends,
+                                       POLICY_MAX_CAP, &f->in.nsends, &e), 0);
+    assert_int_equal(f->in.nsends, 5);
+    policy_decide(&f->pol, &f->in, &f->d);
+    assert_int_not_equal(f->d.verdict, POLICY_SEND);
+    assert_non_null(strstr(f->d.reason, "5 of 2 this month"));
     store_commit(st, &e);
     store_close(st);
     unlink(db);
@@ -1095,6 +1154,16 @@ static void config_errors_name_the_line(void **state)
     assert_int_equal(policy_load(&p, &cfg, &e), -1);
     assert_non_null(strstr(e.msg, "c.conf:3: [tier.vip] cap: cap 'lots'"));
     cfg_free(&cfg);
+    /* a cap larger than the sends the policy is shown could never be reached */
+    assert_int_equal(policy_parse_cap("256/7d", &c, &e), 0);
+    assert_int_equal(policy_parse_cap("257/7d", &c, &e), -1);
+    fp = fopen(path, "w");
+    fputs("[tier.vip]\nchannels = sms\ncap = 5/7d\ncap.sms = 1000/30d\n", fp);
+    fclose(fp);
+    assert_int_equal(cfg_load(&cfg, path, &e), 0);
+    assert_int_equal(policy_load(&p, &cfg, &e), -1);
+    assert_non_null(strstr(e.msg, "c.conf:4: [tier.vip] cap.sms: cap '1000/30d': N is at most 256"));
+    cfg_free(&cfg);
     unlink(path);
     rmdir(dir);
 }
@@ -1127,6 +1196,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(expiry_and_deferral_past_expiry, setup, teardown),
         cmocka_unit_test_setup_teardown(best_time_moves_to_active_hour, setup, teardown),
         cmocka_unit_test_setup_teardown(two_messages_one_batch_respect_the_cap, setup, teardown),
+        cmocka_unit_test_setup_teardown(uncapped_flood_keeps_caps_and_monthly_limits, setup, teardown),
         cmocka_unit_test_setup_teardown(default_tiers_table, setup, teardown),
         cmocka_unit_test_teardown(configured_tier_keeps_the_defaults_it_does_not_set, teardown),
         cmocka_unit_test_teardown(channel_cap_frees_at_the_instant, teardown),
