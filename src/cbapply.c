@@ -19,9 +19,10 @@ typedef struct cba {
     int64_t now;
     cba_counts *c;
     cherr *e;
-    /* the last receipt applied by this pass: its provider id and its message's user */
-    char pid[96];
-    char user[128];
+    /* the last receipt applied by this pass: its provider id (the event's own, which
+     * outlives the pass) and its message's user (malloc'd), whole however long */
+    const char *pid;
+    char *user;
 } cba;
 
 /* The message id chuda sent as OutId / SessionContext, or 0. */
@@ -64,8 +65,10 @@ static int log_receipt(cba *x, const cb_event *ev, int64_t id)
         .tier = u.tier,
     };
     int rc = store_log(x->st, &le, x->e);
-    fs_copy(x->pid, sizeof x->pid, ev->provider_msg_id);
-    fs_copy(x->user, sizeof x->user, m.user_id);
+    x->pid = ev->provider_msg_id;
+    free(x->user);
+    x->user = m.user_id;        /* taken from m, which store_msg_free then leaves be */
+    m.user_id = NULL;
     store_user_free(&u);
     store_msg_free(&m);
     return rc;
@@ -75,7 +78,7 @@ static int receipt(cba *x, const cb_event *ev)
 {
     int64_t id;
     int fresh;
-    x->pid[0] = '\0';
+    x->pid = NULL;
     if (store_receipt_once(x->st, ev->channel, ev->provider_msg_id, ref_id(ev->ref),
                            cb_kind_name(ev->kind), x->now, &id, &fresh, x->e) < 0)
         return -1;
@@ -109,7 +112,7 @@ static int optout_put(cba *x, const char *user, const char *channel, const char 
 /* The opt-out a failed receipt carries: for the user of that receipt's message. */
 static int receipt_optout(cba *x, const cb_event *ev)
 {
-    if (!x->pid[0] || strcmp(x->pid, ev->provider_msg_id))
+    if (!x->pid || strcmp(x->pid, ev->provider_msg_id))
         return 0;               /* its receipt was a repeat or unmatched */
     char why[128];
     snprintf(why, sizeof why, "%s receipt: %s", ev->channel,
@@ -177,9 +180,9 @@ int cba_apply(store *st, const cb_list *l, int64_t now, cba_counts *c, cherr *e)
 {
     memset(c, 0, sizeof *c);
     cba x = {.st = st, .now = now, .c = c, .e = e};
+    int rc = 0;
     for (size_t i = 0; i < l->n; i++) {
         const cb_event *ev = &l->v[i];
-        int rc;
         if (ev->kind == CB_DELIVERED || ev->kind == CB_FAILED)
             rc = receipt(&x, ev);
         else if (ev->kind == CB_OPTOUT && ev->provider_msg_id)
@@ -187,7 +190,8 @@ int cba_apply(store *st, const cb_list *l, int64_t now, cba_counts *c, cherr *e)
         else
             rc = once_per_push(&x, ev);
         if (rc < 0)
-            return -1;
+            break;
     }
-    return 0;
+    free(x.user);
+    return rc < 0 ? -1 : 0;
 }

@@ -351,6 +351,37 @@ static void test_long_code_verified(void **state)
     assert_int_equal(counts_problem(f), 1);
 }
 
+/* A blacklisted number's receipt opts its message's user out whatever the length of the
+ * provider's id (up to CB_MAX_FIELD) and of the user's id: neither is cut on the way. */
+static void test_long_ids_optout(void **state)
+{
+    fx *f = *state;
+    char pid[301], user[201], body[1200];
+    memset(pid, 'p', sizeof pid - 1);
+    pid[sizeof pid - 1] = '\0';
+    memset(user, 'u', sizeof user - 1);
+    user[sizeof user - 1] = '\0';
+    cherr e;
+    assert_int_equal(store_begin(f->st, &e), 0);
+    put_user(f, user, "+8613800000007", NULL, NULL);
+    int64_t mu = put_msg(f, user);      /* a long user id, a short provider id */
+    assert_int_equal(store_provider_id_put(f->st, "sms", "2019:7", mu, NOW, &e), 0);
+    assert_int_equal(store_provider_id_put(f->st, "sms", pid, f->m2, NOW, &e), 0);
+    assert_int_equal(store_commit(f->st, &e), 0);
+    snprintf(body, sizeof body,
+             "[{\"report_status\":\"FAIL\",\"sid\":\"%s\",\"mobile\":\"13800000002\","
+             "\"errmsg\":\"DB:0141\",\"description\":\"黑名单\"},"
+             "{\"report_status\":\"FAIL\",\"sid\":\"2019:7\",\"mobile\":\"13800000007\","
+             "\"errmsg\":\"DB:0141\",\"description\":\"黑名单\"}]", pid);
+    cba_counts c = apply(f, CB_TENCENT_STATUS, body);
+    assert_int_equal(c.applied, 4);                     /* two failed, two opt-outs */
+    assert_int_equal(receipts(f, f->m2).n, 1);
+    assert_int_equal(optouts(f, "u2", NULL, 0), 1);
+    assert_int_equal(optouts(f, user, NULL, 0), 1);
+    user[127] = '\0';                                   /* nobody else is opted out */
+    assert_int_equal(optouts(f, user, NULL, 0), 0);
+}
+
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
 
 int main(void)
@@ -358,6 +389,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         T(test_receipts_once), T(test_receipt_by_ref), T(test_oa_user_block),
         T(test_reply_optout), T(test_credits), T(test_long_code_verified),
+        T(test_long_ids_optout),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
