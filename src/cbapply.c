@@ -58,6 +58,7 @@ static int log_receipt(cba *x, const cb_event *ev, int64_t id)
     fs_utf8_clip(reason);
     snprintf(detail, sizeof detail, "provider_id=%s%s%s", ev->provider_msg_id,
              ev->at_ms ? " provider_at=" : "", ev->at_ms ? tu_format(ev->at_ms, t, sizeof t) : "");
+    fs_utf8_clip(detail);
     store_event le = {
         .at = x->now, .message_id = id, .campaign_id = m.campaign_id, .user_id = m.user_id,
         .event = cb_kind_name(ev->kind), .channel = ev->channel, .reason = reason,

@@ -382,6 +382,34 @@ static void test_long_ids_optout(void **state)
     assert_int_equal(optouts(f, user, NULL, 0), 0);
 }
 
+/* A receipt's detail names the provider's id; one too long for it is cut between two
+ * UTF-8 characters, not inside one. */
+static void test_long_pid_detail_utf8(void **state)
+{
+    fx *f = *state;
+    char pid[300] = "xx", body[600];
+    for (int i = 0; i < 70; i++)
+        strcat(pid, "中");
+    cherr e;
+    assert_int_equal(store_begin(f->st, &e), 0);
+    assert_int_equal(store_provider_id_put(f->st, "sms", pid, f->m1, NOW, &e), 0);
+    assert_int_equal(store_commit(f->st, &e), 0);
+    snprintf(body, sizeof body, "[{\"report_status\":\"SUCCESS\",\"sid\":\"%s\","
+             "\"mobile\":\"13800000001\",\"errmsg\":\"DELIVRD\"}]", pid);
+    assert_int_equal(apply(f, CB_TENCENT_STATUS, body).applied, 1);
+    sqlite3 *db;
+    sqlite3_stmt *s;
+    assert_int_equal(sqlite3_open(f->db, &db), SQLITE_OK);
+    assert_int_equal(sqlite3_prepare_v2(db, "SELECT detail FROM log WHERE event='delivered'",
+                                        -1, &s, NULL), SQLITE_OK);
+    assert_int_equal(sqlite3_step(s), SQLITE_ROW);
+    const char *d = (const char *)sqlite3_column_text(s, 0);
+    assert_int_equal(strncmp(d, "provider_id=xx中", 17), 0);
+    assert_int_equal(strlen(d), 12 + 2 + 61 * 3);       /* 199 bytes would cut a 中 */
+    sqlite3_finalize(s);
+    sqlite3_close(db);
+}
+
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
 
 int main(void)
@@ -389,7 +417,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         T(test_receipts_once), T(test_receipt_by_ref), T(test_oa_user_block),
         T(test_reply_optout), T(test_credits), T(test_long_code_verified),
-        T(test_long_ids_optout),
+        T(test_long_ids_optout), T(test_long_pid_detail_utf8),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
