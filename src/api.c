@@ -593,6 +593,14 @@ static int cb_post(api *a, req *r, cb_provider p, const char *url)
         fprintf(stderr, "chuda: callback %s: %d receipt%s for no message chuda knows (first: "
                 "%s); answered so that the provider pushes again\n", what, c.unmatched,
                 c.unmatched == 1 ? "" : "s", c.first_unmatched);
+    if (c.stale) {
+        char t[32];
+        fprintf(stderr, "chuda: callback %s: refused %d event%s dated more than %d days "
+                "before or %d day after chuda's clock (first: %s): a replay, not a re-push; "
+                "answered as taken, so that the provider stops\n", what, c.stale,
+                c.stale == 1 ? "" : "s", (int)(CBA_MAX_AGE_MS / 86400000),
+                (int)(CBA_AHEAD_MS / 86400000), tu_format(c.first_stale_at, t, sizeof t));
+    }
     if (a->s->opts.verbose)
         fprintf(stderr, "chuda: callback %s %s: %d applied, %d repeated, %d unmatched, "
                 "%d for unknown users\n", what, url, c.applied, c.repeated, c.unmatched,

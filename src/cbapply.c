@@ -151,6 +151,11 @@ static int credit_user(const store_user *u, void *arg)
 /* A reply or a subscription event: once per push, for every user it names. */
 static int once_per_push(cba *x, const cb_event *ev)
 {
+    if (ev->at_ms && (ev->at_ms < x->now - CBA_MAX_AGE_MS || ev->at_ms > x->now + CBA_AHEAD_MS)) {
+        if (!x->c->stale++)
+            x->c->first_stale_at = ev->at_ms;
+        return 0;               /* its key may be forgotten: a replay, not a re-push */
+    }
     buf key = {0};
     if (ev->kind == CB_OPTOUT)
         buf_printf(&key, "reply|%s|%lld|%s", ev->phone, (long long)ev->at_ms, ev->text);

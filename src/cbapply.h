@@ -14,7 +14,11 @@
  *           template; credit_zero sets them to zero.
  * Replies and subscription events are applied once per push, keyed by what identifies
  * it (the phone, time and text of a reply; the openid, template and CreateTime of an
- * event), so a provider's re-push changes nothing. A receipt that names no known message
+ * event), so a provider's re-push changes nothing. Those keys are remembered
+ * STORE_CALLBACK_KEEP_MS after they arrive, so a reply or an event dated more than
+ * CBA_MAX_AGE_MS before `now`, or more than CBA_AHEAD_MS after it, changes nothing and is
+ * counted `stale`: its key may be forgotten (a captured push replayed a week later), and
+ * no provider pushes that late (one saying no time is taken). A receipt that names no known message
  * changes nothing and is counted `unmatched`: it may have overtaken the provider's answer
  * to the send, so the caller should ask for it again. */
 #ifndef CHUDA_CBAPPLY_H
@@ -26,11 +30,18 @@
 #include "err.h"
 #include "store.h"
 
+/* How far an event's own time may be ahead of chuda's clock, and behind it: together no
+ * more than the keys are remembered. */
+#define CBA_AHEAD_MS (86400 * INT64_C(1000))
+#define CBA_MAX_AGE_MS (STORE_CALLBACK_KEEP_MS - CBA_AHEAD_MS)
+
 typedef struct cba_counts {
     int applied;            /* events that changed something */
     int repeated;           /* already applied by an earlier push */
     int unmatched;          /* receipts for no message chuda knows */
     int unknown;            /* replies and events for no user chuda knows */
+    int stale;              /* replies and events dated outside the window above */
+    int64_t first_stale_at; /* the time (UTC ms) the first stale one says */
     char first_unmatched[96];   /* the provider id of the first unmatched receipt */
 } cba_counts;
 

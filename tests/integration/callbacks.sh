@@ -202,7 +202,8 @@ twice "tencent status, pushed again" "$TC_OK" sms tencent/status \
 t_eq "opt-out untouched by the repeat" "$at0" "$(sq "select at from optouts where user_id='c2'")"
 t_eq "still one failed row" 1 "$(ev_count failed "$m2")"
 
-REPLY='{"extend":"","mobile":"13800000003","nationcode":"86","sign":"触达测试","text":" td ","time":1795399200}'
+t0=$(( $(date +%s) - 600 ))   # pushes dated now (ten minutes ago), as providers send them
+REPLY='{"extend":"","mobile":"13800000003","nationcode":"86","sign":"触达测试","text":" td ","time":'"$t0"'}'
 twice "tencent reply TD" "$TC_OK" sms tencent/reply "$REPLY"
 t_eq "c3 opted out of sms by its reply" "sms|reply" "$(sq "select channel||'|'||source from optouts where user_id='c3'")"
 at3=$(sq "select at from optouts where user_id='c3'")
@@ -210,41 +211,49 @@ t_match "removed by the operator" '^200 \{"removed":1\}$' "$(api DELETE '/v1/opt
 t_match "the same reply pushed again" "$TC_OK" "$(sms tencent/reply "$REPLY")"
 t_eq "... does not put it back" 0 "$(sq "select count(*) from optouts where user_id='c3'")"
 twice "a reply that is not a stop word" "$TC_OK" sms tencent/reply \
-    '{"mobile":"13800000004","nationcode":"86","text":"谢谢","time":1795399201}'
+    '{"mobile":"13800000004","nationcode":"86","text":"谢谢","time":'"$((t0 + 1))"'}'
 twice "退订 from a number nobody has" "$TC_OK" sms tencent/reply \
-    '{"mobile":"13900000000","nationcode":"86","text":"退订","time":1795399202}'
+    '{"mobile":"13900000000","nationcode":"86","text":"退订","time":'"$((t0 + 2))"'}'
 t_eq "neither opted anyone out" 0 "$(sq "select count(*) from optouts where user_id in ('c3','c4')")"
 
 # ---- WeChat: sent events, job finish, popups, changes — each twice ---------------------------
 msgid1=$(pid_of "$mp1"); msgid2=$(pid_of "$mp2"); oaid3=$(pid_of "$oa3"); oaid4=$(pid_of "$oa4")
 twice "subscribe_msg_sent_event (JSON)" '^200 success$' wx \
-    "{\"ToUserName\":\"gh_1\",\"FromUserName\":\"oMP1xxxxxxxxxxxxxxxxxxxxxxxxx\",\"CreateTime\":1795399200,\"MsgType\":\"event\",\"Event\":\"subscribe_msg_sent_event\",\"List\":{\"TemplateId\":\"TPL_CB_1\",\"MsgID\":\"$msgid1\",\"ErrorCode\":0,\"ErrorStatus\":\"success\"}}"
+    "{\"ToUserName\":\"gh_1\",\"FromUserName\":\"oMP1xxxxxxxxxxxxxxxxxxxxxxxxx\",\"CreateTime\":$t0,\"MsgType\":\"event\",\"Event\":\"subscribe_msg_sent_event\",\"List\":{\"TemplateId\":\"TPL_CB_1\",\"MsgID\":\"$msgid1\",\"ErrorCode\":0,\"ErrorStatus\":\"success\"}}"
 t_eq "one delivered row (mp)" 1 "$(ev_count delivered "$mp1")"
-SENT_XML="<xml><ToUserName><![CDATA[gh_1]]></ToUserName><FromUserName><![CDATA[oMP2xxxxxxxxxxxxxxxxxxxxxxxxx]]></FromUserName><CreateTime>1795399200</CreateTime><MsgType><![CDATA[event]]></MsgType><Event><![CDATA[subscribe_msg_sent_event]]></Event><SubscribeMsgSentEvent><List><TemplateId><![CDATA[TPL_CB_1]]></TemplateId><MsgID>$msgid2</MsgID><ErrorCode>10002</ErrorCode><ErrorStatus><![CDATA[fail]]></ErrorStatus></List></SubscribeMsgSentEvent></xml>"
+SENT_XML="<xml><ToUserName><![CDATA[gh_1]]></ToUserName><FromUserName><![CDATA[oMP2xxxxxxxxxxxxxxxxxxxxxxxxx]]></FromUserName><CreateTime>$t0</CreateTime><MsgType><![CDATA[event]]></MsgType><Event><![CDATA[subscribe_msg_sent_event]]></Event><SubscribeMsgSentEvent><List><TemplateId><![CDATA[TPL_CB_1]]></TemplateId><MsgID>$msgid2</MsgID><ErrorCode>10002</ErrorCode><ErrorStatus><![CDATA[fail]]></ErrorStatus></List></SubscribeMsgSentEvent></xml>"
 twice "subscribe_msg_sent_event failed (XML)" '^200 success$' wx "$SENT_XML"
 t_eq "one failed row (mp), code 10002" "1 10002" \
     "$(ev_count failed "$mp2") $(chuda log --format json --event failed --message "$mp2" | python3 -c 'import json,sys; print(json.loads(sys.stdin.readline())["code"])')"
 twice "TEMPLATESENDJOBFINISH success" '^200 success$' wx \
-    "{\"ToUserName\":\"gh_2\",\"FromUserName\":\"oOA3xxxxxxxxxxxxxxxxxxxxxxxxx\",\"CreateTime\":1795399200,\"MsgType\":\"event\",\"Event\":\"TEMPLATESENDJOBFINISH\",\"MsgID\":$oaid3,\"Status\":\"success\"}"
+    "{\"ToUserName\":\"gh_2\",\"FromUserName\":\"oOA3xxxxxxxxxxxxxxxxxxxxxxxxx\",\"CreateTime\":$t0,\"MsgType\":\"event\",\"Event\":\"TEMPLATESENDJOBFINISH\",\"MsgID\":$oaid3,\"Status\":\"success\"}"
 t_eq "one delivered row (oa)" 1 "$(ev_count delivered "$oa3")"
 twice "TEMPLATESENDJOBFINISH failed:user block (XML)" '^200 success$' wx \
-    "<xml><ToUserName><![CDATA[gh_2]]></ToUserName><FromUserName><![CDATA[oOA4xxxxxxxxxxxxxxxxxxxxxxxxx]]></FromUserName><CreateTime>1795399200</CreateTime><MsgType><![CDATA[event]]></MsgType><Event><![CDATA[TEMPLATESENDJOBFINISH]]></Event><MsgID>$oaid4</MsgID><Status><![CDATA[failed:user block]]></Status></xml>"
+    "<xml><ToUserName><![CDATA[gh_2]]></ToUserName><FromUserName><![CDATA[oOA4xxxxxxxxxxxxxxxxxxxxxxxxx]]></FromUserName><CreateTime>$t0</CreateTime><MsgType><![CDATA[event]]></MsgType><Event><![CDATA[TEMPLATESENDJOBFINISH]]></Event><MsgID>$oaid4</MsgID><Status><![CDATA[failed:user block]]></Status></xml>"
 t_eq "one failed row (oa)" 1 "$(ev_count failed "$oa4")"
 t_eq "c4 refused oa_template" "1 oa_template|provider" \
     "$(sq "select count(*) from optouts where user_id='c4'") $(sq "select channel||'|'||source from optouts where user_id='c4'")"
 
-POPUP='{"ToUserName":"gh_1","FromUserName":"oMP1xxxxxxxxxxxxxxxxxxxxxxxxx","CreateTime":"1795399300","MsgType":"event","Event":"subscribe_msg_popup_event","List":{"TemplateId":"TPL_CB_1","SubscribeStatusString":"accept","PopupScene":"0"}}'
+POPUP='{"ToUserName":"gh_1","FromUserName":"oMP1xxxxxxxxxxxxxxxxxxxxxxxxx","CreateTime":"'"$((t0 + 100))"'","MsgType":"event","Event":"subscribe_msg_popup_event","List":{"TemplateId":"TPL_CB_1","SubscribeStatusString":"accept","PopupScene":"0"}}'
 twice "popup accept (JSON)" '^200 success$' wx "$POPUP"
 t_eq "one credit" 1 "$(sq "select n from credits where user_id='c1' and template_id='TPL_CB_1'")"
-POPUP_XML='<xml><ToUserName><![CDATA[gh_1]]></ToUserName><FromUserName><![CDATA[oMP2xxxxxxxxxxxxxxxxxxxxxxxxx]]></FromUserName><CreateTime>1795399301</CreateTime><MsgType><![CDATA[event]]></MsgType><Event><![CDATA[subscribe_msg_popup_event]]></Event><SubscribeMsgPopupEvent><List><TemplateId><![CDATA[TPL_X]]></TemplateId><SubscribeStatusString><![CDATA[reject]]></SubscribeStatusString><PopupScene>0</PopupScene></List><List><TemplateId><![CDATA[TPL_CB_1]]></TemplateId><SubscribeStatusString><![CDATA[accept]]></SubscribeStatusString><PopupScene>0</PopupScene></List></SubscribeMsgPopupEvent></xml>'
+POPUP_XML='<xml><ToUserName><![CDATA[gh_1]]></ToUserName><FromUserName><![CDATA[oMP2xxxxxxxxxxxxxxxxxxxxxxxxx]]></FromUserName><CreateTime>'"$((t0 + 101))"'</CreateTime><MsgType><![CDATA[event]]></MsgType><Event><![CDATA[subscribe_msg_popup_event]]></Event><SubscribeMsgPopupEvent><List><TemplateId><![CDATA[TPL_X]]></TemplateId><SubscribeStatusString><![CDATA[reject]]></SubscribeStatusString><PopupScene>0</PopupScene></List><List><TemplateId><![CDATA[TPL_CB_1]]></TemplateId><SubscribeStatusString><![CDATA[accept]]></SubscribeStatusString><PopupScene>0</PopupScene></List></SubscribeMsgPopupEvent></xml>'
 twice "popup accept + reject (XML)" '^200 success$' wx "$POPUP_XML"
 t_eq "one credit for the accepted template, none for the rejected" "1 0" \
     "$(sq "select n from credits where user_id='c2' and template_id='TPL_CB_1'") $(sq "select count(*) from credits where template_id='TPL_X'")"
-t_match "a later accept is a new push" '^200 success$' "$(wx "$(echo "$POPUP" | sed 's/1795399300/1795399400/')")"
+t_match "a later accept is a new push" '^200 success$' "$(wx "$(echo "$POPUP" | sed "s/$((t0 + 100))/$((t0 + 200))/")")"
 t_eq "two credits" 2 "$(sq "select n from credits where user_id='c1' and template_id='TPL_CB_1'")"
-CHANGE='{"ToUserName":"gh_1","FromUserName":"oMP1xxxxxxxxxxxxxxxxxxxxxxxxx","CreateTime":1795399500,"MsgType":"event","Event":"subscribe_msg_change_event","List":[{"TemplateId":"TPL_CB_1","SubscribeStatusString":"reject"}]}'
+CHANGE='{"ToUserName":"gh_1","FromUserName":"oMP1xxxxxxxxxxxxxxxxxxxxxxxxx","CreateTime":'"$((t0 + 300))"',"MsgType":"event","Event":"subscribe_msg_change_event","List":[{"TemplateId":"TPL_CB_1","SubscribeStatusString":"reject"}]}'
 twice "subscribe_msg_change_event reject" '^200 success$' wx "$CHANGE"
 t_eq "credits zero" 0 "$(sq "select n from credits where user_id='c1' and template_id='TPL_CB_1'")"
+# a push dated beyond the week its key is remembered: a captured push replayed, not a re-push
+t_match "a popup dated eight days ago: answered as taken" '^200 success$' \
+    "$(wx "$(echo "$POPUP" | sed "s/$((t0 + 100))/$((t0 - 8 * 86400))/")")"
+t_eq "... grants nothing" 0 "$(sq "select n from credits where user_id='c1' and template_id='TPL_CB_1'")"
+t_match "... said on stderr" "callback wechat: refused 1 event dated more than 6 days before or 1 day after chuda's clock \\(first: $(date -u -d "@$((t0 - 8 * 86400))" +%Y-%m-%dT%H:%M:%S)" "$(cat run.log)"
+t_match "a TD reply dated two days ahead: answered as taken" "$TC_OK" \
+    "$(sms tencent/reply "$(echo "$REPLY" | sed "s/$t0/$((t0 + 2 * 86400))/")")"
+t_eq "... opts nobody out" 0 "$(sq "select count(*) from optouts where user_id='c3'")"
 t_match "a user's text message is not an event" '^200 success$' \
     "$(wx '{"ToUserName":"gh_1","FromUserName":"oMP1xxxxxxxxxxxxxxxxxxxxxxxxx","CreateTime":1,"MsgType":"text","Content":"hi"}')"
 

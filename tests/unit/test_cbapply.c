@@ -91,19 +91,24 @@ static int teardown(void **state)
     return 0;
 }
 
-/* Parse and apply one body in its own transaction. */
-static cba_counts apply(fx *f, cb_provider p, const char *body)
+/* Parse and apply one body in its own transaction, at `now`. */
+static cba_counts apply_at(fx *f, cb_provider p, const char *body, int64_t now)
 {
     cb_list l = {0};
     cba_counts c;
     cherr e;
     if (cb_parse(p, body, strlen(body), &l, &e) < 0)
         fail_msg("parse: %s", e.msg);
-    if (store_begin(f->st, &e) < 0 || cba_apply(f->st, &l, NOW, &c, &e) < 0 ||
+    if (store_begin(f->st, &e) < 0 || cba_apply(f->st, &l, now, &c, &e) < 0 ||
         store_commit(f->st, &e) < 0)
         fail_msg("apply: %s", e.msg);
     cb_list_free(&l);
     return c;
+}
+
+static cba_counts apply(fx *f, cb_provider p, const char *body)
+{
+    return apply_at(f, p, body, NOW);
 }
 
 typedef struct rows {
@@ -275,10 +280,10 @@ static void test_reply_optout(void **state)
     c = apply(f, CB_TENCENT_REPLY, "{\"mobile\":\"13800000001\",\"text\":\"退订\",\"time\":1795399300}");
     assert_int_equal(c.applied, 1);
     assert_int_equal(optouts(f, "u1", NULL, 0), 1);
-    c = apply(f, CB_TENCENT_REPLY, "{\"mobile\":\"13900000000\",\"text\":\"R\",\"time\":1}");
+    c = apply(f, CB_TENCENT_REPLY, "{\"mobile\":\"13900000000\",\"text\":\"R\",\"time\":1795399201}");
     assert_int_equal(c.unknown, 1);
     /* anything else is not an opt-out */
-    c = apply(f, CB_TENCENT_REPLY, "{\"mobile\":\"13800000002\",\"text\":\"好的\",\"time\":2}");
+    c = apply(f, CB_TENCENT_REPLY, "{\"mobile\":\"13800000002\",\"text\":\"好的\",\"time\":1795399202}");
     assert_int_equal(c.applied + c.repeated + c.unknown, 0);
     assert_int_equal(optouts(f, "u2", NULL, 0), 0);
 }
@@ -286,7 +291,7 @@ static void test_reply_optout(void **state)
 static void test_credits(void **state)
 {
     fx *f = *state;
-    const char *popup = "{\"FromUserName\":\"oMP1\",\"CreateTime\":100,\"Event\":"
+    const char *popup = "{\"FromUserName\":\"oMP1\",\"CreateTime\":1795399100,\"Event\":"
                         "\"subscribe_msg_popup_event\",\"List\":[{\"TemplateId\":\"TPL_A\","
                         "\"SubscribeStatusString\":\"accept\"},{\"TemplateId\":\"TPL_B\","
                         "\"SubscribeStatusString\":\"reject\"}]}";
@@ -294,20 +299,20 @@ static void test_credits(void **state)
     apply(f, CB_WECHAT, popup);                        /* WeChat's re-push */
     assert_int_equal(credits(f, "u1", "TPL_A"), 1);
     assert_int_equal(credits(f, "u1", "TPL_B"), -1);   /* a popup reject grants nothing */
-    const char *reject = "{\"FromUserName\":\"oMP1\",\"CreateTime\":200,\"Event\":"
+    const char *reject = "{\"FromUserName\":\"oMP1\",\"CreateTime\":1795399150,\"Event\":"
                          "\"subscribe_msg_change_event\",\"List\":{\"TemplateId\":\"TPL_A\","
                          "\"SubscribeStatusString\":\"reject\"}}";
     apply(f, CB_WECHAT, reject);
     assert_int_equal(credits(f, "u1", "TPL_A"), 0);
     /* a new accept, then the old reject pushed again: the credit stays */
-    apply(f, CB_WECHAT, "{\"FromUserName\":\"oMP1\",\"CreateTime\":300,\"Event\":"
+    apply(f, CB_WECHAT, "{\"FromUserName\":\"oMP1\",\"CreateTime\":1795399180,\"Event\":"
                         "\"subscribe_msg_popup_event\",\"List\":{\"TemplateId\":\"TPL_A\","
                         "\"SubscribeStatusString\":\"accept\"}}");
     cba_counts c = apply(f, CB_WECHAT, reject);
     assert_int_equal(c.repeated, 1);
     assert_int_equal(credits(f, "u1", "TPL_A"), 1);
     /* an openid chuda does not know */
-    c = apply(f, CB_WECHAT, "{\"FromUserName\":\"oNobody\",\"CreateTime\":1,\"Event\":"
+    c = apply(f, CB_WECHAT, "{\"FromUserName\":\"oNobody\",\"CreateTime\":1795399001,\"Event\":"
                             "\"subscribe_msg_popup_event\",\"List\":{\"TemplateId\":\"TPL_A\","
                             "\"SubscribeStatusString\":\"accept\"}}");
     assert_int_equal(c.unknown, 1);
@@ -410,6 +415,63 @@ static void test_long_pid_detail_utf8(void **state)
     sqlite3_close(db);
 }
 
+/* A reply or an event is remembered a week after it arrives; one dated more than
+ * CBA_MAX_AGE_MS before chuda's clock or more than CBA_AHEAD_MS after it could be a
+ * forgotten one pushed again (a captured push replayed), so it changes nothing. */
+#define DAY (86400 * 1000LL)
+static void test_replay_after_week(void **state)
+{
+    fx *f = *state;
+    char popup[300], td[200], other[300];
+    snprintf(popup, sizeof popup, "{\"FromUserName\":\"oMP1\",\"CreateTime\":%lld,\"Event\":"
+             "\"subscribe_msg_popup_event\",\"List\":{\"TemplateId\":\"TPL_A\","
+             "\"SubscribeStatusString\":\"accept\"}}", NOW / 1000);
+    snprintf(td, sizeof td, "{\"mobile\":\"13800000001\",\"text\":\"TD\",\"time\":%lld}",
+             NOW / 1000);
+    assert_int_equal(apply(f, CB_WECHAT, popup).applied, 1);
+    assert_int_equal(apply(f, CB_TENCENT_REPLY, td).applied, 1);
+    cherr e;
+    assert_int_equal(store_begin(f->st, &e), 0);
+    assert_int_equal(store_optout_del(f->st, "u1", "sms", "*", &e), 1);
+    assert_int_equal(store_commit(f->st, &e), 0);
+    /* eight days on, a new push lets the week-old keys go; the old pushes come back */
+    int64_t later = NOW + 8 * DAY;
+    snprintf(other, sizeof other, "{\"FromUserName\":\"oMP1\",\"CreateTime\":%lld,\"Event\":"
+             "\"subscribe_msg_popup_event\",\"List\":{\"TemplateId\":\"TPL_B\","
+             "\"SubscribeStatusString\":\"accept\"}}", (long long)(later / 1000));
+    assert_int_equal(apply_at(f, CB_WECHAT, other, later).applied, 1);
+    cba_counts c = apply_at(f, CB_WECHAT, popup, later);
+    assert_int_equal(c.applied, 0);
+    assert_int_equal(c.stale, 1);
+    assert_int_equal(c.first_stale_at, NOW);
+    assert_int_equal(credits(f, "u1", "TPL_A"), 1);
+    c = apply_at(f, CB_TENCENT_REPLY, td, later);
+    assert_int_equal(c.applied + c.stale, 1);
+    assert_int_equal(c.stale, 1);
+    assert_int_equal(optouts(f, "u1", NULL, 0), 0);     /* the lifted opt-out stays lifted */
+    /* the edges: CBA_MAX_AGE_MS old and CBA_AHEAD_MS ahead are taken, a second more not */
+    snprintf(popup, sizeof popup, "{\"FromUserName\":\"oMP1\",\"CreateTime\":%lld,\"Event\":"
+             "\"subscribe_msg_popup_event\",\"List\":{\"TemplateId\":\"TPL_C\","
+             "\"SubscribeStatusString\":\"accept\"}}", (long long)((later - CBA_MAX_AGE_MS) / 1000));
+    assert_int_equal(apply_at(f, CB_WECHAT, popup, later).applied, 1);
+    snprintf(popup, sizeof popup, "{\"FromUserName\":\"oMP1\",\"CreateTime\":%lld,\"Event\":"
+             "\"subscribe_msg_popup_event\",\"List\":{\"TemplateId\":\"TPL_C\","
+             "\"SubscribeStatusString\":\"accept\"}}", (long long)((later - CBA_MAX_AGE_MS) / 1000 - 1));
+    assert_int_equal(apply_at(f, CB_WECHAT, popup, later).stale, 1);
+    snprintf(popup, sizeof popup, "{\"FromUserName\":\"oMP1\",\"CreateTime\":%lld,\"Event\":"
+             "\"subscribe_msg_popup_event\",\"List\":{\"TemplateId\":\"TPL_C\","
+             "\"SubscribeStatusString\":\"accept\"}}", (long long)((later + CBA_AHEAD_MS) / 1000));
+    assert_int_equal(apply_at(f, CB_WECHAT, popup, later).applied, 1);
+    snprintf(popup, sizeof popup, "{\"FromUserName\":\"oMP1\",\"CreateTime\":%lld,\"Event\":"
+             "\"subscribe_msg_popup_event\",\"List\":{\"TemplateId\":\"TPL_C\","
+             "\"SubscribeStatusString\":\"accept\"}}", (long long)((later + CBA_AHEAD_MS) / 1000 + 1));
+    assert_int_equal(apply_at(f, CB_WECHAT, popup, later).stale, 1);
+    assert_int_equal(credits(f, "u1", "TPL_C"), 2);
+    /* an event that says no time is taken as before */
+    assert_int_equal(apply_at(f, CB_TENCENT_REPLY, "{\"mobile\":\"13800000001\",\"text\":\"R\"}",
+                              later).applied, 1);
+}
+
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
 
 int main(void)
@@ -418,6 +480,7 @@ int main(void)
         T(test_receipts_once), T(test_receipt_by_ref), T(test_oa_user_block),
         T(test_reply_optout), T(test_credits), T(test_long_code_verified),
         T(test_long_ids_optout), T(test_long_pid_detail_utf8),
+        T(test_replay_after_week),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
