@@ -539,11 +539,19 @@ static const cb_route cb_routes[] = {
     {"/v1/callbacks/wechat", CB_WECHAT},
 };
 
+/* How far WeChat's signed `timestamp` may be from chuda's clock: the signature covers no
+ * more than the Token, timestamp and nonce (not the body), so a signed URL seen once (in a
+ * proxy's log) would otherwise vouch for any body, for ever. WeChat pushes at once and
+ * re-pushes within seconds; the SMS providers already hold chuda's clock to 5 minutes. */
+#define API_WX_SKEW_S 300
+
 /* Is the push really from the provider? WeChat signs it with the Token both sides know;
  * the SMS providers cannot sign, so their URL carries our secret key. NULL when it is,
- * else why not (for the log). */
-static const char *cb_refusal(api *a, req *r, cb_provider p)
+ * else why not (for the log; written into why[n] when it says more); *stale when the
+ * signature is right but its timestamp too far from now. */
+static const char *cb_refusal(api *a, req *r, cb_provider p, char *why, size_t n, int *stale)
 {
+    *stale = 0;
     if (p != CB_WECHAT) {
         if (!a->callback_key[0])
             return "SMS callbacks are off ([api] callback_key_env / callback_key_file unset)";
@@ -559,7 +567,20 @@ static const char *cb_refusal(api *a, req *r, cb_provider p)
         return "no signature";
     if (sign_wechat_push(a->wechat_token, ts, nonce, want) != SIGN_OK)
         return "cannot compute the signature";
-    return secret_eq(want, sig) ? NULL : "wrong signature";
+    if (!secret_eq(want, sig))
+        return "wrong signature";
+    size_t len = strspn(ts, "0123456789");
+    long long skew = len && len <= 11 && !ts[len] ? tu_now() / 1000 - strtoll(ts, NULL, 10)
+                                                  : LLONG_MAX;
+    if (skew >= -API_WX_SKEW_S && skew <= API_WX_SKEW_S)
+        return NULL;
+    *stale = 1;
+    if (skew == LLONG_MAX)
+        snprintf(why, n, "signed at '%.20s', not unix seconds", ts);
+    else
+        snprintf(why, n, "signed at %s, %lld s %s chuda's clock (at most %d s either way)", ts,
+                 skew < 0 ? -skew : skew, skew < 0 ? "after" : "before", API_WX_SKEW_S);
+    return why;
 }
 
 /* The provider's own answer (cb_reply_for), waiting for the commit when `wait`. */
@@ -630,11 +651,14 @@ static int cb_refused(api *a, req *r, const char *method, const char *url)
         fail(r, 405, "method: not allowed on this path");
         return 1;
     }
-    const char *why = cb_refusal(a, r, rt->p);
+    char said[160];
+    int stale;
+    const char *why = cb_refusal(a, r, rt->p, said, sizeof said, &stale);
     if (why) {
         log_refusal(r, method, url, why);
-        fail(r, 403, rt->p == CB_WECHAT ? "signature: not signed with [api] wechat_token"
-                                        : "key: not the [api] callback_key");
+        fail(r, 403, stale ? "timestamp: signed more than 300 s from chuda's clock"
+                     : rt->p == CB_WECHAT ? "signature: not signed with [api] wechat_token"
+                                          : "key: not the [api] callback_key");
         return 1;
     }
     return 0;

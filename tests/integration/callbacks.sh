@@ -107,8 +107,8 @@ post() {    # post PATH?QUERY BODY: "STATUS BODY" (no Bearer token: providers ha
 sms() { post "/v1/callbacks/$1?key=$CHUDA_TEST_CB_KEY" "$2"; }   # sms tencent/status BODY
 # WeChat's query: signature = sha1(sorted(token, timestamp, nonce)), computed here
 # independently of chuda and the simulator
-wxq() {     # wxq [TOKEN]
-    ts=$(date +%s); nonce=$(od -An -N4 -tu4 /dev/urandom | tr -d ' ')
+wxq() {     # wxq [TOKEN [TIMESTAMP]]
+    ts=${2:-$(date +%s)}; nonce=$(od -An -N4 -tu4 /dev/urandom | tr -d ' ')
     sig=$(python3 -c 'import hashlib, sys; print(hashlib.sha1("".join(sorted(sys.argv[1:])).encode()).hexdigest())' \
         "${1:-$CHUDA_TEST_WX_TOKEN}" "$ts" "$nonce")
     printf 'signature=%s&timestamp=%s&nonce=%s' "$sig" "$ts" "$nonce"
@@ -154,6 +154,14 @@ t_eq "WeChat's GET handshake echoes echostr" "200 hello-123" \
     "$(curl -s -o body.out -w '%{http_code}' "$API/v1/callbacks/wechat?$(wxq)&echostr=hello-123"; printf ' %s' "$(cat body.out)")"
 t_eq "handshake with a bad signature: 403" 403 \
     "$(curl -s -o /dev/null -w '%{http_code}' "$API/v1/callbacks/wechat?$(wxq other-token)&echostr=x")"
+# a signed push captured (a URL in a proxy's log) and replayed later with a body of its own
+OLDPOP='{"ToUserName":"gh_1","FromUserName":"oMP1xxxxxxxxxxxxxxxxxxxxxxxxx","CreateTime":'"$(date +%s)"',"MsgType":"event","Event":"subscribe_msg_popup_event","List":{"TemplateId":"TPL_OLD","SubscribeStatusString":"accept"}}'
+t_match "a push signed eight days ago: 403" '^403 .*"field":"timestamp"' \
+    "$(post "/v1/callbacks/wechat?$(wxq "$CHUDA_TEST_WX_TOKEN" $(($(date +%s) - 8 * 86400)))" "$OLDPOP")"
+t_match "a push signed ten minutes ahead: 403" '^403 .*"field":"timestamp"' \
+    "$(post "/v1/callbacks/wechat?$(wxq "$CHUDA_TEST_WX_TOKEN" $(($(date +%s) + 600)))" "$OLDPOP")"
+t_eq "... granted nothing" 0 "$(sq "select count(*) from credits where template_id='TPL_OLD'")"
+t_match "... logged with the skew" 'callbacks/wechat from 127.0.0.1: signed at [0-9]*, 6912[0-9][0-9] s before chuda.s clock \(at most 300 s either way\)' "$(cat run.log)"
 t_match "refusals are logged" 'callbacks/tencent/status from 127.0.0.1: no key' "$(cat run.log)"
 t_match "... with the reason" 'callbacks/wechat from 127.0.0.1: wrong signature' "$(cat run.log)"
 t_eq "no secret in the log" 0 \
