@@ -544,6 +544,8 @@ static const cb_route cb_routes[] = {
  * proxy's log) would otherwise vouch for any body, for ever. WeChat pushes at once and
  * re-pushes within seconds; the SMS providers already hold chuda's clock to 5 minutes. */
 #define API_WX_SKEW_S 300
+#define API_STR_(x) #x
+#define API_STR(x) API_STR_(x)
 
 /* Is the push really from the provider? WeChat signs it with the Token both sides know;
  * the SMS providers cannot sign, so their URL carries our secret key. NULL when it is,
@@ -656,7 +658,7 @@ static int cb_refused(api *a, req *r, const char *method, const char *url)
     const char *why = cb_refusal(a, r, rt->p, said, sizeof said, &stale);
     if (why) {
         log_refusal(r, method, url, why);
-        fail(r, 403, stale ? "timestamp: signed more than 300 s from chuda's clock"
+        fail(r, 403, stale ? "timestamp: signed more than " API_STR(API_WX_SKEW_S) " s from chuda's clock"
                      : rt->p == CB_WECHAT ? "signature: not signed with [api] wechat_token"
                                           : "key: not the [api] callback_key");
         return 1;
