@@ -84,31 +84,61 @@ static void jlog(sched *s, job *j, const char *event, const char *channel, const
                  detail);
 }
 
-static void finish(sched *s, job *j, const char *state, const char *event, const char *channel,
-                   const char *code, const char *reason, const char *detail)
+static void settle(sched *s, job *j, int sent);
+
+/* Between two of the run's commits another process (or the API) cancelled the claimed
+ * message, or paused its campaign, before its request was built (store.h: what the
+ * store found instead of its row). Nothing is sent or written for it: the canceller
+ * logged it `cancelled`, a held one is due again at resume. Its reservation goes back. */
+static void lost_claim(sched *s, job *j, int what)
 {
-    cherr e;
-    if (sched_tx(s) < 0)
-        return;
-    if (store_finish(s->a->st, &j->m, state, channel, code, tu_now(), &e) < 0) {
-        sched_fail(s, &e);
-        return;
-    }
-    jlog(s, j, event, channel, code, reason, detail);
+    settle(s, j, 0);
+    s->stats.withdrawn++;
+    if (s->opts.verbose)
+        fprintf(stderr, "chuda: msg %lld %s while it waited for its channel: not sent\n",
+                (long long)j->m.id, what == STORE_HELD ? "held by its campaign's pause"
+                                                       : "cancelled");
 }
 
-static void reschedule(sched *s, job *j, int64_t due, const char *event, const char *channel,
-                       const char *code, const char *reason)
+/* 0: recorded; -1: storage failed (the run stops); STORE_CANCELLED / STORE_HELD: the
+ * message was taken from the run meanwhile (lost_claim), nothing recorded. */
+static int finish(sched *s, job *j, const char *state, const char *event, const char *channel,
+                  const char *code, const char *reason, const char *detail)
 {
     cherr e;
     if (sched_tx(s) < 0)
-        return;
-    if (store_reschedule(s->a->st, &j->m, due, &e) < 0) {
+        return -1;
+    int rc = store_finish(s->a->st, &j->m, state, channel, code, tu_now(), &e);
+    if (rc < 0) {
         sched_fail(s, &e);
-        return;
+        return -1;
+    }
+    if (rc > 0) {
+        lost_claim(s, j, rc);
+        return rc;
+    }
+    jlog(s, j, event, channel, code, reason, detail);
+    return 0;
+}
+
+static int reschedule(sched *s, job *j, int64_t due, const char *event, const char *channel,
+                      const char *code, const char *reason)
+{
+    cherr e;
+    if (sched_tx(s) < 0)
+        return -1;
+    int rc = store_reschedule(s->a->st, &j->m, due, &e);
+    if (rc < 0) {
+        sched_fail(s, &e);
+        return -1;
+    }
+    if (rc > 0) {
+        lost_claim(s, j, rc);
+        return rc;
     }
     if (event)
         jlog(s, j, event, channel, code, reason, NULL);
+    return 0;
 }
 
 /* Add `ch` to the message's skip list (the next decision will not pick it). */
@@ -139,10 +169,8 @@ static void settle(sched *s, job *j, int sent)
  * reached the provider (released at shutdown, withdrawn from its lane). */
 static void put_back(sched *s, job *j)
 {
-    cherr e;
     settle(s, j, 0);
-    if (sched_tx(s) == 0 && store_reschedule(s->a->st, &j->m, j->m.due_at, &e) < 0)
-        sched_fail(s, &e);
+    reschedule(s, j, j->m.due_at, NULL, NULL, NULL, NULL);
     job_end(s, j);
 }
 
@@ -247,9 +275,9 @@ void dlv_start(sched *s, store_msg *m)
             return;
         }
         if (drop) {
-            finish(s, j, "uncertain", "failed", j->m.inflight, "uncertain",
-                   "not resent: class policy on_uncertain = drop", NULL);
-            s->stats.failed++;
+            if (finish(s, j, "uncertain", "failed", j->m.inflight, "uncertain",
+                       "not resent: class policy on_uncertain = drop", NULL) == 0)
+                s->stats.failed++;
             job_end(s, j);
             return;
         }
@@ -260,9 +288,9 @@ void dlv_start(sched *s, store_msg *m)
         char why[200];
         snprintf(why, sizeof why, found ? "template '%s' no longer exists" : "user '%s' no longer exists",
                  found ? j->m.tmpl : j->m.user_id);
-        finish(s, j, "failed", "failed", NULL, found ? "unknown_template" : "unknown_user", why,
-               NULL);
-        s->stats.failed++;
+        if (finish(s, j, "failed", "failed", NULL, found ? "unknown_template" : "unknown_user",
+                   why, NULL) == 0)
+            s->stats.failed++;
         job_end(s, j);
         return;
     }
@@ -343,8 +371,8 @@ void dlv_start(sched *s, store_msg *m)
     json_decref(vars);
     json_decref(attrs);
     if (rr < 0) {
-        finish(s, j, "failed", "failed", d.channel, "render", e.msg, NULL);
-        s->stats.failed++;
+        if (finish(s, j, "failed", "failed", d.channel, "render", e.msg, NULL) == 0)
+            s->stats.failed++;
         job_end(s, j);
         return;
     }
@@ -356,8 +384,8 @@ void dlv_start(sched *s, store_msg *m)
         fs_utf8_clip(why);      /* the reason quotes the user's and the operator's words */
         if (d.verdict == POLICY_SUPPRESS) {
             /* no channel left that can carry it: the values are at fault, not the user */
-            finish(s, j, "failed", "failed", NULL, "field_rule", why, NULL);
-            s->stats.failed++;
+            if (finish(s, j, "failed", "failed", NULL, "field_rule", why, NULL) == 0)
+                s->stats.failed++;
             job_end(s, j);
             return;
         }
@@ -365,18 +393,18 @@ void dlv_start(sched *s, store_msg *m)
     }
     switch (d.verdict) {
     case POLICY_EXPIRE:
-        finish(s, j, "expired", "expired", NULL, d.code, d.reason, NULL);
-        s->stats.expired++;
+        if (finish(s, j, "expired", "expired", NULL, d.code, d.reason, NULL) == 0)
+            s->stats.expired++;
         job_end(s, j);
         return;
     case POLICY_SUPPRESS:
-        finish(s, j, "suppressed", "suppressed", NULL, d.code, d.reason, NULL);
-        s->stats.suppressed++;
+        if (finish(s, j, "suppressed", "suppressed", NULL, d.code, d.reason, NULL) == 0)
+            s->stats.suppressed++;
         job_end(s, j);
         return;
     case POLICY_DEFER:
-        reschedule(s, j, d.until, "deferred", NULL, d.code, d.reason);
-        s->stats.deferred++;
+        if (reschedule(s, j, d.until, "deferred", NULL, d.code, d.reason) == 0)
+            s->stats.deferred++;
         job_end(s, j);
         return;
     case POLICY_SEND:
@@ -486,8 +514,16 @@ static void build_and_park(sched *s, job *j, const char *token)
     j->req.lane_limit = c->concurrency;
     if (sched_tx(s) < 0)
         return;
-    if (store_mark_inflight(s->a->st, &j->m, c->name, &e) < 0) {
+    int rc = store_mark_inflight(s->a->st, &j->m, c->name, &e);
+    if (rc < 0) {
         sched_fail(s, &e);
+        return;
+    }
+    if (rc > 0) {       /* cancelled or held since its claim: the request stays here */
+        lost_claim(s, j, rc);
+        release_slot(s, j);
+        sched_chan_idle(s, c);
+        job_end(s, j);
         return;
     }
     j->m.attempts++;
@@ -753,22 +789,23 @@ static void retry_or_fail(sched *s, job *j, const chan_outcome *o, const char *c
     char why[400];
     if (j->m.attempts >= c->max_attempts) {
         snprintf(why, sizeof why, "gave up after %d attempts: %s", j->m.attempts, o->reason);
-        finish(s, j, "failed", "failed", chname, o->code, why, NULL);
-        s->stats.failed++;
+        if (finish(s, j, "failed", "failed", chname, o->code, why, NULL) == 0)
+            s->stats.failed++;
         return;
     }
     int64_t now = tu_now();
     int64_t due = now + chan_retry_delay(c, j->m.attempts + 1, sched_random(s));
     if (j->m.expires_at && due >= j->m.expires_at) {
         snprintf(why, sizeof why, "retry would fall after its expiry: %s", o->reason);
-        finish(s, j, "expired", "expired", chname, o->code, why, NULL);
-        s->stats.expired++;
+        if (finish(s, j, "expired", "expired", chname, o->code, why, NULL) == 0)
+            s->stats.expired++;
         return;
     }
     char t[32];
     snprintf(why, sizeof why, "attempt %d of %d: %s; next at %s", j->m.attempts, c->max_attempts,
              o->reason, tu_format(due, t, sizeof t));
-    reschedule(s, j, due, "retry", chname, o->code, why);
+    if (reschedule(s, j, due, "retry", chname, o->code, why) != 0)
+        return;
     if (due > s->retry_until)
         s->retry_until = due;
     s->stats.retried++;
@@ -887,11 +924,11 @@ static void handle_outcome(sched *s, job *j, const chan_outcome *o)
                                  : "paused by provider",
                  tu_format(until, t, sizeof t), o->reason);
         if (j->m.expires_at && until >= j->m.expires_at) {
-            finish(s, j, "expired", "expired", chname, o->code, why, NULL);
-            s->stats.expired++;
+            if (finish(s, j, "expired", "expired", chname, o->code, why, NULL) == 0)
+                s->stats.expired++;
         } else {
-            reschedule(s, j, until, "deferred", chname, o->code, why);
-            s->stats.deferred++;
+            if (reschedule(s, j, until, "deferred", chname, o->code, why) == 0)
+                s->stats.deferred++;
         }
         break;
     }
@@ -902,11 +939,11 @@ static void handle_outcome(sched *s, job *j, const chan_outcome *o)
             skip_channel(j, chname);
             snprintf(why, sizeof why, "%s %s: %s; trying the next channel", chname,
                      o->cls == CHAN_REFUSED ? "refused" : "rejected this recipient", o->reason);
-            reschedule(s, j, now, "retry", chname, o->code, why);
-            s->stats.retried++;
+            if (reschedule(s, j, now, "retry", chname, o->code, why) == 0)
+                s->stats.retried++;
         } else {
-            finish(s, j, "failed", "failed", chname, o->code, o->reason, NULL);
-            s->stats.failed++;
+            if (finish(s, j, "failed", "failed", chname, o->code, o->reason, NULL) == 0)
+                s->stats.failed++;
         }
         break;
     case CHAN_REFRESH:   /* refreshed once already: treat as transient */
@@ -917,9 +954,9 @@ static void handle_outcome(sched *s, job *j, const chan_outcome *o)
             jlog(s, j, "uncertain", chname, o->code, why, NULL);
             s->stats.uncertain++;
             if (!strcmp(sched_on_uncertain(s, j->m.klass), "drop")) {
-                finish(s, j, "uncertain", "failed", chname, o->code,
-                       "not resent: class policy on_uncertain = drop", NULL);
-                s->stats.failed++;
+                if (finish(s, j, "uncertain", "failed", chname, o->code,
+                           "not resent: class policy on_uncertain = drop", NULL) == 0)
+                    s->stats.failed++;
                 break;
             }
         }

@@ -711,6 +711,9 @@ int sched_run(app *a, const sched_opts *o, cherr *e)
                 "expired %ld, failed %ld, uncertain %ld\n", s->stats.claimed, s->stats.sent,
                 s->stats.retried, s->stats.deferred, s->stats.suppressed, s->stats.expired,
                 s->stats.failed, s->stats.uncertain);
+        if (s->stats.withdrawn)
+            fprintf(stderr, "chuda: %ld cancelled or held (campaign pause) while they waited, "
+                    "not sent\n", s->stats.withdrawn);
         /* where the run's CPU went: this loop's thread (store, policy, render, channels)
          * and libcurl's (HTTP, TLS) */
         fprintf(stderr, "chuda: CPU: scheduler thread %.2f s, HTTP thread %.2f s\n",

@@ -54,6 +54,7 @@ typedef struct sched_opts {
 
 typedef struct sched_stats {
     long claimed, sent, failed, retried, deferred, suppressed, expired, uncertain;
+    long withdrawn;             /* cancelled or held by another process before the send */
 } sched_stats;
 
 struct api;

@@ -24,6 +24,11 @@
 typedef struct store store;
 
 #define STORE_MANY 64            /* rows per multi-row statement (users_peek, enqueue_many) */
+/* What mark_inflight, reschedule and finish found instead of the claimed row: another
+ * process (or the API) cancelled the message, or a campaign pause held it, while the
+ * run held it unsent. Nothing was written but the hold's lease given back. */
+#define STORE_CANCELLED 1
+#define STORE_HELD 2
 
 typedef struct store_user {
     char *user_id, *tier, *segment, *tz;
@@ -234,7 +239,8 @@ typedef struct store_ops {
     /* Insert a message and its queue row; sets m->id. With an idempotency key already
      * used, sets *dup = 1 and m->id to the first message's id and writes nothing. */
     int (*enqueue)(store *s, store_msg *m, int *dup, cherr *e);
-    /* Remove pending messages (unleased, or leased past `now`) by key, or by user + tag;
+    /* Remove pending messages (any not marked in flight: queued, or claimed by the run
+     * and not sent yet) by key, or by user + tag;
      * returns them (id, user_id, campaign_id filled) for the caller to log and record
      * as finished. */
     int (*cancel)(store *s, const char *key, const char *user_id, const char *tag, int64_t now,
@@ -252,14 +258,19 @@ typedef struct store_ops {
      * the database, and not for this connection's own commits. Cheap: no table is
      * read. `chuda run` uses it to notice what other processes enqueued. */
     int (*data_version)(store *s, int64_t *v, cherr *e);
-    /* Record that the request for m over `channel` may leave the machine. */
+    /* Record that the request for m over `channel` may leave the machine. Returns
+     * STORE_CANCELLED or STORE_HELD when m is no longer queued as claimed: the request
+     * must not leave. */
     int (*mark_inflight)(store *s, const store_msg *m, const char *channel, cherr *e);
-    /* Put m back in the queue at `due` with its attempts and skip list; lease dropped. */
+    /* Put m back in the queue at `due` with its attempts and skip list; lease dropped.
+     * STORE_CANCELLED / STORE_HELD as for mark_inflight (nothing put back). */
     int (*reschedule)(store *s, const store_msg *m, int64_t due, cherr *e);
     /* Give back a claimed m untouched: only its lease is dropped (its in-flight mark, if
      * a run died with its request out, stays for the next claim to see). */
     int (*unlease)(store *s, const store_msg *m, cherr *e);
-    /* Remove m from the queue and record its final state. */
+    /* Remove m from the queue and record its final state. STORE_CANCELLED / STORE_HELD
+     * as for mark_inflight when m->due_at is set and its row is not there (nothing
+     * recorded: the canceller recorded it). */
     int (*finish)(store *s, const store_msg *m, const char *state, const char *channel,
                   const char *code, int64_t now, cherr *e);
     /* Start-up: every lease is dropped, with the reservations (send ledger) of the
@@ -340,7 +351,7 @@ typedef struct store_ops {
      * thread of its own rather than inside the commits that fill it (ckpt.h): for a
      * long-running writer whose commits must stay short (`chuda run`'s loop). */
     int (*checkpoint_behind)(store *s, cherr *e);
-    /* Hold the campaign's pending messages (unleased, or leased past `now`): they keep
+    /* Hold the campaign's pending messages (not marked in flight): they keep
      * their due time but are not due, nor claimed, until released. *n: how many. */
     int (*campaign_hold)(store *s, int64_t id, int64_t now, long *n, cherr *e);
     /* Release held messages to their own due times. *n: how many. */

@@ -36,7 +36,7 @@ enum {
     S_KEY_FIND, S_MSG_INS, S_Q_INS, S_NEXT_ID,
     S_CANCEL_KEY, S_CANCEL_TAG, S_CANCEL_CAMP, S_Q_DEL_ID,
     S_CLAIM, S_LEASE, S_RENEW, S_UNLEASE, S_NEXT_DUE,
-    S_INFLIGHT, S_Q_DEL, S_DONE_INS,
+    S_INFLIGHT, S_Q_DEL, S_Q_LOST, S_DONE_INS,
     S_RECOVER_SEL, S_RECOVER_SENDS, S_RECOVER_UPD,
     S_LAST_HASH, S_LOG_INS,
     S_MSG_GET, S_Q_GET, S_DONE_GET,
@@ -79,13 +79,17 @@ static const char *const sql_text[S_COUNT] = {
     [S_NEXT_ID] = "SELECT coalesce(max(id),0)+1 FROM msg",
     [S_Q_INS] = "INSERT INTO queue(due_at,id,lease_until,attempts,inflight,skip) "
                 "VALUES(?,?,0,?,NULL,?)",
+    /* pending: not marked in flight — queued, or claimed by a run that has not built its
+     * request yet (its mark then finds the row gone: sq_mark_inflight). A marked one may
+     * have reached the provider, also when its lease ran out after a crash: the next
+     * start logs it uncertain. */
     [S_CANCEL_KEY] = "SELECT q.id,m.user_id,m.campaign_id FROM msg m JOIN queue q ON q.id=m.id "
-                     "WHERE m.idem_key=?1 AND q.lease_until<=?2",
+                     "WHERE m.idem_key=?1 AND q.inflight IS NULL",
     [S_CANCEL_TAG] = "SELECT q.id,m.user_id,m.campaign_id FROM msg m JOIN queue q ON q.id=m.id "
-                     "WHERE m.user_id=?1 AND m.tag=?3 AND q.lease_until<=?2",
+                     "WHERE m.user_id=?1 AND m.tag=?3 AND q.inflight IS NULL",
     /* a campaign's messages carry no tag of their own: "campaign:ID" means them */
     [S_CANCEL_CAMP] = "SELECT q.id,m.user_id,m.campaign_id FROM msg m JOIN queue q ON q.id=m.id "
-                      "WHERE " CAMP_MSGS("?3") " AND m.user_id=?1 AND q.lease_until<=?2",
+                      "WHERE " CAMP_MSGS("?3") " AND m.user_id=?1 AND q.inflight IS NULL",
     [S_Q_DEL_ID] = "DELETE FROM queue WHERE id=?",
     [S_CLAIM] = "SELECT q.due_at,q.id,q.attempts,q.inflight,q.skip,m.user_id,m.template,m.class,"
                 "m.tag,m.channel,m.idem_key,m.vars,m.campaign_id,m.win,m.created_at,"
@@ -99,6 +103,9 @@ static const char *const sql_text[S_COUNT] = {
     [S_NEXT_DUE] = "SELECT due_at FROM queue WHERE lease_until<=?1 ORDER BY due_at,id LIMIT 1",
     [S_INFLIGHT] = "UPDATE queue SET inflight=?1, attempts=attempts+1 WHERE due_at=?2 AND id=?3",
     [S_Q_DEL] = "DELETE FROM queue WHERE due_at=?1 AND id=?2",
+    /* a claimed row that moved while its run held it: held by a pause (lease given back,
+     * so that a resume makes it due again), or gone (cancelled) */
+    [S_Q_LOST] = "UPDATE queue SET lease_until=0 WHERE id=?1",
     [S_DONE_INS] = "INSERT OR REPLACE INTO done(id,state,channel,code,finished_at) "
                    "VALUES(?,?,?,?,?)",
     [S_RECOVER_SEL] = "SELECT q.due_at,q.id,q.attempts,q.inflight,q.skip,m.user_id,m.template,"
@@ -762,7 +769,7 @@ static int sq_cancel(store *base, const char *key, const char *user, const char 
 {
     sq_store *q = (sq_store *)base;
     sqlite3_stmt *s;
-    /* pending: not leased, or its lease expired (the holder died) */
+    (void)now;          /* pending: not in flight (S_CANCEL_KEY), leased or not */
     if (key) {
         s = stmt(q, S_CANCEL_KEY);
         bind_s(s, 1, key);
@@ -771,7 +778,6 @@ static int sq_cancel(store *base, const char *key, const char *user, const char 
         bind_s(s, 1, user);
         bind_s(s, 3, tag);
     }
-    sqlite3_bind_int64(s, 2, now);
     int cap = 0, rc;
     *out = NULL;
     *n = 0;
@@ -782,7 +788,6 @@ static int sq_cancel(store *base, const char *key, const char *user, const char 
         if (pass) {
             s = stmt(q, S_CANCEL_CAMP);
             bind_s(s, 1, user);
-            sqlite3_bind_int64(s, 2, now);
             sqlite3_bind_int64(s, 3, camp);
         }
         while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
@@ -908,6 +913,18 @@ static int sq_data_version(store *base, int64_t *v, cherr *e)
     return 0;
 }
 
+/* The claimed row of m is not where the claim left it: another process cancelled the
+ * message (gone) or paused its campaign (moved by HOLD_OFFSET) between two of the run's
+ * commits. A held one gets its lease back, for a resume to make it due again. */
+static int q_lost(sq_store *q, const store_msg *m, cherr *e)
+{
+    sqlite3_stmt *s = stmt(q, S_Q_LOST);
+    sqlite3_bind_int64(s, 1, m->id);
+    if (sqlite3_step(s) != SQLITE_DONE)
+        return db_err(q, e, "give back a held message");
+    return sqlite3_changes(q->db) ? STORE_HELD : STORE_CANCELLED;
+}
+
 static int sq_mark_inflight(store *base, const store_msg *m, const char *channel, cherr *e)
 {
     sq_store *q = (sq_store *)base;
@@ -917,9 +934,10 @@ static int sq_mark_inflight(store *base, const store_msg *m, const char *channel
     sqlite3_bind_int64(s, 3, m->id);
     if (sqlite3_step(s) != SQLITE_DONE)
         return db_err(q, e, "mark in flight");
-    return 0;
+    return sqlite3_changes(q->db) ? 0 : q_lost(q, m, e);
 }
 
+/* 1 when the row was there, 0 when not (cancelled or held meanwhile), -1 on error. */
 static int q_delete(sq_store *q, const store_msg *m, cherr *e)
 {
     sqlite3_stmt *s = stmt(q, S_Q_DEL);
@@ -927,14 +945,15 @@ static int q_delete(sq_store *q, const store_msg *m, cherr *e)
     sqlite3_bind_int64(s, 2, m->id);
     if (sqlite3_step(s) != SQLITE_DONE)
         return db_err(q, e, "queue delete");
-    return 0;
+    return sqlite3_changes(q->db) > 0;
 }
 
 static int sq_reschedule(store *base, const store_msg *m, int64_t due, cherr *e)
 {
     sq_store *q = (sq_store *)base;
-    if (q_delete(q, m, e) < 0)
-        return -1;
+    int rc = q_delete(q, m, e);
+    if (rc <= 0)
+        return rc < 0 ? -1 : q_lost(q, m, e);
     return q_insert(q, due, m->id, m->attempts, m->skip, e);
 }
 
@@ -953,8 +972,11 @@ static int sq_finish(store *base, const store_msg *m, const char *state, const c
                      const char *code, int64_t now, cherr *e)
 {
     sq_store *q = (sq_store *)base;
-    if (m->due_at && q_delete(q, m, e) < 0)
-        return -1;
+    if (m->due_at) {
+        int rc = q_delete(q, m, e);
+        if (rc <= 0)
+            return rc < 0 ? -1 : q_lost(q, m, e);
+    }
     sqlite3_stmt *s = stmt(q, S_DONE_INS);
     sqlite3_bind_int64(s, 1, m->id);
     bind_s(s, 2, state);
@@ -2021,12 +2043,14 @@ static int sq_campaign_hold(store *base, int64_t id, int64_t now, long *n, cherr
 {
     sq_store *q = (sq_store *)base;
     sqlite3_stmt *s = prep(q, "UPDATE queue SET due_at=due_at+?2 WHERE id IN (SELECT m.id FROM "
-                              "msg m WHERE " CAMP_MSGS("?1") ") AND lease_until<=?3 AND due_at<?2", e);
+                              "msg m WHERE " CAMP_MSGS("?1") ") AND inflight IS NULL AND due_at<?2", e);
     if (!s)
         return -1;
+    /* claimed ones too, while their run has not built their request (its in-flight mark
+     * then finds them held and gives them back: sq_mark_inflight) */
+    (void)now;
     sqlite3_bind_int64(s, 1, id);
     sqlite3_bind_int64(s, 2, HOLD_OFFSET);
-    sqlite3_bind_int64(s, 3, now);
     return run_done(q, s, "hold campaign", n, e);
 }
 
@@ -2051,12 +2075,12 @@ static int sq_campaign_pending(store *base, int64_t id, int64_t now, int64_t aft
     sqlite3_stmt *s = prep(q, "SELECT m.id,q.due_at,m.user_id,m.campaign_id FROM msg m "
                               "JOIN queue q ON q.id=m.id WHERE m.id>max(?2," CAMP_FIRST("?1") "-1) AND "
                               "m.id<=" CAMP_LAST("?1") " AND m.campaign_id=?1 AND "
-                              "q.lease_until<=?3 ORDER BY m.id LIMIT ?4", e);
+                              "q.inflight IS NULL ORDER BY m.id LIMIT ?4", e);
     if (!s)
         return -1;
     sqlite3_bind_int64(s, 1, id);
     sqlite3_bind_int64(s, 2, after_id);
-    sqlite3_bind_int64(s, 3, now);
+    (void)now;      /* pending: not in flight, claimed or not (as S_CANCEL_KEY) */
     sqlite3_bind_int(s, 4, max);
     int cap = 0, rc;
     while ((rc = sqlite3_step(s)) == SQLITE_ROW) {

@@ -135,5 +135,27 @@ t_eq "nothing of it left in the queue" 0 "$(funnel 3 queued)"
 t_fails "a cancelled campaign cannot resume" chuda campaign resume 3
 t_match "list" "3 +cancelled +6 " "$(chuda campaign list)"
 t_fails "show of an unknown campaign" chuda campaign show 99
+# --- campaign 4: pause and cancel reach what `chuda run` claimed but has not sent --------
+# one request a second: the run claims all six at once and sends them one by one; a pause
+# after the first holds the ones still waiting for the rate, a cancel removes one
+sed 's/^credits = off$/credits = off\nrate = 1\nburst = 1/' chuda.conf > rate.conf
+n0=$(sim_requests $SEND | wc -l)
+chuda campaign create --name slow --template cart_abandoned --segment 'tier=potential' --var product=围巾 >/dev/null
+sent4() { [ "$(chuda log --format json --campaign 4 --event sent | wc -l)" -ge "$1" ]; }
+run_bg rate.conf slow.log
+wait_for 10 sent4 1
+chuda campaign pause 4 >/dev/null
+c4=$(sqlite3 chuda.db "select user_id from msg m join queue q on q.id=m.id where m.campaign_id=4 and q.inflight is null order by m.id desc limit 1")
+t_eq "a claimed one is cancelled too" "1 cancelled" "$(chuda cancel --user "$c4" --tag campaign:4)"
+sleep 3
+held=$(funnel 4 held)
+t_eq "paused mid-run: only what was under way was sent" 6 "$(( $(funnel 4 sent) + held + 1 ))"
+t_eq "... nothing more reached the simulator" "$(funnel 4 sent)" "$(( $(sim_requests $SEND | wc -l) - n0 ))"
+chuda campaign resume 4 >/dev/null
+wait_for 20 sent4 5
+t_eq "resumed: the held ones go, the cancelled one never" "5 1" "$(funnel 4 sent) $(funnel 4 cancelled)"
+t_eq "each recipient once" 5 "$(( $(sim_requests $SEND | wc -l) - n0 ))"
+kill $RUN; wait $RUN
+t_match "the run says what was taken from it" "cancelled or held \(campaign pause\) while they waited" "$(cat slow.log)"
 t_ok "the audit chain is intact" chuda log verify
 t_done

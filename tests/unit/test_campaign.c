@@ -654,7 +654,13 @@ static void test_pause_resume_cancel(void **state)
     assert_int_equal(m.due_at, T0);
     store_msg_free(&m);
     /* one is being sent: cancel leaves it, removes the other two and logs them */
-    assert_int_equal(claim(f, T0, 1), 1);
+    store_msg *v;
+    int nv;
+    assert_int_equal(store_begin(f->a.st, &e), 0);
+    assert_int_equal(store_claim(f->a.st, T0, T0 + 60000, 1, &v, &nv, &e), 0);
+    assert_int_equal(nv, 1);
+    assert_int_equal(store_mark_inflight(f->a.st, &v[0], "sms", &e), 0);
+    assert_int_equal(store_commit(f->a.st, &e), 0);
     assert_int_equal(campaign_cancel(&f->a, 1, T0 + 1, &n, &e), 0);
     assert_int_equal(n, 2);
     assert_int_equal(store_campaign_counts(f->a.st, 1, T0 + 1, &qc, &e), 0);
@@ -668,9 +674,74 @@ static void test_pause_resume_cancel(void **state)
     assert_int_equal(campaign_resume(&f->a, 1, T0, &n, &e), -1);
     assert_int_equal(campaign_cancel(&f->a, 9, T0, &n, &e), -1);
     assert_string_equal(e.msg, "no campaign 9");
-    /* once its lease runs out, a second cancel catches the straggler */
+    /* not even once its lease ran out (its run died: the request may have left) */
+    assert_int_equal(campaign_cancel(&f->a, 1, T0 + 120000, &n, &e), 0);
+    assert_int_equal(n, 0);
+    /* back in the queue (a retry), a second cancel catches the straggler */
+    assert_int_equal(store_begin(f->a.st, &e), 0);
+    assert_int_equal(store_reschedule(f->a.st, &v[0], T0 + 5000, &e), 0);
+    assert_int_equal(store_commit(f->a.st, &e), 0);
+    store_msgs_free(v, nv);
     assert_int_equal(campaign_cancel(&f->a, 1, T0 + 120000, &n, &e), 0);
     assert_int_equal(n, 1);
+}
+
+/* A pause holds the messages `chuda run` claimed but has not sent yet (they may wait for a
+ * rate or a slot), not one whose request is out; the run's in-flight mark sees the hold,
+ * gives up its lease, and the message is due again at resume. */
+static void test_pause_claimed(void **state)
+{
+    fx *f = *state;
+    campaign_result res;
+    cherr e;
+    long n;
+    assert_int_equal(create_seg(f, "tier=dormant", &res, &e), 0);        /* 3, due T0 */
+    store_msg *v;
+    int nv;
+    assert_int_equal(store_begin(f->a.st, &e), 0);
+    assert_int_equal(store_claim(f->a.st, T0, T0 + 60000, 10, &v, &nv, &e), 0);
+    assert_int_equal(nv, 3);
+    assert_int_equal(store_mark_inflight(f->a.st, &v[0], "sms", &e), 0);   /* its request out */
+    assert_int_equal(store_commit(f->a.st, &e), 0);
+    assert_int_equal(campaign_pause(&f->a, 1, T0 + 1, &n, &e), 0);
+    assert_int_equal(n, 2);                           /* the two still waiting */
+    assert_int_equal(store_begin(f->a.st, &e), 0);
+    assert_int_equal(store_mark_inflight(f->a.st, &v[1], "sms", &e), STORE_HELD);
+    assert_int_equal(store_commit(f->a.st, &e), 0);
+    /* a cancel removes the other held one: its mark finds it gone */
+    assert_int_equal(campaign_cancel(&f->a, 1, T0 + 2, &n, &e), 0);
+    assert_int_equal(n, 2);
+    assert_int_equal(store_begin(f->a.st, &e), 0);
+    assert_int_equal(store_mark_inflight(f->a.st, &v[2], "sms", &e), STORE_CANCELLED);
+    assert_int_equal(store_commit(f->a.st, &e), 0);
+    store_msgs_free(v, nv);
+    store_campcounts qc;
+    assert_int_equal(store_campaign_counts(f->a.st, 1, T0 + 2, &qc, &e), 0);
+    assert_int_equal(qc.queued, 1);                   /* only the one in flight */
+}
+
+static void test_pause_released(void **state)
+{
+    fx *f = *state;
+    campaign_result res;
+    cherr e;
+    long n;
+    assert_int_equal(create_seg(f, "tier=dormant", &res, &e), 0);        /* 3, due T0 */
+    store_msg *v;
+    int nv;
+    assert_int_equal(store_begin(f->a.st, &e), 0);
+    assert_int_equal(store_claim(f->a.st, T0, T0 + 60000, 1, &v, &nv, &e), 0);
+    assert_int_equal(store_commit(f->a.st, &e), 0);
+    assert_int_equal(campaign_pause(&f->a, 1, T0 + 1, &n, &e), 0);
+    assert_int_equal(n, 3);
+    assert_int_equal(store_begin(f->a.st, &e), 0);
+    assert_int_equal(store_mark_inflight(f->a.st, &v[0], "sms", &e), STORE_HELD);
+    assert_int_equal(store_commit(f->a.st, &e), 0);
+    store_msgs_free(v, nv);
+    /* its lease given back: resumed, it is claimed again (and renewals skip it) */
+    assert_int_equal(campaign_resume(&f->a, 1, T0 + 2, &n, &e), 0);
+    assert_int_equal(n, 3);
+    assert_int_equal(claim(f, T0 + 3, 10), 3);
 }
 
 /* ---- the funnel ----------------------------------------------------------------------- */
@@ -755,6 +826,8 @@ int main(void)
         T(test_create_spec_refusals),
         T(test_create_segment),
         T(test_pause_resume_cancel),
+        T(test_pause_claimed),
+        T(test_pause_released),
         T(test_show_json),
     };
     return cmocka_run_group_tests_name("campaign", tests, NULL, NULL);

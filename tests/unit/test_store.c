@@ -320,17 +320,20 @@ static void test_cancel(void **state)
     store_msg *v = claim(f, 60, 10000, 1, &n);        /* leases only the first */
     assert_int_equal(n, 1);
     assert_int_equal(v[0].id, leased);
+    assert_int_equal(store_begin(f->st, &e), 0);      /* ... and its request is out */
+    assert_int_equal(store_mark_inflight(f->st, &v[0], "mp_subscribe", &e), 0);
+    assert_int_equal(store_commit(f->st, &e), 0);
     store_msgs_free(v, n);
 
     assert_int_equal(store_begin(f->st, &e), 0);
     assert_int_equal(store_cancel(f->st, NULL, "u1", "cart", 100, &v, &n, &e), 0);
     assert_int_equal(store_commit(f->st, &e), 0);
-    assert_int_equal(n, 2);                           /* pending ones only */
+    assert_int_equal(n, 2);                           /* not the one in flight */
     int64_t got[2] = {v[0].id, v[1].id};
     assert_true((got[0] == c1 && got[1] == c2) || (got[0] == c2 && got[1] == c1));
     assert_string_equal(v[0].user_id, "u1");
     store_msgs_free(v, n);
-    assert_int_equal(queued(f), 4);                   /* leased, other tag/user, keyed */
+    assert_int_equal(queued(f), 4);                   /* in flight, other tag/user, keyed */
 
     assert_int_equal(store_begin(f->st, &e), 0);
     assert_int_equal(store_cancel(f->st, "k-1", NULL, NULL, 100, &v, &n, &e), 0);
@@ -361,13 +364,77 @@ static void test_cancel(void **state)
     assert_string_equal(ms.state, "leased");
     store_msg_free(&m);
 
-    /* once its lease has expired (the holder died), the leased one can be cancelled */
+    /* back in the queue (a retry), it can be cancelled */
+    store_msg back = {.id = leased, .due_at = 50, .attempts = 1};
     assert_int_equal(store_begin(f->st, &e), 0);
+    assert_int_equal(store_reschedule(f->st, &back, 900, &e), 0);
     assert_int_equal(store_cancel(f->st, NULL, "u1", "cart", 10000, &v, &n, &e), 0);
     assert_int_equal(store_commit(f->st, &e), 0);
     assert_int_equal(n, 1);
     assert_int_equal(v[0].id, leased);
     store_msgs_free(v, n);
+}
+
+/* A claimed message whose request has not been built yet can still be cancelled (it may
+ * wait minutes for a rate or a slot): the run's in-flight mark then finds its row gone
+ * and says so, and nothing leaves. One marked in flight cannot be, not even once its
+ * lease ran out after a crash: its request may have left, and the next start logs it
+ * uncertain. */
+static void test_cancel_claimed(void **state)
+{
+    fx *f = *state;
+    cherr e;
+    int64_t a = put(f, "u1", 100, NULL, "cart", NULL);
+    int64_t b = put(f, "u1", 100, NULL, "cart", NULL);
+    int n;
+    store_msg *v = claim(f, 1000, 2000, 10, &n);
+    assert_int_equal(n, 2);
+    assert_int_equal(v[0].id, a);
+    assert_int_equal(store_begin(f->st, &e), 0);
+    assert_int_equal(store_mark_inflight(f->st, &v[0], "mp_subscribe", &e), 0);   /* a out */
+    assert_int_equal(store_commit(f->st, &e), 0);
+
+    store_msg *c;
+    int nc;
+    assert_int_equal(store_begin(f->st, &e), 0);
+    assert_int_equal(store_cancel(f->st, NULL, "u1", "cart", 1500, &c, &nc, &e), 0);
+    assert_int_equal(store_commit(f->st, &e), 0);
+    assert_int_equal(nc, 1);                          /* b, still waiting in the run */
+    assert_int_equal(c[0].id, b);
+    store_msgs_free(c, nc);
+    assert_int_equal(store_begin(f->st, &e), 0);
+    assert_int_equal(store_mark_inflight(f->st, &v[1], "mp_subscribe", &e), STORE_CANCELLED);
+    assert_int_equal(store_commit(f->st, &e), 0);
+    store_msgs_free(v, n);
+}
+
+/* After a crash, before the next start: the message marked in flight is not cancelled
+ * once the dead run's lease is over (its request may have left); the next start logs
+ * it uncertain. */
+static void test_cancel_inflight_crashed(void **state)
+{
+    fx *f = *state;
+    cherr e;
+    int64_t a = put(f, "u1", 100, NULL, "cart", NULL);
+    int n;
+    store_msg *v = claim(f, 1000, 2000, 10, &n);
+    assert_int_equal(n, 1);
+    assert_int_equal(store_begin(f->st, &e), 0);
+    assert_int_equal(store_mark_inflight(f->st, &v[0], "mp_subscribe", &e), 0);
+    assert_int_equal(store_commit(f->st, &e), 0);
+    store_msgs_free(v, n);
+    store_msg *c;
+    int nc;
+    assert_int_equal(store_begin(f->st, &e), 0);
+    assert_int_equal(store_cancel(f->st, NULL, "u1", "cart", 5000, &c, &nc, &e), 0);
+    assert_int_equal(store_commit(f->st, &e), 0);
+    assert_int_equal(nc, 0);
+    free(c);
+    store_msg m;
+    store_msgstate ms;
+    assert_int_equal(store_msg_get(f->st, a, &m, &ms, &e), 1);
+    assert_string_equal(m.inflight, "mp_subscribe");  /* left for recovery: uncertain */
+    store_msg_free(&m);
 }
 
 static void test_reschedule(void **state)
@@ -773,6 +840,8 @@ int main(void)
         T(test_unlease),
         T(test_idempotency_key),
         T(test_cancel),
+        T(test_cancel_claimed),
+        T(test_cancel_inflight_crashed),
         T(test_reschedule),
         T(test_finish),
         T(test_recover),
