@@ -210,6 +210,8 @@ typedef enum store_addr { STORE_ADDR_PHONE, STORE_ADDR_MP_OPENID, STORE_ADDR_OA_
 
 /* How long a callback key is remembered: a week. */
 #define STORE_CALLBACK_KEEP_MS (7 * 86400 * INT64_C(1000))
+/* How long a provider's id is kept at least after the send, for its receipt: a week. */
+#define STORE_PROVIDER_ID_KEEP_MS (7 * 86400 * INT64_C(1000))
 
 typedef struct store_ops {
     const char *name;
@@ -313,7 +315,9 @@ typedef struct store_ops {
     int (*log_anchor)(store *s, store_anchor *a, cherr *e);
     /* Archive every row up to the last one written before `before`: each row goes to
      * `fn` in order (a non-zero return aborts), then the rows leave the log and the
-     * anchor moves to the last of them. One transaction (the caller's). *n set. */
+     * anchor moves to the last of them, and so do the provider ids recorded before
+     * `before` and more than STORE_PROVIDER_ID_KEEP_MS ago (a receipt that late finds
+     * no message). One transaction (the caller's). *n set. */
     int (*log_archive)(store *s, int64_t before, const char *file, store_log_fn fn, void *arg,
                        long *n, cherr *e);
     /* The head recorded at the last commit that logged, and the log's last row as it is

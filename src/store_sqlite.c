@@ -1335,6 +1335,14 @@ static int sq_log_archive(store *base, int64_t before, const char *file, store_l
                        (long long)upto);
     if (move_anchor(q, &an, upto, file, mark[1], mark[0], e) < 0)
         return -1;
+    /* the provider ids of the sends archived go with them, once no receipt is due */
+    int64_t keep = (int64_t)time(NULL) * 1000 - STORE_PROVIDER_ID_KEEP_MS;
+    sqlite3_stmt *s = prep(q, "DELETE FROM provider_ids WHERE at<?1", e);
+    if (!s)
+        return -1;
+    sqlite3_bind_int64(s, 1, before < keep ? before : keep);
+    if (run_done(q, s, "archive provider ids", NULL, e) < 0)
+        return -1;
     q->hash_loaded = 0;
     *n = ac.n;
     return 0;

@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <cmocka.h>
 #include <sqlite3.h>
@@ -165,6 +166,28 @@ static long credits(fx *f, const char *user, const char *tid)
     cherr e;
     if (store_credits_get(f->st, user, tid, &n, &e) < 0)
         fail_msg("%s", e.msg);
+    return n;
+}
+
+static int collect_none(const store_logrow *r, void *arg)
+{
+    (void)r;
+    (void)arg;
+    return 0;
+}
+
+/* How many of test_pids_archived's provider ids the store keeps. */
+static int pids(fx *f)
+{
+    sqlite3 *db;
+    sqlite3_stmt *s;
+    assert_int_equal(sqlite3_open(f->db, &db), SQLITE_OK);
+    assert_int_equal(sqlite3_prepare_v2(db, "SELECT count(*) FROM provider_ids WHERE provider_id LIKE '9:%'", -1, &s, NULL),
+                     SQLITE_OK);
+    assert_int_equal(sqlite3_step(s), SQLITE_ROW);
+    int n = sqlite3_column_int(s, 0);
+    sqlite3_finalize(s);
+    sqlite3_close(db);
     return n;
 }
 
@@ -472,6 +495,54 @@ static void test_replay_after_week(void **state)
                               later).applied, 1);
 }
 
+/* A provider's id is kept for its receipt while the log rows of its message are, and
+ * at least STORE_PROVIDER_ID_KEEP_MS after the send: `chuda log archive --before T` lets
+ * go of those recorded before T and more than that long ago, so the table does not keep
+ * a row for every message ever sent, and a receipt days late still finds its message. */
+static void test_pids_archived(void **state)
+{
+    fx *f = *state;
+    cherr e;
+    int64_t now = (int64_t)time(NULL) * 1000;
+    static const struct { const char *pid; int64_t age; } p[] = {
+        {"9:old", 15 * DAY}, {"9:week", 8 * DAY}, {"9:day", 1 * DAY},
+    };
+    assert_int_equal(store_begin(f->st, &e), 0);
+    for (size_t i = 0; i < 3; i++)
+        assert_int_equal(store_provider_id_put(f->st, "sms", p[i].pid, f->m1, now - p[i].age,
+                                               &e), 0);
+    store_event ev = {.at = now - 20 * DAY, .message_id = f->m1, .user_id = "u1",
+                      .event = "enqueued", .tier = "potential"};
+    assert_int_equal(store_log(f->st, &ev, &e), 0);
+    ev.at = now - 2 * DAY;
+    ev.event = "sent";
+    ev.channel = "sms";
+    assert_int_equal(store_log(f->st, &ev, &e), 0);
+    assert_int_equal(store_commit(f->st, &e), 0);
+    long n;
+    /* rows before 10 days ago: the 15-day-old id goes, the 8-day-old one's rows stay */
+    assert_int_equal(store_begin(f->st, &e), 0);
+    assert_int_equal(store_log_archive(f->st, now - 10 * DAY, "/x", collect_none, NULL, &n, &e),
+                     0);
+    assert_int_equal(n, 1);
+    assert_int_equal(store_commit(f->st, &e), 0);
+    assert_int_equal(pids(f), 2);
+    /* all rows: the 8-day-old id goes, the 1-day-old one is kept for its receipt */
+    assert_int_equal(store_begin(f->st, &e), 0);
+    assert_int_equal(store_log_archive(f->st, now, "/x", collect_none, NULL, &n, &e), 0);
+    assert_int_equal(n, 1);
+    assert_int_equal(store_commit(f->st, &e), 0);
+    assert_int_equal(pids(f), 1);
+    char body[200];
+    for (size_t i = 0; i < 3; i++) {
+        snprintf(body, sizeof body, "[{\"report_status\":\"SUCCESS\",\"sid\":\"%s\","
+                 "\"mobile\":\"13800000001\",\"errmsg\":\"DELIVRD\"}]", p[i].pid);
+        cba_counts c = apply_at(f, CB_TENCENT_STATUS, body, now);
+        assert_int_equal(c.applied, i == 2);
+        assert_int_equal(c.unmatched, i != 2);
+    }
+}
+
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
 
 int main(void)
@@ -480,7 +551,7 @@ int main(void)
         T(test_receipts_once), T(test_receipt_by_ref), T(test_oa_user_block),
         T(test_reply_optout), T(test_credits), T(test_long_code_verified),
         T(test_long_ids_optout), T(test_long_pid_detail_utf8),
-        T(test_replay_after_week),
+        T(test_replay_after_week), T(test_pids_archived),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
