@@ -112,10 +112,11 @@ static const char *const sql_text[S_COUNT] = {
                       "m.class,m.tag,m.channel,m.idem_key,m.vars,m.campaign_id,m.win,"
                       "m.created_at,m.expires_at FROM queue q JOIN msg m ON m.id=q.id "
                       "WHERE q.lease_until>0 AND q.inflight IS NOT NULL",
-    /* a reservation of a message still queued belongs to an attempt that died with the
-     * process: kept, it would count against the message's own cap */
-    [S_RECOVER_SENDS] = "DELETE FROM sends WHERE state='reserved' AND message_id IN "
-                        "(SELECT id FROM queue WHERE lease_until>0)",
+    /* at a start every reservation belongs to an attempt that died with the process (one
+     * run at a time: the run lock): of a message still queued (kept, it would count
+     * against its own cap) or one another process cancelled meanwhile (a send that never
+     * happened); sends_reserved holds only these */
+    [S_RECOVER_SENDS] = "DELETE FROM sends WHERE state='reserved'",
     [S_RECOVER_UPD] = "UPDATE queue SET lease_until=0, inflight=NULL WHERE lease_until>0",
     [S_LAST_HASH] = "SELECT seq,hash FROM log ORDER BY seq DESC LIMIT 1",
     [S_LOG_INS] = "INSERT INTO log(seq,at,message_id,user_id,campaign_id,event,channel,reason,"

@@ -744,6 +744,72 @@ static void test_pause_released(void **state)
     assert_int_equal(claim(f, T0 + 3, 10), 3);
 }
 
+/* The run decided (reserved) the claimed messages and was killed; meanwhile a pause held
+ * them, then a cancel took them. The next start drops the reservations whatever became of
+ * the messages: held, they are decided again at resume; cancelled, they were never sent
+ * and count against no cap. */
+static int sends_of(fx *f, const char *user)
+{
+    cherr e;
+    store_send s[8];
+    int n;
+    assert_int_equal(store_sends_since(f->a.st, user, 0, 0, "", s, 8, &n, &e), 0);
+    return n;
+}
+
+static void claim_reserve_kill(fx *f, int want)
+{
+    cherr e;
+    store_msg *v;
+    int nv;
+    assert_int_equal(store_begin(f->a.st, &e), 0);
+    assert_int_equal(store_claim(f->a.st, T0, T0 + 60000, 10, &v, &nv, &e), 0);
+    assert_int_equal(nv, want);
+    for (int i = 0; i < nv; i++)
+        assert_int_equal(store_send_reserve(f->a.st, v[i].user_id, v[i].id, "mp_subscribe",
+                                            T0, &e), 0);
+    assert_int_equal(store_commit(f->a.st, &e), 0);
+    store_msgs_free(v, nv);
+}
+
+static void recover_start(fx *f)
+{
+    cherr e;
+    store_msg *v;
+    int nv;
+    assert_int_equal(store_begin(f->a.st, &e), 0);
+    assert_int_equal(store_recover(f->a.st, &v, &nv, &e), 0);
+    assert_int_equal(store_commit(f->a.st, &e), 0);
+    assert_int_equal(nv, 0);
+    free(v);
+}
+
+static void test_pause_cancel_crashed(void **state)
+{
+    fx *f = *state;
+    campaign_result res;
+    cherr e;
+    long n;
+    assert_int_equal(create_seg(f, "tier=dormant", &res, &e), 0);        /* 3, due T0 */
+    claim_reserve_kill(f, 3);
+    assert_int_equal(campaign_pause(&f->a, 1, T0 + 1, &n, &e), 0);
+    assert_int_equal(n, 3);
+    recover_start(f);
+    assert_int_equal(sends_of(f, "u1") + sends_of(f, "u2") + sends_of(f, "u5"), 0);
+    store_campcounts qc;
+    assert_int_equal(store_campaign_counts(f->a.st, 1, T0 + 2, &qc, &e), 0);
+    assert_int_equal(qc.held, 3);
+    assert_int_equal(qc.leased, 0);
+
+    assert_int_equal(campaign_resume(&f->a, 1, T0 + 2, &n, &e), 0);
+    claim_reserve_kill(f, 3);
+    assert_int_equal(campaign_pause(&f->a, 1, T0 + 3, &n, &e), 0);
+    assert_int_equal(campaign_cancel(&f->a, 1, T0 + 4, &n, &e), 0);
+    assert_int_equal(n, 3);
+    recover_start(f);
+    assert_int_equal(sends_of(f, "u1") + sends_of(f, "u2") + sends_of(f, "u5"), 0);
+}
+
 /* ---- the funnel ----------------------------------------------------------------------- */
 
 static void log_ev(fx *f, int64_t mid, const char *event, const char *code)
@@ -828,6 +894,7 @@ int main(void)
         T(test_pause_resume_cancel),
         T(test_pause_claimed),
         T(test_pause_released),
+        T(test_pause_cancel_crashed),
         T(test_show_json),
     };
     return cmocka_run_group_tests_name("campaign", tests, NULL, NULL);

@@ -560,6 +560,58 @@ static void test_recover(void **state)
     free(v);
 }
 
+/* Reservations outstanding at a start are a dead run's: the message's own (claimed, still
+ * queued, held by a pause) and one another process cancelled before the run reached it,
+ * which would count against the user's cap for the whole window for a send that never
+ * happened. Recovery drops them all; a confirmed send stays. */
+static int64_t reserved_sends(fx *f, const char *user)
+{
+    cherr e;
+    store_send s[8];
+    int n;
+    assert_int_equal(store_sends_since(f->st, user, 0, 0, "", s, 8, &n, &e), 0);
+    return n;
+}
+
+static void test_recover_reservations(void **state)
+{
+    fx *f = *state;
+    cherr e;
+    int64_t a = put(f, "u1", 100, NULL, "cart", NULL);
+    int64_t b = put(f, "u1", 100, NULL, "news", NULL);
+    int64_t c = put(f, "u1", 100, NULL, "news", NULL);
+    int n;
+    store_msg *v = claim(f, 1000, 99999, 10, &n);
+    assert_int_equal(n, 3);
+    assert_int_equal(store_begin(f->st, &e), 0);     /* decided: a, b and c reserved */
+    assert_int_equal(store_send_reserve(f->st, "u1", a, "sms", 1000, &e), 0);
+    assert_int_equal(store_send_reserve(f->st, "u1", b, "sms", 1000, &e), 0);
+    assert_int_equal(store_send_reserve(f->st, "u1", c, "sms", 1001, &e), 0);
+    assert_int_equal(store_send_settle(f->st, c, 1, 1002, &e), 0);     /* c sent */
+    assert_int_equal(store_finish(f->st, &v[2], "sent", "sms", "0", 1002, &e), 0);
+    assert_int_equal(store_commit(f->st, &e), 0);
+    store_msgs_free(v, n);
+    store_msg *x;
+    int nx;
+    assert_int_equal(store_begin(f->st, &e), 0);     /* `chuda cancel` takes a */
+    assert_int_equal(store_cancel(f->st, NULL, "u1", "cart", 1100, &x, &nx, &e), 0);
+    assert_int_equal(nx, 1);
+    assert_int_equal(store_finish(f->st, &x[0], "cancelled", NULL, NULL, 1100, &e), 0);
+    assert_int_equal(store_commit(f->st, &e), 0);
+    store_msgs_free(x, nx);
+    assert_int_equal(reserved_sends(f, "u1"), 3);
+
+    /* the run is killed; the next start recovers */
+    store_close(f->st);
+    assert_int_equal(store_sqlite_open(f->db, 0, &f->st, &e), 0);
+    assert_int_equal(store_begin(f->st, &e), 0);
+    assert_int_equal(store_recover(f->st, &v, &n, &e), 0);
+    assert_int_equal(store_commit(f->st, &e), 0);
+    assert_int_equal(n, 0);
+    free(v);
+    assert_int_equal(reserved_sends(f, "u1"), 1);    /* only c, the one sent */
+}
+
 static void test_counts(void **state)
 {
     fx *f = *state;
@@ -845,6 +897,7 @@ int main(void)
         T(test_reschedule),
         T(test_finish),
         T(test_recover),
+        T(test_recover_reservations),
         T(test_counts),
         T(test_no_stale_snapshot),
         T(test_data_version),
