@@ -268,7 +268,8 @@ typedef struct store_ops {
      * STORE_CANCELLED / STORE_HELD as for mark_inflight (nothing put back). */
     int (*reschedule)(store *s, const store_msg *m, int64_t due, cherr *e);
     /* Give back a claimed m untouched: only its lease is dropped (its in-flight mark, if
-     * a run died with its request out, stays for the next claim to see). */
+     * a run died with its request out, stays for the next claim to see), also when a
+     * pause held it meanwhile. */
     int (*unlease)(store *s, const store_msg *m, cherr *e);
     /* Remove m from the queue and record its final state. STORE_CANCELLED / STORE_HELD
      * as for mark_inflight when m->due_at is set and its row is not there (nothing

@@ -966,6 +966,9 @@ static int sq_unlease(store *base, const store_msg *m, cherr *e)
     sqlite3_bind_int64(s, 2, m->id);
     if (sqlite3_step(s) != SQLITE_DONE)
         return db_err(q, e, "give back a claimed message");
+    /* held by a pause meanwhile (moved): its lease goes back all the same */
+    if (!sqlite3_changes(q->db) && q_lost(q, m, e) < 0)
+        return -1;
     return 0;
 }
 

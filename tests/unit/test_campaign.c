@@ -810,6 +810,43 @@ static void test_pause_cancel_crashed(void **state)
     assert_int_equal(sends_of(f, "u1") + sends_of(f, "u2") + sends_of(f, "u5"), 0);
 }
 
+/* SIGTERM gives back the claimed messages not started yet (sched.c feed_release): one a
+ * pause held meanwhile gets its lease back too, as an in-flight mark does, and shows held,
+ * not leased by a run that has stopped. */
+static void test_pause_unleased(void **state)
+{
+    fx *f = *state;
+    campaign_result res;
+    cherr e;
+    long n;
+    assert_int_equal(create_seg(f, "tier=dormant", &res, &e), 0);        /* 3, due T0 */
+    store_msg *v;
+    int nv;
+    assert_int_equal(store_begin(f->a.st, &e), 0);
+    assert_int_equal(store_claim(f->a.st, T0, T0 + 60000, 10, &v, &nv, &e), 0);
+    assert_int_equal(store_commit(f->a.st, &e), 0);
+    assert_int_equal(nv, 3);
+    assert_int_equal(campaign_pause(&f->a, 1, T0 + 1, &n, &e), 0);
+    assert_int_equal(n, 3);
+    assert_int_equal(store_begin(f->a.st, &e), 0);
+    for (int i = 0; i < nv; i++)
+        assert_int_equal(store_unlease(f->a.st, &v[i], &e), 0);
+    assert_int_equal(store_commit(f->a.st, &e), 0);
+    store_msg m;
+    store_msgstate ms;
+    assert_int_equal(store_msg_get(f->a.st, v[0].id, &m, &ms, &e), 1);
+    assert_string_equal(ms.state, "held");
+    store_msg_free(&m);
+    store_msgs_free(v, nv);
+    store_campcounts qc;
+    assert_int_equal(store_campaign_counts(f->a.st, 1, T0 + 2, &qc, &e), 0);
+    assert_int_equal(qc.held, 3);
+    assert_int_equal(qc.leased, 0);
+    long q, d, l;
+    assert_int_equal(store_counts(f->a.st, T0 + 2, &q, &d, &l, NULL, &e), 0);
+    assert_int_equal(l, 0);                           /* /metrics: none leased */
+}
+
 /* ---- the funnel ----------------------------------------------------------------------- */
 
 static void log_ev(fx *f, int64_t mid, const char *event, const char *code)
@@ -895,6 +932,7 @@ int main(void)
         T(test_pause_claimed),
         T(test_pause_released),
         T(test_pause_cancel_crashed),
+        T(test_pause_unleased),
         T(test_show_json),
     };
     return cmocka_run_group_tests_name("campaign", tests, NULL, NULL);
