@@ -589,6 +589,73 @@ static int check_dups(cctx *c, cherr *e)
     return -1;
 }
 
+/* A read that failed: the first bad recipient may be a repeat before the record refused,
+ * which check_dups never sees (it checks what was written, once the file is done). The
+ * file is parsed again up to that record (the line the batch names, else the one the
+ * parse or rcp_record stops at) with the user ids' hashes, a hit confirmed exactly. */
+typedef struct dup_find {
+    const char *path;
+    int col;
+    long stop;                  /* the line the batch refused, 0: none */
+    const char *user;           /* dup_same: the first line with this user id */
+    long line, first;           /* a repeat's line and its user's first line, 0: none */
+    char dup[101];              /* ... that user id (cut to 100 bytes) */
+    hashset seen;
+} dup_find;
+
+static int dup_same(csvr *r, void *arg)
+{
+    dup_find *d = arg;
+    if (strcmp(csvr_field(r, (size_t)d->col), d->user))
+        return 0;
+    d->first = csvr_line(r);
+    return -1;                                      /* found: stop reading */
+}
+
+static int dup_record(csvr *r, void *arg)
+{
+    dup_find *d = arg;
+    const char *user = csvr_field(r, (size_t)d->col);
+    size_t n = csvr_len(r, (size_t)d->col);
+    if ((d->stop && csvr_line(r) >= d->stop) || !n)
+        return -1;                                  /* the record refused: no repeat before */
+    int added = hashset_add(&d->seen, hashset_hash(user, n));
+    if (added)
+        return added < 0 ? -1 : 0;
+    FILE *fp = fopen(d->path, "rb");
+    if (!fp)
+        return -1;
+    dup_find same = {.col = d->col, .user = user};
+    csvr_opts o = {.name = d->path, .header = 1, .on_record = dup_same, .arg = &same};
+    cherr e;
+    csvr_read(fp, &o, NULL, &e);
+    fclose(fp);
+    if (!same.first || same.first >= csvr_line(r))
+        return 0;                                   /* another id with the same hash */
+    d->line = csvr_line(r);
+    d->first = same.first;
+    snprintf(d->dup, sizeof d->dup, "%.100s", user);
+    return -1;
+}
+
+/* After a failed read, a repeated user before the record refused is the first bad
+ * recipient: `e` names it instead. */
+static void first_dup(cctx *c, cherr *e)
+{
+    FILE *fp = fopen(c->path, "rb");
+    if (!fp)
+        return;
+    dup_find d = {.path = c->path, .col = c->user_col, .stop = enq_batch_fail_line(c->batch)};
+    csvr_opts o = {.name = c->path, .header = 1, .check_utf8 = 1, .on_record = dup_record,
+                   .arg = &d};
+    cherr pe;
+    csvr_read(fp, &o, NULL, &pe);
+    fclose(fp);
+    if (d.line)
+        err_set(e, "%s:%ld: user_id '%s' already on line %ld", c->path, d.line, d.dup, d.first);
+    hashset_free(&d.seen);
+}
+
 /* The first pass for --spread: how many records (parsing only). A file the main pass
  * will refuse may count wrong; it never gets that far. */
 static long rcp_count(const char *path)
@@ -688,8 +755,11 @@ static int create_csv(cctx *c, cherr *e)
     pthread_join(t, NULL);
     relay_destroy(&c->relay);
     /* a write failed on a chunk the reader had passed: it comes first */
-    if (rc == 0 && c->rrc < 0)
+    if (rc == 0 && c->rrc < 0) {
         rc = err_set(e, "%s", c->rerr.msg);
+        if (c->batch && c->n)
+            first_dup(c, e);
+    }
     return rc;
 }
 

@@ -449,6 +449,15 @@ static void test_create_refusals(void **state)
     expect_refused(f, "user_id\nu1\nu2\nu2\nu1\n", "promo",
                    "r.csv:4: user_id 'u2' already on line 3");
     expect_refused(f, "user_id\nu1\nu1\nu1\n", "promo", "r.csv:3: user_id 'u1' already on line 2");
+    /* the first bad recipient is named, whatever comes after it: a repeat before an
+     * unknown user, a bad column count or bad quoting (repeats are checked once the
+     * rows are written) */
+    expect_refused(f, "user_id\nu1\nu2\nu2\nu3\nu4\nzz\n", "promo",
+                   "r.csv:4: user_id 'u2' already on line 3");
+    expect_refused(f, "user_id,product\nu1,a\nu1,b\nu2,b,c\n", "promo",
+                   "r.csv:3: user_id 'u1' already on line 2");
+    expect_refused(f, "user_id,product\nu1,a\nu1,b\nu2,\"b\"c\n", "promo",
+                   "r.csv:3: user_id 'u1' already on line 2");
     expect_refused(f, "user_id,product\nu1,a\nu2,b\xff\n", "promo",
                    "r.csv:3: product: invalid UTF-8 at byte 2");
     expect_refused(f, "user_id,product\nu1,a\nu2,b,c\n", "promo",
