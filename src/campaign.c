@@ -688,6 +688,13 @@ static int read_csv(cctx *c, cherr *e)
     fclose(fp);
     if (rc < 0 && c->batch_failed)
         rc = err_set(e, "%s", c->berr.msg);
+    else if (rc < 0 && c->batch && !enq_batch_fail_line(c->batch)) {
+        /* the parse refused a record: the rows before it still wait in the batch,
+         * unchecked, and a bad one among them is the first bad recipient */
+        cherr be;
+        if (queue_finish(c, &be) < 0 && enq_batch_fail_line(c->batch))
+            err_set(e, "%s:%ld: %s", c->path, enq_batch_fail_line(c->batch), be.msg);
+    }
     if (rc == 0 && !c->n)
         rc = err_set(e, "%s: no recipients: the file has a header and no rows", c->path);
     return rc;

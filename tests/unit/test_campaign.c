@@ -458,6 +458,17 @@ static void test_create_refusals(void **state)
                    "r.csv:3: user_id 'u1' already on line 2");
     expect_refused(f, "user_id,product\nu1,a\nu1,b\nu2,\"b\"c\n", "promo",
                    "r.csv:3: user_id 'u1' already on line 2");
+    /* rows wait in chunks before their users are looked up: one refused by the parse
+     * (a bad column count, bad quoting, invalid UTF-8, an empty user_id) comes after an
+     * unknown user waiting in the chunk */
+    expect_refused(f, "user_id,product\nu1,a\nzz,b\nu2,b,c\n", "promo",
+                   "r.csv:3: user: no user 'zz' (import it with `chuda users import`)");
+    expect_refused(f, "user_id,product\nu1,a\nzz,b\nu2,\"b\"c\n", "promo",
+                   "r.csv:3: user: no user 'zz' (import it with `chuda users import`)");
+    expect_refused(f, "user_id,product\nzz,a\nu2,b\xff\n", "promo",
+                   "r.csv:2: user: no user 'zz' (import it with `chuda users import`)");
+    expect_refused(f, "user_id,product\nu1,a\nzz,b\n,c\n", "promo",
+                   "r.csv:3: user: no user 'zz' (import it with `chuda users import`)");
     expect_refused(f, "user_id,product\nu1,a\nu2,b\xff\n", "promo",
                    "r.csv:3: product: invalid UTF-8 at byte 2");
     expect_refused(f, "user_id,product\nu1,a\nu2,b,c\n", "promo",
