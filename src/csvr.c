@@ -30,6 +30,7 @@ struct csvr {
     long line;                         /* physical line being scanned, 1-based */
     long rec_line;                     /* line the current record started on */
     int in_quotes, row_open;
+    int cr_ended;                      /* the last block ended with a CR */
     uint64_t offset;
 
     int have_header;
@@ -248,7 +249,8 @@ static int parse_chunk(csvr *r, struct csv_parser *p, const char *s, size_t n)
 }
 
 /* Scan a block beside libcsv, feeding it up to each line end so that `rec_line` is
- * right when libcsv reports a record. */
+ * right when libcsv reports a record. A line ends at LF, CRLF or a CR alone (as libcsv
+ * ends a record): a CR counts, an LF counts unless a CR is just before it. */
 static int scan(csvr *r, struct csv_parser *p, const char *s, size_t n)
 {
     size_t start = 0;
@@ -257,7 +259,7 @@ static int scan(csvr *r, struct csv_parser *p, const char *s, size_t n)
         if (r->in_quotes) {
             if (c == '"')
                 r->in_quotes = 0;
-            else if (c == '\n')
+            else if (c == '\r' || (c == '\n' && (i ? s[i - 1] != '\r' : !r->cr_ended)))
                 r->line++;
             continue;
         }
@@ -267,10 +269,16 @@ static int scan(csvr *r, struct csv_parser *p, const char *s, size_t n)
                 return -1;
             start = i + 1;
             r->row_open = 0;
-            r->line++;
+            r->line += i ? s[i - 1] != '\r' : !r->cr_ended;
             break;
         case '\r':
             r->row_open = 0;      /* libcsv ends a record at a CR as well */
+            r->line++;
+            if (i + 1 < n && s[i + 1] == '\n')
+                break;            /* the LF feeds libcsv */
+            if (parse_chunk(r, p, s + start, i + 1 - start) < 0)
+                return -1;
+            start = i + 1;
             break;
         case ' ':
         case '\t':
@@ -285,6 +293,8 @@ static int scan(csvr *r, struct csv_parser *p, const char *s, size_t n)
             }
         }
     }
+    if (n)
+        r->cr_ended = s[n - 1] == '\r';
     return parse_chunk(r, p, s + start, n - start);
 }
 

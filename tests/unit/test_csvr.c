@@ -99,6 +99,10 @@ static void test_records_and_lines(void **state)
            "H1:a|b|c\n2:x,y|say \"hi\"|z\n");
     /* a header alone */
     expect("a,b,c\n", 0, "H1:a|b|c\n");
+    /* CR alone ends a line too (old Mac files), in quotes and out; CRLF is one */
+    expect("a,b,c\r1,2,3\r\r4,\"x\ry\",6\r7,8,9\r\n10,11,12", 0,
+           "H1:a|b|c\n2:1|2|3\n4:4|x\ry|6\n6:7|8|9\n7:10|11|12\n");
+    expect_err("a,b,c\r1,2,3\r1,2\r", 0, "data.csv:3: 2 fields, the header has 3");
 }
 
 static void test_count_without_header(void **state)
@@ -139,6 +143,25 @@ static void test_long_file(void **state)
     assert_string_equal(e.msg, want);
     assert_true(s.last_offset > 64 * 1024);
     buf_free(&s.out);
+    /* a CRLF split by the block's end is one line end */
+    buf crlf = {0};
+    buf_puts(&crlf, "a,b,c\r\n");
+    line = 2;
+    while (crlf.len < 64 * 1024 - 16) {
+        buf_printf(&crlf, "%ld,b,c\r\n", line);
+        line++;
+    }
+    while (crlf.len < 64 * 1024 - 5)
+        buf_puts(&crlf, "x");
+    buf_printf(&crlf, ",b,c\r\n");                  /* its \r ends the first block */
+    assert_int_equal(crlf.s[64 * 1024 - 1], '\r');
+    buf_printf(&crlf, "u_last,b,c\r\n");
+    seen s2 = {.fail_on_line = line + 1};
+    assert_int_equal(read_mem(crlf.s, crlf.len, 1, &s2, &n, &e), -1);
+    snprintf(want, sizeof want, "data.csv:%ld: u_last: no such user", line + 1);
+    assert_string_equal(e.msg, want);
+    buf_free(&s2.out);
+    buf_free(&crlf);
     /* and without the failure every record is counted */
     s = (seen){0};
     assert_int_equal(read_mem(csv.s, csv.len, 1, &s, &n, &e), 0);
