@@ -41,7 +41,7 @@ enum {
     S_LAST_HASH, S_LOG_INS,
     S_MSG_GET, S_Q_GET, S_DONE_GET,
     S_COUNT_Q, S_COUNT_DUE, S_COUNT_LEASED, S_COUNT_RETRY,
-    S_SENDS_SINCE, S_SEND_RESERVE, S_SEND_OK, S_SEND_DEL,
+    S_SENDS_SINCE, S_SENDS_CAPPED, S_SEND_RESERVE, S_SEND_OK, S_SEND_DEL,
     S_OPTOUTS_GET, S_OPTOUT_PUT, S_OPTOUT_DEL,
     S_CREDITS_GET, S_CREDITS_ADD, S_CREDITS_SET,
     S_LOG_COUNT, S_ANCHOR_GET, S_HEAD_SET,
@@ -142,6 +142,10 @@ static const char *const sql_text[S_COUNT] = {
                       "UNION ALL SELECT at,channel,uncapped FROM (SELECT at,channel,uncapped "
                       "FROM sends WHERE user_id=?1 AND at>=?4 AND uncapped<>0 AND "
                       "instr(?5,','||channel||',')>0 ORDER BY at DESC LIMIT ?3) ORDER BY at",
+    /* the same when no channel has a monthly limit (the usual case): the capped half alone,
+     * newest first (reversed by the caller), without a second range and a sort */
+    [S_SENDS_CAPPED] = "SELECT at,channel,uncapped FROM sends WHERE user_id=?1 AND at>=?2 "
+                       "AND uncapped=0 ORDER BY at DESC LIMIT ?3",
     [S_SEND_RESERVE] = "INSERT OR REPLACE INTO sends(user_id,at,message_id,channel,state,uncapped) "
                        "VALUES(?,?,?,?,'reserved',?)",
     /* confirmed at the time the provider accepted it (the key moves with it) */
@@ -1558,14 +1562,17 @@ static int sq_sends_since(store *base, const char *user, int64_t since, int64_t 
                           const char *monthly, store_send *out, int max, int *n, cherr *e)
 {
     sq_store *q = (sq_store *)base;
-    sqlite3_stmt *s = stmt(q, S_SENDS_SINCE);
+    int capped_only = !monthly || !monthly[0];
+    sqlite3_stmt *s = stmt(q, capped_only ? S_SENDS_CAPPED : S_SENDS_SINCE);
     bind_s(s, 1, user);
     sqlite3_bind_int64(s, 2, since);
     sqlite3_bind_int(s, 3, max);
-    sqlite3_bind_int64(s, 4, month_since);
-    bind_s(s, 5, monthly ? monthly : "");
+    if (!capped_only) {
+        sqlite3_bind_int64(s, 4, month_since);
+        bind_s(s, 5, monthly);
+        max *= 2;                          /* up to `max` of each kind */
+    }
     int rc = SQLITE_DONE, k = 0;
-    max *= 2;                              /* up to `max` of each kind */
     while (k < max && (rc = sqlite3_step(s)) == SQLITE_ROW) {
         out[k].at = sqlite3_column_int64(s, 0);
         copy_col(s, 1, out[k].channel, sizeof out[k].channel);
@@ -1575,6 +1582,11 @@ static int sq_sends_since(store *base, const char *user, int64_t since, int64_t 
     if (k < max && rc != SQLITE_DONE)
         return db_err(q, e, "read send ledger");
     sqlite3_reset(s);
+    for (int i = 0; capped_only && i < k / 2; i++) {   /* newest first -> oldest first */
+        store_send t = out[i];
+        out[i] = out[k - 1 - i];
+        out[k - 1 - i] = t;
+    }
     *n = k;
     return 0;
 }
