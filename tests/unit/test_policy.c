@@ -545,18 +545,41 @@ static void best_time_moves_to_active_hour(void **state)
 
 /* ---- one batch: the reservation written with the decision is seen by the next ---- */
 
+/* A real store in the fixture's directory, migrated, with a transaction open. */
+static store *db_open(const fx *f, const char *name, char *db, size_t n)
+{
+    store *st;
+    cherr e;
+    int from, to;
+    snprintf(db, n, "%s/%s", f->dir, name);
+    assert_int_equal(store_sqlite_open(db, 1, &st, &e), 0);
+    assert_int_equal(store_migrate(st, &from, &to, &e), 0);
+    assert_int_equal(store_begin(st, &e), 0);
+    return st;
+}
+
+/* Commit, close and remove it (the WAL and shared-memory files too). */
+static void db_done(store *st, const char *db)
+{
+    cherr e;
+    char side[160];
+    store_commit(st, &e);
+    store_close(st);
+    unlink(db);
+    snprintf(side, sizeof side, "%s-wal", db);
+    unlink(side);
+    snprintf(side, sizeof side, "%s-shm", db);
+    unlink(side);
+}
+
 static void two_messages_one_batch_respect_the_cap(void **state)
 {
     fx *f = *state;
     char db[128];
-    snprintf(db, sizeof db, "%s/p.db", f->dir);
-    store *st;
     cherr e;
-    int from, to, sent = 0;
-    assert_int_equal(store_sqlite_open(db, 1, &st, &e), 0);
-    assert_int_equal(store_migrate(st, &from, &to, &e), 0);
+    int sent = 0;
+    store *st = db_open(f, "p.db", db, sizeof db);
     int64_t now = T("2026-11-19T04:00:00Z");
-    assert_int_equal(store_begin(st, &e), 0);
     store_send_reserve(st, "u1", 1, "mp_subscribe", now - TU_DAY, &e);
     store_send_settle(st, 1, 1, now - TU_DAY, &e);
     store_send_reserve(st, "u1", 2, "mp_subscribe", now - TU_HOUR, &e);
@@ -587,14 +610,7 @@ static void two_messages_one_batch_respect_the_cap(void **state)
     assert_int_equal(f->in.nsends, 3);
     assert_true(f->sends[2].at == now);
     assert_string_equal(f->sends[2].channel, "mp_subscribe");
-    store_commit(st, &e);
-    store_close(st);
-    unlink(db);
-    char wal[160];
-    snprintf(wal, sizeof wal, "%s-wal", db);
-    unlink(wal);
-    snprintf(wal, sizeof wal, "%s-shm", db);
-    unlink(wal);
+    db_done(st, db);
 }
 
 /* More transactional sends than the history holds do not push the capped ones out: the
@@ -603,14 +619,9 @@ static void uncapped_flood_keeps_caps_and_monthly_limits(void **state)
 {
     fx *f = *state;
     char db[128];
-    snprintf(db, sizeof db, "%s/flood.db", f->dir);
-    store *st;
     cherr e;
-    int from, to;
-    assert_int_equal(store_sqlite_open(db, 1, &st, &e), 0);
-    assert_int_equal(store_migrate(st, &from, &to, &e), 0);
+    store *st = db_open(f, "flood.db", db, sizeof db);
     int64_t now = T("2026-11-19T04:00:00Z");
-    assert_int_equal(store_begin(st, &e), 0);
     for (int id = 1; id <= 3; id++)         /* the cap, 3/7d, reached early in the week */
         assert_int_equal(store_send_reserve(st, "u1", id, "mp_subscribe", now - 3 * TU_DAY + id,
                                             &e), 0);
@@ -646,14 +657,7 @@ static void uncapped_flood_keeps_caps_and_monthly_limits(void **state)
     policy_decide(&f->pol, &f->in, &f->d);
     assert_int_not_equal(f->d.verdict, POLICY_SEND);
     assert_non_null(strstr(f->d.reason, "5 of 2 this month"));
-    store_commit(st, &e);
-    store_close(st);
-    unlink(db);
-    char wal[160];
-    snprintf(wal, sizeof wal, "%s-wal", db);
-    unlink(wal);
-    snprintf(wal, sizeof wal, "%s-shm", db);
-    unlink(wal);
+    db_done(st, db);
 }
 
 /* ---- tiers: the shipped table ---- */
